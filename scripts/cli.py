@@ -1,0 +1,17 @@
+"""The one operator CLI, `mcpstack`: subcommands live in their own modules under `scripts/`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="mcpstack",
+    help="Deploy, measure, migrate and price MCP servers: native vs FastAPI.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """mcpstack: a deployment reference stack for MCP servers."""
