@@ -1,0 +1,1 @@
+"""The CDK app of mcpstack: stage configs, the names other tools read, constructs, stacks and the instance bootstrap."""

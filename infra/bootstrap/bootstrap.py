@@ -1,0 +1,363 @@
+"""Instance bootstrap: venv + install, DATABASE_URL from the secret, migrations, systemd unit, CloudWatch agent, start.
+
+Runs on Amazon Linux 2023 from CloudFormation Init as `python3.11 -m infra.bootstrap.bootstrap ...` with the repo as
+the working directory, before the project is installed, so it uses the standard library only. Every side effect goes
+through an injected object (secrets reader, command runner, systemd, health probe) so a test can run the whole path
+against a temporary prefix with fakes for AWS and systemd. A non-zero exit fails cfn-init, hence the deploy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+SERVE_COMMANDS = {
+    # blue: the FastAPI baseline (gunicorn with uvicorn workers behind `mcpstack serve fastapi`)
+    "blue": ("serve", "fastapi"),
+    # green: the native supervisor (one worker per core)
+    "green": ("serve", "native"),
+}
+# The blue server needs the baseline extra (FastAPI, gunicorn); the native server needs only the core package.
+EXTRAS = {"blue": "[baseline]", "green": ""}
+CLOUDWATCH_AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+
+
+class BootstrapError(RuntimeError):
+    """A boot step failed; the message is one line for the cfn-init log."""
+
+
+class SecretsReader(Protocol):
+    def read_secret(self, secret_id: str) -> str: ...
+
+
+class CommandRunner(Protocol):
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None: ...
+
+
+class Systemd(Protocol):
+    def daemon_reload(self) -> None: ...
+
+    def enable_now(self, unit: str) -> None: ...
+
+
+HealthProbe = Callable[[str], bool]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    stage: str
+    color: str
+    repo: Path
+    prefix: Path
+    secret_id: str
+    region: str
+    log_group: str
+    port: int = 8080
+    python: str = "python3.11"
+    db_host: str | None = None
+    drain_s: int = 30
+    # Where system files go (/etc/systemd, /var/log, /opt/aws); "/" on an instance, a temporary dir in tests.
+    root: Path = Path("/")
+    health_timeout_s: float = 180.0
+
+    def __post_init__(self) -> None:
+        if self.color not in SERVE_COMMANDS:
+            raise BootstrapError(f"unknown colour {self.color!r}; expected blue or green")
+
+    @property
+    def venv(self) -> Path:
+        return self.prefix / "venv"
+
+    @property
+    def env_file(self) -> Path:
+        return self.prefix / "etc" / "mcpstack.env"
+
+    @property
+    def unit_name(self) -> str:
+        return f"mcpstack-{self.color}.service"
+
+    @property
+    def unit_path(self) -> Path:
+        return self.root / "etc" / "systemd" / "system" / self.unit_name
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "var" / "log" / "mcpstack" / f"{self.color}.log"
+
+    @property
+    def cloudwatch_config(self) -> Path:
+        return self.root / "opt" / "aws" / "amazon-cloudwatch-agent" / "etc" / "amazon-cloudwatch-agent.json"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+
+# --- pure parts ----------------------------------------------------------------------------------------------------
+
+
+def install_commands(settings: Settings) -> list[list[str]]:
+    """Create the venv and install the repo (non-editable) with the locked dependency versions."""
+    pip = [str(settings.venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    return [
+        [settings.python, "-m", "venv", str(settings.venv)],
+        [*pip, "--upgrade", "pip"],
+        [*pip, "-c", str(settings.repo / "requirements.lock"), f"{settings.repo}{EXTRAS[settings.color]}"],
+    ]
+
+
+def database_url(secret_string: str, *, host_override: str | None = None) -> str:
+    """`postgresql://user:password@host:port/dbname` from the RDS secret (JSON with host/port/username/...)."""
+    try:
+        secret = json.loads(secret_string)
+        user, password = str(secret["username"]), str(secret["password"])
+        host, port, dbname = host_override or str(secret["host"]), int(secret["port"]), str(secret["dbname"])
+    except (ValueError, KeyError, TypeError) as ex:
+        raise BootstrapError(f"database secret is not the expected JSON ({type(ex).__name__}: {ex})") from ex
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    if host.startswith("/"):  # a Unix socket directory (local PostgreSQL)
+        return f"postgresql://{credentials}@/{quote(dbname, safe='')}?host={quote(host, safe='')}&port={port}"
+    return f"postgresql://{credentials}@{host}:{port}/{quote(dbname, safe='')}"
+
+
+def render_env_file(settings: Settings, url: str) -> str:
+    values = {"DATABASE_URL": url, "MCPSTACK_STAGE": settings.stage, "MCPSTACK_COLOR": settings.color}
+    return "".join(f'{key}="{_systemd_escape(value)}"\n' for key, value in values.items())
+
+
+def server_argv(settings: Settings) -> list[str]:
+    return [
+        str(settings.venv / "bin" / "mcpstack"),
+        *SERVE_COMMANDS[settings.color],
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(settings.port),
+    ]
+
+
+def render_unit(settings: Settings) -> str:
+    server = "FastAPI baseline" if settings.color == "blue" else "native MCP server"
+    return "\n".join(
+        [
+            "[Unit]",
+            f"Description=mcpstack {settings.stage} {settings.color}: {server}",
+            "Wants=network-online.target",
+            "After=network-online.target",
+            "",
+            "[Service]",
+            "Type=simple",
+            "DynamicUser=yes",
+            f"EnvironmentFile={settings.env_file}",
+            f"ExecStart={shlex.join(server_argv(settings))}",
+            "Restart=on-failure",
+            "RestartSec=2",
+            # The servers drain in-flight requests on SIGTERM within the ALB's deregistration delay.
+            "KillSignal=SIGTERM",
+            f"TimeoutStopSec={settings.drain_s + 10}",
+            "LimitNOFILE=65536",
+            f"StandardOutput=append:{settings.log_file}",
+            "StandardError=inherit",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def cloudwatch_agent_config(settings: Settings) -> dict[str, object]:
+    """Memory and disk metrics per Auto Scaling group (CWAgent namespace) and the server log file."""
+    return {
+        "agent": {"metrics_collection_interval": 60},
+        "metrics": {
+            "namespace": "CWAgent",
+            "append_dimensions": {
+                "AutoScalingGroupName": "${aws:AutoScalingGroupName}",
+                "InstanceId": "${aws:InstanceId}",
+            },
+            "aggregation_dimensions": [["AutoScalingGroupName"]],
+            "metrics_collected": {
+                "mem": {"measurement": ["mem_used_percent"]},
+                "disk": {"measurement": ["used_percent"], "resources": ["/"]},
+            },
+        },
+        "logs": {
+            "logs_collected": {
+                "files": {
+                    "collect_list": [
+                        {
+                            "file_path": str(settings.log_file),
+                            "log_group_name": settings.log_group,
+                            "log_stream_name": "{instance_id}",
+                        }
+                    ]
+                }
+            }
+        },
+    }
+
+
+def cloudwatch_agent_command(settings: Settings) -> list[str]:
+    return [CLOUDWATCH_AGENT_CTL, "-a", "fetch-config", "-m", "ec2", "-s", "-c", f"file:{settings.cloudwatch_config}"]
+
+
+def _systemd_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _write(path: Path, text: str, *, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(mode)
+    tmp.replace(path)
+
+
+# --- the boot sequence ---------------------------------------------------------------------------------------------
+
+
+def run_bootstrap(
+    settings: Settings,
+    *,
+    secrets: SecretsReader,
+    runner: CommandRunner,
+    systemd: Systemd,
+    probe: HealthProbe,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = print,
+) -> None:
+    log(f"installing the service into {settings.venv}")
+    for argv in install_commands(settings):
+        runner.run(argv)
+
+    log("reading the database secret")
+    url = database_url(secrets.read_secret(settings.secret_id), host_override=settings.db_host)
+    _write(settings.env_file, render_env_file(settings, url), mode=0o600)
+
+    log("applying database migrations")
+    runner.run([str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": url})
+
+    log(f"starting {settings.unit_name}")
+    settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+    _write(settings.unit_path, render_unit(settings))
+    systemd.daemon_reload()
+    systemd.enable_now(settings.unit_name)
+
+    log("configuring the CloudWatch agent")
+    _write(settings.cloudwatch_config, json.dumps(cloudwatch_agent_config(settings), indent=2) + "\n")
+    runner.run(cloudwatch_agent_command(settings))
+
+    log(f"waiting for {settings.health_url}")
+    deadline = clock() + settings.health_timeout_s
+    while not probe(settings.health_url):
+        if clock() >= deadline:
+            raise BootstrapError(f"{settings.unit_name} did not answer {settings.health_url} in time")
+        sleep(1.0)
+    log("healthy")
+
+
+# --- real side effects ---------------------------------------------------------------------------------------------
+
+
+class SubprocessRunner:
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
+        result = subprocess.run(list(argv), env=None if env is None else dict(env), check=False)
+        if result.returncode != 0:
+            raise BootstrapError(f"command failed with exit code {result.returncode}: {argv[0]} {' '.join(argv[1:3])}")
+
+
+class AwsCliSecretsReader:
+    """Reads a secret with the AWS CLI that Amazon Linux ships (boto3 is not installed at this point)."""
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+
+    def read_secret(self, secret_id: str) -> str:
+        argv = ["aws", "secretsmanager", "get-secret-value", "--secret-id", secret_id, "--region", self._region]
+        result = subprocess.run(
+            [*argv, "--query", "SecretString", "--output", "text"], capture_output=True, check=False
+        )
+        if result.returncode != 0:
+            raise BootstrapError(f"could not read the database secret (aws exit code {result.returncode})")
+        return result.stdout.decode().strip()
+
+
+class Systemctl:
+    def daemon_reload(self) -> None:
+        SubprocessRunner().run(["systemctl", "daemon-reload"])
+
+    def enable_now(self, unit: str) -> None:
+        SubprocessRunner().run(["systemctl", "enable", "--now", unit])
+
+
+def http_probe(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a fixed http://127.0.0.1 URL)
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def parse_args(argv: Sequence[str]) -> Settings:
+    parser = argparse.ArgumentParser(prog="bootstrap", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--color", required=True, choices=sorted(SERVE_COMMANDS))
+    parser.add_argument("--repo", required=True, type=Path)
+    parser.add_argument("--prefix", required=True, type=Path)
+    parser.add_argument("--secret-id", required=True)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--log-group", required=True)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--python", default="python3.11")
+    parser.add_argument("--db-host")
+    parser.add_argument("--drain-s", type=int, default=30)
+    parser.add_argument("--root", type=Path, default=Path("/"))
+    args = parser.parse_args(list(argv))
+    return Settings(
+        stage=args.stage,
+        color=args.color,
+        repo=args.repo,
+        prefix=args.prefix,
+        secret_id=args.secret_id,
+        region=args.region,
+        log_group=args.log_group,
+        port=args.port,
+        python=args.python,
+        db_host=args.db_host,
+        drain_s=args.drain_s,
+        root=args.root,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run_bootstrap(
+            settings,
+            secrets=AwsCliSecretsReader(settings.region),
+            runner=SubprocessRunner(),
+            systemd=Systemctl(),
+            probe=http_probe,
+        )
+    except BootstrapError as ex:
+        print(f"bootstrap failed: {ex}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

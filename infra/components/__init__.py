@@ -1,0 +1,1 @@
+"""Constructs, one capability per module; stacks in `infra/stacks/` only wire them together."""

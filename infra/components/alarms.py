@@ -1,0 +1,113 @@
+"""Cutover gate alarms with stable names (from `infra.contract`) and the SNS topic they notify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra import contract
+from infra.config import MonitoringConfig
+
+
+class CutoverAlarms(Construct):
+    """Exposes `topic` and `alarms`, keyed by (colour, gate)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        stage: str,
+        config: MonitoringConfig,
+        target_groups: dict[contract.Color, elbv2.ApplicationTargetGroup],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"mcpstack {stage} alarms",
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        if config.alarm_email is not None:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        period = Duration.seconds(config.period_s)
+        self.alarms: dict[tuple[contract.Color, str], cloudwatch.Alarm] = {}
+        for color, group in target_groups.items():
+            metrics = group.metrics
+            error_rate = cloudwatch.MathExpression(
+                expression="IF(requests > 0, 100 * errors / requests, 0)",
+                using_metrics={
+                    "errors": metrics.http_code_target(
+                        elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=period
+                    ),
+                    "requests": metrics.request_count(statistic="Sum", period=period),
+                },
+                label=f"{color} 5xx %",
+                period=period,
+            )
+            self._alarm(
+                stage,
+                color,
+                "5xx-rate",
+                error_rate,
+                threshold=config.max_5xx_rate_pct,
+                config=config,
+                description=f"{color}: target 5xx responses above {config.max_5xx_rate_pct} % of requests",
+            )
+            self._alarm(
+                stage,
+                color,
+                "p95-latency",
+                metrics.target_response_time(statistic="p95", period=period),
+                threshold=config.max_p95_latency_s,
+                config=config,
+                description=f"{color}: p95 target response time above {config.max_p95_latency_s} s",
+            )
+            self._alarm(
+                stage,
+                color,
+                "unhealthy-hosts",
+                metrics.unhealthy_host_count(statistic="Maximum", period=period),
+                threshold=0,
+                config=config,
+                description=f"{color}: at least one registered target failing its /health check",
+            )
+
+    def _alarm(
+        self,
+        stage: str,
+        color: contract.Color,
+        gate: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        config: MonitoringConfig,
+        description: str,
+    ) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{color.capitalize()}{gate.title().replace('-', '')}",
+            alarm_name=contract.gate_alarm_name(stage, color, gate),
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=config.evaluation_periods,
+            datapoints_to_alarm=config.evaluation_periods,
+            # No traffic on a colour (green before the cutover) is not a failure; the cutover treats missing data as
+            # Inconclusive on its own.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        self.alarms[(color, gate)] = alarm

@@ -1,0 +1,91 @@
+"""RDS PostgreSQL: pinned full version, encrypted, generated secret, isolated subnets, snapshot on removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.components.nag import acknowledge
+from infra.config import DatabaseConfig
+
+
+class Database(Construct):
+    """Exposes `instance`, `secret`, `proxy` (or None), and `endpoint` / `connectable` that clients should use."""
+
+    PORT = 5432
+
+    def __init__(self, scope: Construct, id_: str, *, vpc: ec2.IVpc, config: DatabaseConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.instance = rds.DatabaseInstance(
+            self,
+            "Instance",
+            engine=rds.DatabaseInstanceEngine.postgres(
+                version=rds.PostgresEngineVersion.of(config.postgres_full_version, config.postgres_major_version)
+            ),
+            instance_type=ec2.InstanceType(config.instance_class),
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            port=self.PORT,
+            database_name=config.database_name,
+            credentials=rds.Credentials.from_generated_secret(config.username),
+            storage_encrypted=True,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=config.allocated_storage_gib,
+            max_allocated_storage=config.max_allocated_storage_gib,
+            multi_az=config.multi_az,
+            deletion_protection=config.deletion_protection,
+            publicly_accessible=False,
+            backup_retention=Duration.days(config.backup_retention_days),
+            removal_policy=RemovalPolicy.SNAPSHOT,
+            cloudwatch_logs_exports=["postgresql"],
+            auto_minor_version_upgrade=False,
+            copy_tags_to_snapshot=True,
+        )
+        secret = self.instance.secret
+        if secret is None:  # from_generated_secret always makes one; keeps the type narrow for callers
+            raise RuntimeError("RDS instance was created without a generated secret")
+        self.secret: secretsmanager.ISecret = secret
+
+        acknowledge(
+            self.instance,
+            "AwsSolutions-RDS11",
+            "The default PostgreSQL port is kept: the instance sits in isolated subnets reachable only from the "
+            "fleets' security groups, so a non-standard port adds no protection.",
+        )
+        acknowledge(
+            self.instance,
+            "AwsSolutions-SMG4",
+            "Rotation needs a rotation Lambda with network access to the database; the servers read the secret "
+            "only at boot, so rotation would need a rolling restart. Rotation is a documented follow-up.",
+        )
+        if not config.multi_az:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-RDS3",
+                "This stage is configured single-AZ to save cost; the seed stage runs Multi-AZ.",
+            )
+        if not config.deletion_protection:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-RDS10",
+                "This stage is disposable and torn down with cdk destroy; removal still takes a final snapshot.",
+            )
+
+        self.proxy: rds.DatabaseProxy | None = None
+        if config.rds_proxy:
+            self.proxy = self.instance.add_proxy(
+                "Proxy",
+                secrets=[self.secret],
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                require_tls=True,
+            )
+        self.connectable: ec2.IConnectable = self.proxy if self.proxy is not None else self.instance
+        self.endpoint: str = (
+            self.proxy.endpoint if self.proxy is not None else self.instance.db_instance_endpoint_address
+        )

@@ -1,0 +1,123 @@
+"""The ALB: a weighted blue/green forward, both target groups, a header rule to green, encrypted access logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra import contract
+from infra.components.nag import acknowledge
+from infra.config import EdgeConfig
+
+# Rule priority of the smoke-test rule; the default action (the weighted forward) takes everything else.
+SMOKE_RULE_PRIORITY = 10
+
+
+class LoadBalancer(Construct):
+    """Exposes `load_balancer`, `listener` (the one carrying the weights), `target_groups` by colour, `smoke_rule`,
+    `access_log_bucket`."""
+
+    def __init__(self, scope: Construct, id_: str, *, vpc: ec2.IVpc, config: EdgeConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            # ALB access logs can only be delivered to SSE-S3 buckets (not SSE-KMS).
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.access_log_retention_days))],
+            # Logs outlive a `cdk destroy` so an incident can still be read; the lifecycle rule empties the bucket.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_log_bucket,
+            "AwsSolutions-S1",
+            "This bucket only receives ALB access logs; logging access to the log bucket itself would recurse.",
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="mcpstack ALB: HTTP(S) from the internet",
+            allow_all_outbound=False,
+        )
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "Alb",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=self.security_group,
+            idle_timeout=Duration.seconds(config.idle_timeout_s),
+            drop_invalid_header_fields=True,
+        )
+        self.load_balancer.log_access_logs(self.access_log_bucket, prefix="alb")
+
+        self.target_groups: dict[contract.Color, elbv2.ApplicationTargetGroup] = {
+            color: self._target_group(vpc, config, color) for color in contract.COLORS
+        }
+        weighted = elbv2.ListenerAction.weighted_forward(
+            [
+                elbv2.WeightedTargetGroup(target_group=self.target_groups["blue"], weight=config.blue_weight),
+                elbv2.WeightedTargetGroup(target_group=self.target_groups["green"], weight=config.green_weight),
+            ]
+        )
+
+        if config.certificate_arn is None:
+            self.listener = self.load_balancer.add_listener(
+                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=True, default_action=weighted
+            )
+        else:
+            self.listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                open=True,
+                certificates=[elbv2.ListenerCertificate.from_arn(config.certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                default_action=weighted,
+            )
+            self.load_balancer.add_redirect(source_port=80, target_port=443)
+        acknowledge(
+            self.security_group,
+            "AwsSolutions-EC23",
+            "The ALB is the public entry point of the MCP service, so it accepts HTTP(S) from any IPv4 address.",
+        )
+
+        self.smoke_rule = elbv2.ApplicationListenerRule(
+            self,
+            "GreenSmokeRule",
+            listener=self.listener,
+            priority=SMOKE_RULE_PRIORITY,
+            conditions=[elbv2.ListenerCondition.http_header(contract.SMOKE_HEADER_NAME, [contract.SMOKE_HEADER_VALUE])],
+            action=elbv2.ListenerAction.forward([self.target_groups["green"]]),
+        )
+
+    def _target_group(self, vpc: ec2.IVpc, config: EdgeConfig, color: contract.Color) -> elbv2.ApplicationTargetGroup:
+        group = elbv2.ApplicationTargetGroup(
+            self,
+            f"{color.capitalize()}TargetGroup",
+            vpc=vpc,
+            port=contract.SERVER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.INSTANCE,
+            deregistration_delay=Duration.seconds(config.deregistration_delay_s),
+            health_check=elbv2.HealthCheck(
+                path=contract.HEALTH_CHECK_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(config.health_check_interval_s),
+                timeout=Duration.seconds(config.health_check_timeout_s),
+                healthy_threshold_count=config.healthy_threshold_count,
+                unhealthy_threshold_count=config.unhealthy_threshold_count,
+            ),
+        )
+        Tags.of(group).add(contract.TAG_COLOR, color, priority=200)
+        return group

@@ -1,0 +1,1 @@
+"""Deployment units: each stack wires constructs from `infra/components/`, tags them and publishes outputs."""

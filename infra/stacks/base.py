@@ -1,0 +1,33 @@
+"""What every mcpstack stack shares: its name from the contract, a region-only environment, cost tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Environment, Stack, Tags
+from constructs import Construct
+
+from infra import contract
+from infra.config import StageConfig
+
+
+class McpStackBase(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: StageConfig,
+        unit: contract.StackUnit,
+        color: str = contract.COLOR_SHARED,
+        description: str,
+        **kwargs: Any,
+    ) -> None:
+        name = contract.stack_name(config.name, unit)
+        # Region only: synth needs no credentials and does no lookups; the account comes from the deploy profile.
+        super().__init__(
+            scope, name, stack_name=name, env=Environment(region=config.region), description=description, **kwargs
+        )
+        self.config = config
+        Tags.of(self).add(contract.TAG_PROJECT, contract.PROJECT)
+        Tags.of(self).add(contract.TAG_STAGE, config.name)
+        Tags.of(self).add(contract.TAG_COLOR, color)

@@ -1,0 +1,77 @@
+"""McpStack-<stage>-Edge: the ALB with the weighted blue/green listener; publishes what the cutover drives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from infra import contract
+from infra.components.load_balancer import LoadBalancer
+from infra.components.published import publish_output, publish_parameter
+from infra.config import StageConfig
+from infra.stacks.base import McpStackBase
+
+
+class EdgeStack(McpStackBase):
+    def __init__(self, scope: Construct, *, config: StageConfig, vpc: ec2.IVpc, **kwargs: Any) -> None:
+        super().__init__(
+            scope, config=config, unit="Edge", description="mcpstack ALB and blue/green target groups", **kwargs
+        )
+        self.edge = LoadBalancer(self, "LoadBalancer", vpc=vpc, config=config.edge)
+        stage = config.name
+        alb = self.edge.load_balancer
+        published: list[tuple[str, str, str, str]] = [
+            (
+                contract.OUTPUT_LISTENER_ARN,
+                contract.listener_arn_parameter(stage),
+                self.edge.listener.listener_arn,
+                "Listener whose default action is the weighted blue/green forward",
+            ),
+            (
+                contract.OUTPUT_SMOKE_RULE_ARN,
+                contract.smoke_rule_arn_parameter(stage),
+                self.edge.smoke_rule.listener_rule_arn,
+                f"Rule sending requests with {contract.SMOKE_HEADER_NAME}: {contract.SMOKE_HEADER_VALUE} to green",
+            ),
+            (
+                contract.OUTPUT_LOAD_BALANCER_ARN,
+                contract.load_balancer_arn_parameter(stage),
+                alb.load_balancer_arn,
+                "Application Load Balancer ARN",
+            ),
+            (
+                contract.OUTPUT_LOAD_BALANCER_FULL_NAME,
+                contract.load_balancer_full_name_parameter(stage),
+                alb.load_balancer_full_name,
+                "LoadBalancer dimension of AWS/ApplicationELB metrics",
+            ),
+            (
+                contract.OUTPUT_LOAD_BALANCER_DNS,
+                contract.load_balancer_dns_parameter(stage),
+                alb.load_balancer_dns_name,
+                "Public DNS name of the ALB",
+            ),
+        ]
+        for color in contract.COLORS:
+            group = self.edge.target_groups[color]
+            published.append(
+                (
+                    contract.target_group_arn_output(color),
+                    contract.target_group_arn_parameter(stage, color),
+                    group.target_group_arn,
+                    f"{color} target group ARN",
+                )
+            )
+            published.append(
+                (
+                    contract.target_group_full_name_output(color),
+                    contract.target_group_full_name_parameter(stage, color),
+                    group.target_group_full_name,
+                    f"TargetGroup dimension of the {color} target group's metrics",
+                )
+            )
+        for key, parameter, value, description in published:
+            publish_output(self, key, value, description)
+            publish_parameter(self, parameter, value, description)

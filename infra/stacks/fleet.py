@@ -1,0 +1,62 @@
+"""McpStack-<stage>-FleetBlue / -FleetGreen: one colour's Auto Scaling group behind its target group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from infra import contract
+from infra.components.database import Database
+from infra.components.fleet import Fleet
+from infra.components.load_balancer import LoadBalancer
+from infra.components.published import publish_output, publish_parameter
+from infra.config import StageConfig
+from infra.stacks.base import McpStackBase
+
+_SERVERS = {"blue": "FastAPI baseline", "green": "native MCP server"}
+
+
+class FleetStack(McpStackBase):
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: StageConfig,
+        color: contract.Color,
+        vpc: ec2.IVpc,
+        edge: LoadBalancer,
+        database: Database,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            config=config,
+            unit=contract.fleet_unit(color),
+            color=color,
+            description=f"mcpstack {color} fleet ({_SERVERS[color]})",
+            **kwargs,
+        )
+        self.color = color
+        target_group = edge.target_groups[color]
+        self.fleet = Fleet(
+            self,
+            "Fleet",
+            stage=config.name,
+            color=color,
+            config=config.fleet(color),
+            vpc=vpc,
+            target_group=target_group,
+            target_group_full_name=target_group.target_group_full_name,
+            load_balancer=edge.load_balancer,
+            database=database.connectable,
+            database_port=Database.PORT,
+            database_secret=database.secret,
+            database_host=database.endpoint if database.proxy is not None else None,
+            drain_s=config.edge.deregistration_delay_s,
+        )
+        asg_name = self.fleet.auto_scaling_group.auto_scaling_group_name
+        description = f"{color} Auto Scaling group name"
+        publish_output(self, contract.OUTPUT_ASG_NAME, asg_name, description)
+        publish_parameter(self, contract.asg_name_parameter(config.name, color), asg_name, description)
