@@ -15,3 +15,16 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """mcpstack: a deployment reference stack for MCP servers."""
+
+
+def _register() -> None:
+    from scripts import db, serve
+
+    app.add_typer(db.app, name="db")
+    app.add_typer(serve.app, name="serve")
+
+
+_register()
+
+if __name__ == "__main__":
+    app()

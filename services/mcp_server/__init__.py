@@ -1,0 +1,10 @@
+"""The native MCP server: HTTP wire (uvloop + httptools) → JSON-RPC → MCP methods → tools, and a small framework.
+
+Layers import only downward: `wire` and `jsonrpc` know nothing of MCP; `methods` knows JSON-RPC and the tool
+registry; `transport` applies MCP's HTTP rules; `worker` and `supervisor` assemble and run them.
+"""
+
+from services.mcp_server.app import App
+from services.tools.context import ToolContext, ToolError
+
+__all__ = ["App", "ToolContext", "ToolError"]

@@ -1,0 +1,57 @@
+"""The framework face of the native server: write tools as typed functions, then `app.run()`.
+
+app = App("weather")
+
+@app.tool("weather")
+def get_weather(city: str) -> dict:
+    \"\"\"Get weather for a city\"\"\"
+    return {"city": city, "temp": 72}
+
+app.run()
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from services.mcp_server.config import ConfigError, ServerConfig, load_config
+from services.tools.registry import ToolRegistry
+
+
+class App:
+    def __init__(self, name: str = "mcp-server", version: str = "0.1.0", *, instructions: str | None = None) -> None:
+        self.name = name
+        self.version = version
+        self.instructions = instructions
+        self.registry = ToolRegistry()
+
+    def tool(self, name: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a tool: its schema comes from the type hints, its description from the docstring."""
+        return self.registry.tool(name, **options)
+
+    mcp_tool = tool  # the spelling of the seed post's example
+
+    def include(self, registry: ToolRegistry) -> None:
+        """Serve the tools of another registry too (a tool pack)."""
+        self.registry.include(registry)
+
+    def config(self, **overrides: Any) -> ServerConfig:
+        overrides.setdefault("server_name", self.name)
+        overrides.setdefault("server_version", self.version)
+        overrides.setdefault("instructions", self.instructions)
+        return load_config(**overrides)
+
+    def run(
+        self, *, host: str | None = None, port: int | None = None, workers: int | None = None, **settings: Any
+    ) -> None:
+        """Serve until SIGTERM (environment variables MCP_HOST, MCP_PORT, MCP_WORKERS, DATABASE_URL, … apply)."""
+        from services.mcp_server import supervisor
+
+        try:
+            config = self.config(host=host, port=port, workers=workers, **settings)
+        except ConfigError as ex:
+            print(f"error: {ex}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise SystemExit(supervisor.run(config, self.registry))

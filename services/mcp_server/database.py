@@ -1,0 +1,183 @@
+"""The native server's database handle: a small fixed set of asyncpg connections per worker.
+
+Why not `asyncpg.create_pool`: its release resets each connection with an extra round trip, which costs more CPU than
+the queries these tools run. Here a connection goes straight back to the idle list. When the database goes away,
+calls fail fast (`DatabaseUnavailable`) instead of queueing, reconnection is attempted at most every
+`retry_interval_s`, and service resumes by itself when the database returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import asyncpg
+
+from services.tools.context import DatabaseUnavailable
+
+log = logging.getLogger("mcpstack.db")
+
+
+class ConnectionSet:
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int = 3,
+        connect_timeout_s: float = 2.0,
+        retry_interval_s: float = 0.5,
+        acquire_timeout_s: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._size = size
+        self._connect_timeout_s = connect_timeout_s
+        self._retry_interval_s = retry_interval_s
+        self._acquire_timeout_s = acquire_timeout_s
+        self._idle: list[Any] = []
+        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._open = 0  # connections that exist or are being opened
+        self._down_until = 0.0
+        self._closed = False
+
+    async def start(self) -> None:
+        """Open the connections; a database that is down now is not fatal (`/ready` reports it)."""
+        try:
+            for _ in range(self._size):
+                self._idle.append(await self._connect())
+        except DatabaseUnavailable as ex:
+            log.warning("database not reachable at start: %s", ex)
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._open -= 1
+            try:
+                await asyncio.wait_for(conn.close(), 2.0)
+            except Exception:
+                conn.terminate()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(DatabaseUnavailable("server is shutting down"))
+
+    @property
+    def healthy(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    async def _connect(self) -> Any:
+        now = time.monotonic()
+        if now < self._down_until:
+            raise DatabaseUnavailable("database unavailable (recent connection attempt failed)")
+        self._open += 1
+        try:
+            conn = await asyncpg.connect(self._url, timeout=self._connect_timeout_s)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as ex:
+            self._open -= 1
+            self._down_until = time.monotonic() + self._retry_interval_s
+            raise DatabaseUnavailable(f"cannot connect: {type(ex).__name__}") from ex
+        except BaseException:
+            self._open -= 1
+            raise
+        self._down_until = 0.0
+        return conn
+
+    async def _acquire(self) -> Any:
+        if self._closed:
+            raise DatabaseUnavailable("server is shutting down")
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._open -= 1
+        if self._open < self._size:
+            return await self._connect()
+        if not self.healthy:
+            raise DatabaseUnavailable("database unavailable")
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, self._acquire_timeout_s)
+        except TimeoutError:
+            raise DatabaseUnavailable("no database connection became free in time") from None
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _release(self, conn: Any) -> None:
+        if conn.is_closed() or self._closed:
+            self._open -= 1
+            if not conn.is_closed():
+                conn.terminate()
+            self._wake_for_reconnect()
+            return
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _wake_for_reconnect(self) -> None:
+        # A slot freed up: the oldest waiter opens a new connection itself.
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                task = asyncio.ensure_future(self._connect())
+                task.add_done_callback(functools.partial(self._settle, waiter))
+                return
+
+    def _settle(self, waiter: asyncio.Future[Any], task: asyncio.Future[Any]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if waiter.done():
+            if not task.cancelled() and error is None:
+                self._release(task.result())  # the waiter gave up: keep the new connection for others
+            return
+        if task.cancelled():
+            waiter.cancel()
+        elif error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(task.result())
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        conn = await self._acquire()
+        try:
+            return list(await conn.fetch(query, *args, timeout=timeout))
+        finally:
+            self._release(conn)
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        conn = await self._acquire()
+        try:
+            return await conn.fetchrow(query, *args, timeout=timeout)
+        finally:
+            self._release(conn)
+
+    async def fetchval(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        conn = await self._acquire()
+        try:
+            return await conn.fetchval(query, *args, timeout=timeout)
+        finally:
+            self._release(conn)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        conn = await self._acquire()
+        try:
+            return str(await conn.execute(query, *args, timeout=timeout))
+        finally:
+            self._release(conn)
+
+    async def ping(self, timeout_s: float = 1.0) -> bool:
+        try:
+            return bool(await self.fetchval("SELECT 1", timeout=timeout_s) == 1)
+        except Exception:
+            return False

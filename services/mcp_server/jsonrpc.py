@@ -1,0 +1,119 @@
+"""JSON-RPC 2.0 envelopes: decode one message, encode responses, and the named error codes.
+
+Deliberately not MCP-aware and not HTTP-aware: it classifies bytes into a request, a notification, a response or an
+error, and turns results and errors into bytes. The one table of error codes lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+# Error codes (JSON-RPC 2.0 and MCP).
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_OVERLOADED = -32000  # implementation-defined server error range
+HEADER_MISMATCH = -32020  # MCP 2026-07-28
+MISSING_CLIENT_CAPABILITY = -32021
+UNSUPPORTED_PROTOCOL_VERSION = -32022
+
+Id = str | int
+
+
+class RpcError(Exception):
+    """Raised by method handlers; becomes a JSON-RPC error response. `message` must be safe to show a client."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    id: Id
+    method: str
+    params: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    method: str
+    params: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ClientResponse:
+    """A response or error sent by the client to a server-initiated request."""
+
+    id: Id | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """Not a usable message: `code` is PARSE_ERROR or INVALID_REQUEST; `id` is echoed when it could be read."""
+
+    code: int
+    message: str
+    id: Id | None = None
+
+
+Message = Request | Notification | ClientResponse | Invalid
+
+
+def decode(body: bytes) -> Message:
+    """Classify one HTTP body. Batches (arrays) are not accepted: from 2025-06-18 a body is one message."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return Invalid(PARSE_ERROR, "Parse error: the body is not valid JSON")
+    if type(obj) is not dict:
+        if type(obj) is list:
+            return Invalid(INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per POST")
+        return Invalid(INVALID_REQUEST, "Invalid Request: a JSON-RPC message must be a JSON object")
+    return classify(obj)
+
+
+def classify(obj: dict[str, Any]) -> Message:
+    raw_id = obj.get("id", _ABSENT)
+    id_ok = raw_id is _ABSENT or (type(raw_id) is str) or (type(raw_id) is int)
+    echo_id = raw_id if id_ok and raw_id is not _ABSENT else None
+    if obj.get("jsonrpc") != "2.0":
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"', echo_id)
+    method = obj.get("method", _ABSENT)
+    if method is _ABSENT:
+        if ("result" in obj) != ("error" in obj) and (raw_id is None or id_ok):
+            return ClientResponse(echo_id)
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "method" is required', echo_id)
+    if type(method) is not str or not method:
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "method" must be a non-empty string', echo_id)
+    params = obj.get("params")
+    if params is not None and type(params) is not dict:
+        if raw_id is _ABSENT:
+            return Invalid(INVALID_REQUEST, 'Invalid Request: "params" must be an object')
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "params" must be an object', echo_id)
+    if raw_id is _ABSENT:
+        return Notification(method, params)
+    if not id_ok:
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer')
+    return Request(raw_id, method, params)
+
+
+_ABSENT: Any = object()
+
+
+def encode_result(id_: Id, result: Any) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "id": id_, "result": result})
+
+
+def encode_error(id_: Id | None, code: int, message: str, data: Any = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return orjson.dumps({"jsonrpc": "2.0", "id": id_, "error": error})

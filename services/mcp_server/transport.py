@@ -1,0 +1,147 @@
+"""Streamable HTTP (stateless, JSON responses): the HTTP rules of MCP around the JSON-RPC layer.
+
+Routes `/mcp`, `/health`, `/ready` and `/metrics`; checks Host and Origin, method, Content-Type, Accept and the
+`MCP-Protocol-Version` header; maps each outcome to its status code. Nothing here sees a tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.mcp_server import jsonrpc
+from services.mcp_server.jsonrpc import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
+from services.mcp_server.methods import McpMethods
+from services.mcp_server.wire import HttpRequest, Response
+
+_JSON = b"content-type: application/json\r\n"
+_TEXT = b"content-type: text/plain; charset=utf-8\r\n"
+_PROMETHEUS = b"content-type: text/plain; version=0.0.4; charset=utf-8\r\n"
+_ALLOW_POST = b"content-type: application/json\r\nallow: POST\r\n"
+
+NOT_FOUND: Response = (404, _JSON, b'{"error":"not found"}')
+HEALTHY: Response = (200, _JSON, b'{"status":"ok"}')
+READY: Response = (200, _JSON, b'{"status":"ready","database":"ok"}')
+NOT_READY: Response = (503, _JSON, b'{"status":"not ready","database":"unavailable"}')
+ACCEPTED: Response = (202, b"", b"")
+OVERLOADED: Response = (
+    503,
+    b"content-type: application/json\r\nretry-after: 1\r\n",
+    jsonrpc.encode_error(None, jsonrpc.SERVER_OVERLOADED, "Server overloaded; retry shortly"),
+)
+INTERNAL_ERROR: Response = (500, _JSON, jsonrpc.encode_error(None, jsonrpc.INTERNAL_ERROR, "Internal error"))
+
+
+def _error(status: int, id_: Any, code: int, message: str, data: Any = None) -> Response:
+    return status, _JSON, jsonrpc.encode_error(id_, code, message, data)
+
+
+class McpEndpoint:
+    """The HTTP handler of one worker (`wire.Handler`)."""
+
+    def __init__(
+        self,
+        *,
+        methods: McpMethods,
+        mcp_path: str,
+        allowed_hosts: frozenset[str],
+        allowed_origins: frozenset[str],
+        ready: Callable[[], Awaitable[bool]],
+        metrics_text: Callable[[], bytes],
+    ) -> None:
+        self._methods = methods
+        self._mcp_path = mcp_path.encode()
+        self._allowed_hosts = allowed_hosts
+        self._allowed_origins = allowed_origins
+        self._any_origin = "*" in allowed_origins
+        self._ready = ready
+        self._metrics_text = metrics_text
+        self._supported_data = {"supported": list(methods.supported_versions)}
+
+    def __call__(self, request: HttpRequest) -> Response | Awaitable[Response]:
+        path = request.path
+        if b"?" in path:
+            path = path.split(b"?", 1)[0]
+        if self._allowed_hosts and not self._host_allowed(request.headers.get(b"host")):
+            return 403, _JSON, b'{"error":"Host not allowed"}'
+        if path == self._mcp_path:
+            return self._mcp(request)
+        if path == b"/health":
+            return HEALTHY
+        if path == b"/ready":
+            return self._readiness()
+        if path == b"/metrics":
+            return 200, _PROMETHEUS, self._metrics_text()
+        return NOT_FOUND
+
+    async def _readiness(self) -> Response:
+        return READY if await self._ready() else NOT_READY
+
+    def _host_allowed(self, host: bytes | None) -> bool:
+        if host is None:
+            return False
+        name = host.decode("latin-1").strip().lower()
+        if name.startswith("["):
+            name = name[: name.find("]") + 1]
+        elif ":" in name:
+            name = name.rsplit(":", 1)[0]
+        return name in self._allowed_hosts
+
+    def _origin_allowed(self, origin: bytes) -> bool:
+        if self._any_origin:
+            return True
+        text = origin.decode("latin-1").strip().lower()
+        if text in self._allowed_origins:
+            return True
+        # Same-machine origins are allowed when the server only accepts local Host names.
+        if self._allowed_hosts:
+            host = text.split("://", 1)[-1]
+            return self._host_allowed(host.encode("latin-1"))
+        return False
+
+    def _mcp(self, request: HttpRequest) -> Response | Awaitable[Response]:
+        headers = request.headers
+        origin = headers.get(b"origin")
+        if origin is not None and not self._origin_allowed(origin):
+            return _error(403, None, INVALID_REQUEST, "Forbidden: Origin not allowed")
+        if request.method != b"POST":
+            # No standalone SSE stream and no sessions: GET and DELETE are not offered.
+            return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
+        content_type = headers.get(b"content-type", b"")
+        if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
+            return _error(415, None, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
+        accept = headers.get(b"accept")
+        if accept is not None and not _accepts_json(accept):
+            return _error(406, None, INVALID_REQUEST, "Not Acceptable: Accept must include application/json")
+        message = jsonrpc.decode(request.body)
+        kind = type(message)
+        version = headers.get(b"mcp-protocol-version")
+        if version is not None and not self._methods.is_supported(version.decode("latin-1")):
+            id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
+            return _error(
+                400,
+                id_,
+                UNSUPPORTED_PROTOCOL_VERSION,
+                f"Unsupported protocol version: {version.decode('latin-1')[:40]}",
+                self._supported_data,
+            )
+        if kind is jsonrpc.Request:
+            reply = self._methods.handle(message)  # type: ignore[arg-type]
+            if type(reply) is bytes:
+                return 200, _JSON, reply
+            return _json_later(reply)  # type: ignore[arg-type]
+        if kind is jsonrpc.Invalid:
+            return _error(400, message.id, message.code, message.message)  # type: ignore[union-attr]
+        return ACCEPTED  # notification or a response to a server request: nothing to answer
+
+
+async def _json_later(reply: Awaitable[bytes]) -> Response:
+    return 200, _JSON, await reply
+
+
+def _accepts_json(accept: bytes) -> bool:
+    for part in accept.lower().split(b","):
+        media = part.split(b";", 1)[0].strip()
+        if media in (b"application/json", b"application/*", b"*/*"):
+            return True
+    return False

@@ -1,0 +1,347 @@
+"""HTTP/1.1 wire layer: an asyncio Protocol on httptools that turns bytes into `HttpRequest`s and `Response`s into
+bytes.
+
+It knows nothing of JSON-RPC or MCP. It enforces the transport limits (URL, header and body size, header count,
+slow requests), keeps pipelined responses in request order, applies write backpressure, answers over the concurrency
+limit with a pre-built 503, closes idle keep-alive connections, and drains on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import httptools
+
+log = logging.getLogger("mcpstack.wire")
+
+# (status, header lines "name: value\r\n" (already encoded), body)
+Response = tuple[int, bytes, bytes]
+Handler = Callable[["HttpRequest"], "Response | Awaitable[Response]"]
+
+STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
+_JSON = b"content-type: application/json\r\n"
+_CLOSE = b"connection: close\r\n"
+
+
+def error_response(status: int, message: str) -> Response:
+    """A small JSON body for transport-level errors the wire layer answers itself."""
+    body = b'{"error":"' + message.encode("ascii") + b'"}'
+    return status, _JSON, body
+
+
+@dataclass(frozen=True, slots=True)
+class WireLimits:
+    max_url_bytes: int = 8192
+    max_header_bytes: int = 16384
+    max_headers: int = 100
+    max_body_bytes: int = 1_048_576
+    max_pipelined: int = 32
+    keepalive_timeout_s: float = 75.0
+    request_timeout_s: float = 30.0  # a started request must arrive completely within this time (slowloris)
+    max_in_flight: int = 1024  # per worker; over it, answer 503
+    drain_idle_grace_s: float = 0.5  # while draining, an idle connection may still send one last request
+
+
+class HttpRequest:
+    __slots__ = ("body", "headers", "keep_alive", "method", "path")
+
+    def __init__(self, method: bytes, path: bytes, headers: dict[bytes, bytes], body: bytes, keep_alive: bool):
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class WireServer:
+    """State shared by all connections of one worker: handler, limits, live connections, in-flight count."""
+
+    def __init__(self, handler: Handler, limits: WireLimits, *, overloaded: Response, internal_error: Response) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.overloaded = overloaded
+        self.internal_error = internal_error
+        self.connections: set[HttpProtocol] = set()
+        self.in_flight = 0
+        self.draining = False
+        self.now = 0.0  # coarse clock, advanced by the sweeper
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.drained = asyncio.Event()
+
+    def protocol_factory(self) -> HttpProtocol:
+        return HttpProtocol(self)
+
+    def tick(self, now: float) -> None:
+        """Advance the coarse clock and close connections that idled or stalled too long. Called about once a second."""
+        self.now = now
+        limits = self.limits
+        for conn in list(self.connections):
+            conn.sweep(now, limits)
+        if self.draining and not self.connections:
+            self.drained.set()
+
+    def start_draining(self, now: float) -> None:
+        self.draining = True
+        self.now = now
+        for conn in list(self.connections):
+            conn.begin_drain(now)
+        if not self.connections:
+            self.drained.set()
+
+    def forget(self, conn: HttpProtocol) -> None:
+        self.connections.discard(conn)
+        if self.draining and not self.connections:
+            self.drained.set()
+
+
+class HttpProtocol(asyncio.Protocol):
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_close_at",
+        "_closed",
+        "_header_bytes",
+        "_headers",
+        "_idle_since",
+        "_parser",
+        "_pipeline",
+        "_read_paused",
+        "_request_started",
+        "_server",
+        "_transport",
+        "_url",
+        "_write_paused",
+    )
+
+    def __init__(self, server: WireServer) -> None:
+        self._server = server
+        self._transport: Any = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._pipeline: deque[list[Any]] = deque()  # [response bytes or None, close_after]
+        self._request_started: float | None = None
+        self._idle_since = server.now
+        self._close_at: float | None = None
+        self._closed = False
+        self._write_paused = False
+        self._read_paused = False
+
+    # -- asyncio callbacks ------------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self._transport = transport
+        self._server.connections.add(self)
+        if self._server.draining:
+            self.begin_drain(self._server.now)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._server.forget(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            self._parser.feed_data(data)
+        except _Reject as ex:
+            self._reject(ex.status, ex.message)
+        except httptools.HttpParserUpgrade:
+            self._reject(400, "protocol upgrade is not supported")
+        except httptools.HttpParserError as ex:
+            # httptools wraps exceptions raised in callbacks; a limit we raised keeps its own status.
+            cause = ex.__context__ or ex.__cause__
+            if isinstance(cause, _Reject):
+                self._reject(cause.status, cause.message)
+            else:
+                self._reject(400, "malformed HTTP request")
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+
+    def eof_received(self) -> bool | None:
+        # The client finished sending; answer what is pending, then close.
+        if not self._pipeline:
+            self._close()
+        else:
+            self._pipeline[-1][1] = True
+        return True
+
+    # -- httptools callbacks ----------------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._header_bytes = 0
+        self._body = []
+        self._body_size = 0
+        self._request_started = self._server.now
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._server.limits.max_url_bytes:
+            raise _Reject(414, "request URL too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        headers = self._headers
+        if self._header_bytes > self._server.limits.max_header_bytes or len(headers) >= self._server.limits.max_headers:
+            raise _Reject(431, "request headers too large")
+        key = name.lower()
+        previous = headers.get(key)
+        headers[key] = value if previous is None else previous + b", " + value
+
+    def on_headers_complete(self) -> None:
+        length = self._headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self._server.limits.max_body_bytes
+            except ValueError:
+                raise _Reject(400, "invalid content-length") from None
+            if too_big:
+                raise _Reject(413, "request body too large")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self._server.limits.max_body_bytes:
+            raise _Reject(413, "request body too large")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        server = self._server
+        self._request_started = None
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        keep_alive = bool(self._parser.should_keep_alive()) and not server.draining
+        request = HttpRequest(self._parser.get_method(), self._url, self._headers, body, keep_alive)
+        slot: list[Any] = [None, not keep_alive]
+        self._pipeline.append(slot)
+        if server.in_flight >= server.limits.max_in_flight:
+            slot[0] = server.overloaded
+            self._flush()
+            return
+        server.in_flight += 1
+        try:
+            outcome = server.handler(request)
+        except Exception:
+            log.exception("request handler failed")
+            outcome = server.internal_error
+        if type(outcome) is tuple:
+            server.in_flight -= 1
+            slot[0] = outcome
+            self._flush()
+        else:
+            task = asyncio.ensure_future(outcome)  # type: ignore[arg-type]
+            task.add_done_callback(lambda t: self._finished(slot, t))
+            if len(self._pipeline) >= server.limits.max_pipelined:
+                self._update_reading()
+
+    # -- responses --------------------------------------------------------------------------------------------------
+
+    def _finished(self, slot: list[Any], task: asyncio.Future[Response]) -> None:
+        self._server.in_flight -= 1
+        if task.cancelled():
+            slot[0] = self._server.internal_error
+        elif task.exception() is not None:
+            log.error("request handler failed", exc_info=task.exception())
+            slot[0] = self._server.internal_error
+        else:
+            slot[0] = task.result()
+        self._flush()
+
+    def _flush(self) -> None:
+        pipeline = self._pipeline
+        while pipeline and pipeline[0][0] is not None:
+            (status, headers, body), close = pipeline.popleft()
+            close = close or self._server.draining
+            if self._closed:
+                continue
+            self._transport.write(
+                b"".join(
+                    (
+                        STATUS_LINES[status],
+                        headers,
+                        b"content-length: %d\r\n" % len(body),
+                        _CLOSE if close else b"",
+                        b"\r\n",
+                        body,
+                    )
+                )
+            )
+            if close:
+                self._close()
+                return
+        if not pipeline:
+            self._idle_since = self._server.now
+        self._update_reading()
+
+    def _reject(self, status: int, message: str) -> None:
+        """A request we cannot parse or accept: answer it after those before it, then close (the stream is lost)."""
+        self._request_started = None
+        self._pipeline.append([error_response(status, message), True])
+        self._parser = httptools.HttpRequestParser(self)  # stop feeding the broken stream
+        self._read_paused = True
+        self._transport.pause_reading()
+        self._flush()
+
+    def _update_reading(self) -> None:
+        if self._closed:
+            return
+        should_pause = self._write_paused or len(self._pipeline) >= self._server.limits.max_pipelined
+        if should_pause and not self._read_paused:
+            self._read_paused = True
+            self._transport.pause_reading()
+        elif not should_pause and self._read_paused and not (self._pipeline and self._pipeline[-1][1]):
+            self._read_paused = False
+            self._transport.resume_reading()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._transport.close()
+            self._server.forget(self)
+
+    # -- timers -----------------------------------------------------------------------------------------------------
+
+    def _idle(self) -> bool:
+        return not self._pipeline and self._request_started is None
+
+    def begin_drain(self, now: float) -> None:
+        if self._idle():
+            self._close_at = now + self._server.limits.drain_idle_grace_s
+
+    def sweep(self, now: float, limits: WireLimits) -> None:
+        if self._closed:
+            return
+        if self._request_started is not None and now - self._request_started > limits.request_timeout_s:
+            self._reject(408, "request not received in time")
+            return
+        if not self._idle():
+            return
+        if self._server.draining:
+            if self._close_at is None:
+                self._close_at = now + limits.drain_idle_grace_s
+            if now >= self._close_at:
+                self._close()
+        elif now - self._idle_since > limits.keepalive_timeout_s:
+            self._close()

@@ -1,0 +1,285 @@
+"""The tool registry: a decorator turns a typed Python function into an MCP tool.
+
+The decorator derives `inputSchema` from the parameters (types, defaults, docstring `Args:`), `outputSchema` from the
+return annotation, compiles a validator once, and wraps the function so every outcome is a `ToolResult`:
+validation, database, timeout and business-rule failures become `isError` results whose text helps the caller
+correct itself; nothing internal (traceback, SQL) leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+import orjson
+from typing_extensions import get_type_hints
+
+from services.tools.context import DatabaseUnavailable, ToolContext, ToolError
+from services.tools.typeschema import JsonSchema, is_object_type, parse_docstring, schema_for
+from services.tools.validate import ValidationError, compile_schema
+
+log = logging.getLogger("mcpstack.tools")
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+DEFAULT_TIMEOUT_S = 10.0
+
+Shape = Literal["object", "wrapped", "text", "passthrough", "free"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """An MCP `CallToolResult`: content blocks, optional structured content, and the error flag."""
+
+    content: tuple[dict[str, Any], ...]
+    structured: Any = None
+    is_error: bool = False
+
+    @classmethod
+    def text(cls, text: str, *, is_error: bool = False) -> ToolResult:
+        return cls(({"type": "text", "text": text},), None, is_error)
+
+    def to_mcp(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"content": list(self.content)}
+        if self.structured is not None:
+            result["structuredContent"] = self.structured
+        if self.is_error:
+            result["isError"] = True
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """One registered tool: its MCP descriptor, compiled validator and the wrapped function."""
+
+    name: str
+    description: str
+    input_schema: JsonSchema
+    output_schema: JsonSchema | None
+    fn: Callable[..., Any]
+    is_async: bool
+    context_param: str | None
+    shape: Shape
+    timeout_s: float
+    title: str | None = None
+    annotations: dict[str, Any] | None = None
+    validator: Callable[[Any], Any] = field(repr=False, default=lambda data: data)
+
+    def descriptor(self) -> dict[str, Any]:
+        """The entry for `tools/list`."""
+        entry: dict[str, Any] = {"name": self.name}
+        if self.title:
+            entry["title"] = self.title
+        entry["description"] = self.description
+        entry["inputSchema"] = self.input_schema
+        if self.output_schema is not None:
+            entry["outputSchema"] = self.output_schema
+        if self.annotations:
+            entry["annotations"] = self.annotations
+        return entry
+
+    def invoke(self, arguments: Any, ctx: ToolContext) -> ToolResult | Awaitable[ToolResult]:
+        """Validate and run; sync tools answer directly (no task, no await), async tools return an awaitable."""
+        try:
+            kwargs = self.validator({} if arguments is None else arguments)
+        except ValidationError as ex:
+            where = f"argument {ex.path!r} " if ex.path else ""
+            return ToolResult.text(
+                f"Invalid arguments for tool '{self.name}': {where}{ex.message}. "
+                "The tool's inputSchema (tools/list) describes the accepted arguments.",
+                is_error=True,
+            )
+        if self.context_param is not None:
+            kwargs = {**kwargs, self.context_param: ctx}
+        if self.is_async:
+            return self._run_async(kwargs)
+        try:
+            return self._convert(self.fn(**kwargs))
+        except Exception as ex:
+            return self._failure(ex)
+
+    async def _run_async(self, kwargs: dict[str, Any]) -> ToolResult:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                value = await self.fn(**kwargs)
+            return self._convert(value)
+        except Exception as ex:
+            return self._failure(ex)
+
+    def _convert(self, value: Any) -> ToolResult:
+        shape = self.shape
+        if shape == "object":
+            structured = (
+                dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
+            )
+            return ToolResult(({"type": "text", "text": orjson.dumps(structured).decode()},), structured)
+        if shape == "wrapped":
+            structured = {"result": value}
+            return ToolResult(({"type": "text", "text": orjson.dumps(structured).decode()},), structured)
+        if shape == "text":
+            return ToolResult.text(value)
+        if shape == "passthrough":
+            if not isinstance(value, ToolResult):
+                raise TypeError(f"tool {self.name} is annotated to return ToolResult but returned {type(value)}")
+            return value
+        if isinstance(value, str):
+            return ToolResult.text(value)
+        if isinstance(value, dict):
+            return ToolResult(({"type": "text", "text": orjson.dumps(value).decode()},), value)
+        return ToolResult.text(orjson.dumps(value).decode())
+
+    def _failure(self, ex: Exception) -> ToolResult:
+        return ToolResult.text(failure_text(self.name, self.timeout_s, ex), is_error=True)
+
+
+def failure_text(tool: str, timeout_s: float, ex: BaseException) -> str:
+    """The one mapping from an exception raised while running a tool to the text the caller sees."""
+    if isinstance(ex, ToolError):
+        return str(ex)
+    if isinstance(ex, TimeoutError):
+        return f"Tool '{tool}' did not finish within {timeout_s:g} s and was cancelled. Retry, or narrow the request."
+    if isinstance(
+        ex,
+        DatabaseUnavailable
+        | OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError,
+    ):
+        log.warning("tool %s: database unavailable: %s", tool, ex)
+        return f"Tool '{tool}' could not reach its database; nothing was changed. Retry in a few seconds."
+    if isinstance(ex, asyncpg.QueryCanceledError):
+        return f"Tool '{tool}' took too long in the database and was cancelled. Retry, or narrow the request."
+    log.error("tool %s failed", tool, exc_info=ex)
+    return f"Tool '{tool}' failed with an internal error (logged on the server). Retry later or try another tool."
+
+
+class ToolRegistry:
+    """An ordered set of tools. `tools/list` lists them in registration order (deterministic)."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        annotations: dict[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register the decorated function as a tool (the function itself is returned unchanged)."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(
+                build_tool(
+                    fn, name=name, title=title, description=description, timeout_s=timeout_s, annotations=annotations
+                )
+            )
+            return fn
+
+        return register
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"tool {tool.name!r} is registered twice")
+        self._tools[tool.name] = tool
+
+    def include(self, other: ToolRegistry) -> None:
+        for tool in other:
+            self.add(tool)
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+
+def build_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    annotations: dict[str, Any] | None = None,
+) -> Tool:
+    tool_name = name or fn.__name__
+    if not TOOL_NAME.match(tool_name):
+        raise ValueError(f"tool name {tool_name!r} must match {TOOL_NAME.pattern}")
+    if timeout_s <= 0:
+        raise ValueError(f"tool {tool_name}: timeout_s must be positive")
+    summary, arg_docs = parse_docstring(fn.__doc__)
+    hints = get_type_hints(fn, include_extras=True)
+    properties: dict[str, JsonSchema] = {}
+    required: list[str] = []
+    context_param: str | None = None
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise TypeError(f"tool {tool_name}: parameter {param.name} must be a plain named parameter")
+        hint = hints.get(param.name)
+        if hint is None:
+            raise TypeError(f"tool {tool_name}: parameter {param.name} needs a type annotation")
+        if hint is ToolContext:
+            context_param = param.name
+            continue
+        schema = schema_for(hint, closed_objects=True)
+        if param.name in arg_docs and "description" not in schema:
+            schema["description"] = arg_docs[param.name]
+        if param.default is inspect.Parameter.empty:
+            required.append(param.name)
+        else:
+            schema["default"] = param.default
+        properties[param.name] = schema
+    input_schema: JsonSchema = {"type": "object", "properties": properties}
+    if required:
+        input_schema["required"] = required
+    input_schema["additionalProperties"] = False
+
+    returns = hints.get("return", Any)
+    output_schema: JsonSchema | None
+    shape: Shape
+    if returns is ToolResult:
+        output_schema, shape = None, "passthrough"
+    elif returns is str:
+        output_schema, shape = None, "text"
+    elif is_object_type(returns):
+        output_schema, shape = schema_for(returns, closed_objects=False), "object"
+    elif returns in (Any, dict, None, type(None)) or getattr(returns, "__origin__", None) is dict:
+        output_schema, shape = None, "free"
+    else:
+        inner = schema_for(returns, closed_objects=False)
+        output_schema = {"type": "object", "properties": {"result": inner}, "required": ["result"]}
+        shape = "wrapped"
+
+    text = (description or summary).strip()
+    if not text:
+        raise TypeError(f"tool {tool_name}: give it a docstring or a description (the model reads it)")
+    return Tool(
+        name=tool_name,
+        title=title,
+        description=text,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        fn=fn,
+        is_async=inspect.iscoroutinefunction(fn),
+        context_param=context_param,
+        shape=shape,
+        timeout_s=timeout_s,
+        annotations=annotations,
+        validator=compile_schema(input_schema),
+    )

@@ -1,0 +1,57 @@
+"""Helpers for the CDK app tests: in-process synthesis and the offline environment of a clean clone.
+
+Test modules here are named `test_infra_*` and this directory is not a package: a package named `infra` would shadow
+the CDK app itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from infra import contract
+from infra.app import build
+from infra.config import STAGES, StageConfig
+
+REPO = Path(__file__).resolve().parents[2]
+STAGE_NAMES = tuple(STAGES)
+
+
+@dataclass(frozen=True)
+class SynthesizedStage:
+    config: StageConfig
+    app: App
+    stacks: dict[contract.StackUnit, Stack]
+    templates: dict[contract.StackUnit, Template]
+
+
+def cdk_context() -> dict[str, Any]:
+    """The feature flags committed in cdk.json, so in-process apps synthesize what the CLI synthesizes."""
+    context: dict[str, Any] = json.loads((REPO / "cdk.json").read_text())["context"]
+    return context
+
+
+def synthesize(config: StageConfig, outdir: Path) -> SynthesizedStage:
+    app = App(context=cdk_context(), outdir=str(outdir))
+    stacks = build(app, config)
+    templates = {unit: Template.from_stack(stack) for unit, stack in stacks.items()}
+    return SynthesizedStage(config=config, app=app, stacks=stacks, templates=templates)
+
+
+def offline_env() -> dict[str, str]:
+    """The environment of a clean clone without AWS credentials: no profile, no keys, no instance metadata."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        CDK_DISABLE_CLI_TELEMETRY="1",
+        CDK_DISABLE_VERSION_CHECK="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    return env

@@ -1,0 +1,72 @@
+"""The CLI path of a clean clone: `npx cdk synth` offline per stage, then cfn-lint and checkov on the assemblies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from infra_support import REPO, STAGE_NAMES, offline_env
+
+from infra import contract
+
+CHECKOV = REPO / "infra" / "tools" / "checkov.sh"
+CHECKOV_SKIPS = REPO / "infra" / "tools" / "checkov-skips.json"
+CFN_LINT_CONFIG = REPO / "infra" / "tools" / "cfn-lint.yaml"
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_cdk_synth_works_offline_for_every_stage(cli_assemblies: dict[str, Path], stage: str) -> None:
+    out = cli_assemblies[stage]
+    names = sorted(p.name.removesuffix(".template.json") for p in out.glob("*.template.json"))
+    assert names == sorted(contract.stack_name(stage, unit) for unit in contract.STACK_UNITS)
+    report = json.loads((out / "validation-report.json").read_text())
+    nag = [r for r in report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
+    assert [r["conclusion"] for r in nag] == ["success"]
+
+
+def test_application_asset_is_the_repo_without_local_state(cli_assemblies: dict[str, Path]) -> None:
+    out = cli_assemblies["dev"]
+    app_assets = [p for p in out.glob("asset.*") if (p / "infra" / "bootstrap" / "bootstrap.py").is_file()]
+    assert len(app_assets) == 1
+    asset = app_assets[0]
+    assert (asset / "requirements.lock").is_file()
+    assert (asset / "pyproject.toml").is_file()
+    for excluded in (".venv", ".git", "node_modules", "cdk.out", ".state", ".venv-checkov"):
+        assert not (asset / excluded).exists(), f"{excluded} leaked into the application asset"
+
+
+def test_cfn_lint_passes_on_every_template(cli_assemblies: dict[str, Path]) -> None:
+    templates = sorted(str(p) for out in cli_assemblies.values() for p in out.glob("*.template.json"))
+    result = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--config-file", str(CFN_LINT_CONFIG), *templates],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checkov_skips_each_carry_a_reason() -> None:
+    skips: dict[str, str] = json.loads(CHECKOV_SKIPS.read_text())
+    assert skips
+    assert all(check.startswith("CKV_") and len(reason) >= 20 for check, reason in skips.items())
+
+
+@pytest.mark.slow
+def test_checkov_passes_offline_with_the_reasoned_skips(cli_assemblies: dict[str, Path]) -> None:
+    root = next(iter(cli_assemblies.values())).parent
+    result = subprocess.run(
+        [str(CHECKOV), str(root), "--output", "json"],
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    assert sum(r["summary"]["passed"] for r in reports) > 0
+    assert sum(r["summary"]["failed"] for r in reports) == 0

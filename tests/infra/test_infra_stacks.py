@@ -1,0 +1,388 @@
+"""Design-bearing properties of each stack, per stage, asserted on the synthesized templates (never on logical ids)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Capture, Match, Template
+from infra_support import STAGE_NAMES, SynthesizedStage, synthesize
+
+from infra import contract
+from infra.config import STAGES, EdgeConfig, StageConfig
+
+Stages = dict[str, SynthesizedStage]
+
+
+def only(template: Template, resource_type: str) -> dict[str, Any]:
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
+    return next(iter(resources.values()))
+
+
+# --- Network -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_network_spans_two_azs_with_three_subnet_tiers(synthesized: Stages, stage: str) -> None:
+    template = synthesized[stage].templates["Network"]
+    template.resource_count_is("AWS::EC2::Subnet", 6)
+    template.resource_count_is("AWS::EC2::NatGateway", STAGES[stage].network.nat_gateways)
+    template.has_resource_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": True})
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_network_logs_all_vpc_traffic(synthesized: Stages, stage: str) -> None:
+    template = synthesized[stage].templates["Network"]
+    template.has_resource_properties("AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL"})
+
+
+def test_network_routes_s3_through_a_gateway_endpoint(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Network"]
+    template.has_resource_properties("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"})
+
+
+# --- Data --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_database_is_encrypted_private_pinned_postgres(synthesized: Stages, stage: str) -> None:
+    config = STAGES[stage].database
+    template = synthesized[stage].templates["Data"]
+    template.has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "Properties": Match.object_like(
+                {
+                    "Engine": "postgres",
+                    "EngineVersion": config.postgres_full_version,
+                    "DBInstanceClass": f"db.{config.instance_class}",
+                    "StorageEncrypted": True,
+                    "PubliclyAccessible": False,
+                    "MultiAZ": config.multi_az,
+                    "DeletionProtection": config.deletion_protection,
+                }
+            ),
+            "DeletionPolicy": "Snapshot",
+            "UpdateReplacePolicy": "Snapshot",
+        },
+    )
+
+
+def test_database_password_is_generated_in_secrets_manager(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Data"]
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"GenerateStringKey": "password"})},
+    )
+
+
+def test_seed_database_is_multi_az_with_deletion_protection(synthesized: Stages) -> None:
+    synthesized["seed"].templates["Data"].has_resource_properties(
+        "AWS::RDS::DBInstance", {"MultiAZ": True, "DeletionProtection": True}
+    )
+
+
+# --- Edge --------------------------------------------------------------------------------------------------------
+
+
+def color_tag(template: Template, logical_id: str) -> str:
+    tags = template.to_json()["Resources"][logical_id]["Properties"]["Tags"]
+    return str(next(tag["Value"] for tag in tags if tag["Key"] == contract.TAG_COLOR))
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_listener_forwards_blue_100_green_0_by_default(synthesized: Stages, stage: str) -> None:
+    template = synthesized[stage].templates["Edge"]
+    groups = Capture()
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Port": 80, "DefaultActions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]},
+    )
+    weights = {color_tag(template, entry["TargetGroupArn"]["Ref"]): entry["Weight"] for entry in groups.as_array()}
+    assert [weights["blue"], weights["green"]] == [100, 0]
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_target_groups_check_health_and_drain(synthesized: Stages, stage: str) -> None:
+    config = STAGES[stage].edge
+    template = synthesized[stage].templates["Edge"]
+    groups = template.find_resources(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "Properties": Match.object_like(
+                {
+                    "HealthCheckPath": "/health",
+                    "Port": contract.SERVER_PORT,
+                    "TargetType": "instance",
+                    "TargetGroupAttributes": Match.array_with(
+                        [{"Key": "deregistration_delay.timeout_seconds", "Value": str(config.deregistration_delay_s)}]
+                    ),
+                }
+            )
+        },
+    )
+    colors = sorted(
+        tag["Value"] for group in groups.values() for tag in group["Properties"]["Tags"] if tag["Key"] == "Color"
+    )
+    assert colors == ["blue", "green"]
+
+
+def test_smoke_header_rule_reaches_green_directly(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Edge"]
+    target = Capture()
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        {
+            "Conditions": [
+                {
+                    "Field": "http-header",
+                    "HttpHeaderConfig": {
+                        "HttpHeaderName": contract.SMOKE_HEADER_NAME,
+                        "Values": [contract.SMOKE_HEADER_VALUE],
+                    },
+                }
+            ],
+            "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": target}}],
+        },
+    )
+    assert color_tag(template, target.as_string()) == "green"
+
+
+def test_load_balancer_is_internet_facing_with_access_logs(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Edge"]
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "Scheme": "internet-facing",
+            "LoadBalancerAttributes": Match.array_with([{"Key": "access_logs.s3.enabled", "Value": "true"}]),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "LoadBalancerAttributes": Match.array_with(
+                [{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]
+            )
+        },
+    )
+
+
+def test_access_log_bucket_is_encrypted_and_not_public(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Edge"]
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+        },
+    )
+
+
+def test_without_certificate_there_is_only_an_http_listener(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Edge"]
+    template.resource_count_is("AWS::ElasticLoadBalancingV2::Listener", 1)
+    template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {"Protocol": "HTTP", "Port": 80})
+
+
+def test_certificate_moves_the_weights_to_https_and_redirects_http(tmp_path_factory: pytest.TempPathFactory) -> None:
+    arn = "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
+    config = StageConfig(
+        name="tls", blue=STAGES["dev"].blue, green=STAGES["dev"].green, edge=EdgeConfig(certificate_arn=arn)
+    )
+    template = synthesize(config, tmp_path_factory.mktemp("app-tls")).templates["Edge"]
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Protocol": "HTTPS",
+            "Port": 443,
+            "Certificates": [{"CertificateArn": arn}],
+            "DefaultActions": [Match.object_like({"Type": "forward", "ForwardConfig": Match.any_value()})],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Protocol": "HTTP", "Port": 80, "DefaultActions": [Match.object_like({"Type": "redirect"})]},
+    )
+
+
+# --- Fleets ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_fleet_launch_template_requires_imdsv2_encrypted_gp3_and_stage_type(
+    synthesized: Stages, stage: str, color: contract.Color
+) -> None:
+    config = STAGES[stage].fleet(color)
+    template = synthesized[stage].templates[contract.fleet_unit(color)]
+    template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": Match.object_like(
+                {
+                    "InstanceType": config.instance_type,
+                    "MetadataOptions": {"HttpTokens": "required"},
+                    "BlockDeviceMappings": [
+                        {
+                            "DeviceName": "/dev/xvda",
+                            "Ebs": Match.object_like(
+                                {"Encrypted": True, "VolumeType": "gp3", "VolumeSize": config.root_volume_gib}
+                            ),
+                        }
+                    ],
+                    # Session Manager instead of SSH: no key pair on the instances.
+                    "KeyName": Match.absent(),
+                    "ImageId": {"Ref": Match.string_like_regexp("al2023")},
+                }
+            )
+        },
+    )
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_fleet_waits_for_signals_and_rolls_one_at_a_time(
+    synthesized: Stages, stage: str, color: contract.Color
+) -> None:
+    config = STAGES[stage].fleet(color)
+    template = synthesized[stage].templates[contract.fleet_unit(color)]
+    template.has_resource(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "Properties": Match.object_like(
+                {
+                    "MinSize": str(config.min_capacity),
+                    "MaxSize": str(config.max_capacity),
+                    "HealthCheckType": "ELB",
+                    "TargetGroupARNs": [Match.any_value()],
+                }
+            ),
+            "CreationPolicy": {"ResourceSignal": {"Count": config.min_capacity, "Timeout": Match.any_value()}},
+            "UpdatePolicy": Match.object_like(
+                {
+                    "AutoScalingRollingUpdate": Match.object_like(
+                        {"MaxBatchSize": 1, "MinInstancesInService": config.min_capacity, "WaitOnResourceSignals": True}
+                    )
+                }
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_fleet_boots_through_cfn_init_running_the_repo_bootstrap(synthesized: Stages, color: contract.Color) -> None:
+    template = synthesized["dev"].templates[contract.fleet_unit(color)]
+    asg = only(template, "AWS::AutoScaling::AutoScalingGroup")
+    init = asg["Metadata"]["AWS::CloudFormation::Init"]
+    assert init["configSets"]["default"] == ["packages", "app", "bootstrap"]
+    assert "/opt/mcpstack/app" in init["app"]["sources"]
+    command = init["bootstrap"]["commands"]["10-bootstrap"]
+    parts = command["command"]["Fn::Join"][1]
+    assert parts[0].startswith("python3.11 -m infra.bootstrap.bootstrap ")
+    assert f"--color={color}" in parts[0]
+    assert command["cwd"] == "/opt/mcpstack/app"
+    user_data = template.to_json()["Resources"]
+    assert "cfn-signal" in str(user_data)
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_fleet_scales_on_requests_per_target(synthesized: Stages, color: contract.Color) -> None:
+    config = STAGES["dev"].fleet(color)
+    template = synthesized["dev"].templates[contract.fleet_unit(color)]
+    template.has_resource_properties(
+        "AWS::AutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingConfiguration": {
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "ALBRequestCountPerTarget",
+                    "ResourceLabel": Match.any_value(),
+                },
+                "TargetValue": config.requests_per_target_per_min,
+            },
+        },
+    )
+
+
+def test_fleet_accepts_the_server_port_only_from_the_load_balancer(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["FleetGreen"]
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "FromPort": contract.SERVER_PORT,
+            "ToPort": contract.SERVER_PORT,
+            "SourceSecurityGroupId": {"Fn::ImportValue": Match.string_like_regexp("Edge")},
+        },
+    )
+    ingress = only(template, "AWS::EC2::SecurityGroup")["Properties"].get("SecurityGroupIngress")
+    assert ingress is None  # nothing opened on the group itself, in particular no 0.0.0.0/0
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_fleet_resources_carry_cost_allocation_tags(synthesized: Stages, color: contract.Color) -> None:
+    template = synthesized["seed"].templates[contract.fleet_unit(color)]
+    expected = [
+        {"Key": "Color", "PropagateAtLaunch": True, "Value": color},
+        {"Key": "Project", "PropagateAtLaunch": True, "Value": "mcpstack"},
+        {"Key": "Stage", "PropagateAtLaunch": True, "Value": "seed"},
+    ]
+    template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {"Tags": Match.array_with(expected)})
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_every_taggable_resource_has_project_stage_and_color(synthesized: Stages, stage: str) -> None:
+    for unit, template in synthesized[stage].templates.items():
+        for logical_id, resource in template.to_json()["Resources"].items():
+            tags = resource.get("Properties", {}).get("Tags")
+            if not isinstance(tags, list):
+                continue
+            keys = {tag["Key"] for tag in tags}
+            assert {"Project", "Stage", "Color"} <= keys, f"{unit}/{logical_id} lacks cost tags"
+
+
+# --- Monitoring --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_gate_alarms_have_stable_names_and_notify_the_topic(synthesized: Stages, stage: str) -> None:
+    template = synthesized[stage].templates["Monitoring"]
+    for name in contract.gate_alarm_names(stage):
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {"AlarmName": name, "AlarmActions": [{"Ref": Match.any_value()}], "TreatMissingData": "notBreaching"},
+        )
+
+
+def test_p95_gate_uses_the_configured_latency_limit(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Monitoring"]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": contract.gate_alarm_name("dev", "green", "p95-latency"),
+            "ExtendedStatistic": "p95",
+            "MetricName": "TargetResponseTime",
+            "Threshold": STAGES["dev"].monitoring.max_p95_latency_s,
+        },
+    )
+
+
+def test_alarm_topic_is_encrypted(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Monitoring"]
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+
+
+def test_operations_and_cost_dashboards_exist(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Monitoring"]
+    for name in (contract.operations_dashboard_name("dev"), contract.cost_dashboard_name("dev")):
+        template.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardName": name})
+    body = str(template.to_json())
+    for metric in ("RequestCount", "HTTPCode_Target_5XX_Count", "mem_used_percent", "DatabaseConnections"):
+        assert metric in body
