@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_support import REPO, STAGE_NAMES, SynthesizedStage, offline_env, synthesize
 
 from infra.config import STAGES
+from infra.synth import REPO, STAGE_NAMES, SynthesizedStage, offline_env, synthesize
 
 
 @pytest.fixture(scope="session")

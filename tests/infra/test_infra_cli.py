@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from infra_support import REPO, STAGE_NAMES, offline_env
 
 from infra import contract
+from infra.synth import REPO, STAGE_NAMES, offline_env
 
 CHECKOV = REPO / "infra" / "tools" / "checkov.sh"
 CHECKOV_SKIPS = REPO / "infra" / "tools" / "checkov-skips.json"
@@ -22,9 +22,10 @@ def test_cdk_synth_works_offline_for_every_stage(cli_assemblies: dict[str, Path]
     out = cli_assemblies[stage]
     names = sorted(p.name.removesuffix(".template.json") for p in out.glob("*.template.json"))
     assert names == sorted(contract.stack_name(stage, unit) for unit in contract.STACK_UNITS)
+    # infra/app.py runs cdk-nag as a validation plugin: an unacknowledged finding would have failed the synth and
+    # left a failing plugin report here.
     report = json.loads((out / "validation-report.json").read_text())
-    nag = [r for r in report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
-    assert [r["conclusion"] for r in nag] == ["success"]
+    assert [r["pluginName"] for r in report["pluginReports"] if r["conclusion"] != "success"] == []
 
 
 def test_application_asset_is_the_repo_without_local_state(cli_assemblies: dict[str, Path]) -> None:
@@ -41,7 +42,7 @@ def test_application_asset_is_the_repo_without_local_state(cli_assemblies: dict[
 def test_cfn_lint_passes_on_every_template(cli_assemblies: dict[str, Path]) -> None:
     templates = sorted(str(p) for out in cli_assemblies.values() for p in out.glob("*.template.json"))
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--config-file", str(CFN_LINT_CONFIG), *templates],
+        [str(Path(sys.executable).parent / "cfn-lint"), "--config-file", str(CFN_LINT_CONFIG), *templates],
         capture_output=True,
         text=True,
         timeout=180,

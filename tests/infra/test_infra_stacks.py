@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
-from infra_support import STAGE_NAMES, SynthesizedStage, synthesize
 
 from infra import contract
 from infra.config import STAGES, EdgeConfig, StageConfig
+from infra.synth import STAGE_NAMES, SynthesizedStage, synthesize
 
 Stages = dict[str, SynthesizedStage]
 
@@ -17,7 +17,8 @@ Stages = dict[str, SynthesizedStage]
 def only(template: Template, resource_type: str) -> dict[str, Any]:
     resources = template.find_resources(resource_type)
     assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
-    return next(iter(resources.values()))
+    (resource,) = resources.values()
+    return dict(resource)
 
 
 # --- Network -----------------------------------------------------------------------------------------------------

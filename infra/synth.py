@@ -1,7 +1,6 @@
-"""Helpers for the CDK app tests: in-process synthesis and the offline environment of a clean clone.
+"""In-process synthesis of a stage with the committed feature flags, and the offline environment of a clean clone.
 
-Test modules here are named `test_infra_*` and this directory is not a package: a package named `infra` would shadow
-the CDK app itself.
+Used by the tests (one synth per stage per session) and by tools that want the templates without the CLI.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from infra import contract
 from infra.app import build
 from infra.config import STAGES, StageConfig
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STAGE_NAMES = tuple(STAGES)
 
 
