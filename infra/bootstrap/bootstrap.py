@@ -126,7 +126,7 @@ def database_url(secret_string: str, *, host_override: str | None = None) -> str
         host, port, dbname = host_override or str(secret["host"]), int(secret["port"]), str(secret["dbname"])
     except (ValueError, KeyError, TypeError) as ex:
         raise BootstrapError(f"database secret is not the expected JSON ({type(ex).__name__}: {ex})") from ex
-    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     if host.startswith("/"):  # a Unix socket directory (local PostgreSQL)
         return f"postgresql://{credentials}@/{quote(dbname, safe='')}?host={quote(host, safe='')}&port={port}"
     return f"postgresql://{credentials}@{host}:{port}/{quote(dbname, safe='')}"
@@ -275,7 +275,10 @@ def run_bootstrap(
 
 class SubprocessRunner:
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
-        result = subprocess.run(list(argv), env=None if env is None else dict(env), check=False)
+        try:
+            result = subprocess.run(list(argv), env=None if env is None else dict(env), check=False)
+        except OSError as ex:
+            raise BootstrapError(f"could not run {argv[0]}: {ex.strerror}") from ex
         if result.returncode != 0:
             raise BootstrapError(f"command failed with exit code {result.returncode}: {argv[0]} {' '.join(argv[1:3])}")
 
@@ -288,9 +291,12 @@ class AwsCliSecretsReader:
 
     def read_secret(self, secret_id: str) -> str:
         argv = ["aws", "secretsmanager", "get-secret-value", "--secret-id", secret_id, "--region", self._region]
-        result = subprocess.run(
-            [*argv, "--query", "SecretString", "--output", "text"], capture_output=True, check=False
-        )
+        try:
+            result = subprocess.run(
+                [*argv, "--query", "SecretString", "--output", "text"], capture_output=True, check=False
+            )
+        except OSError as ex:
+            raise BootstrapError(f"could not run the AWS CLI: {ex.strerror}") from ex
         if result.returncode != 0:
             raise BootstrapError(f"could not read the database secret (aws exit code {result.returncode})")
         return result.stdout.decode().strip()
