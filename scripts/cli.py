@@ -18,10 +18,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from scripts import db, serve
+    from scripts import db, demo, serve
 
     app.add_typer(db.app, name="db")
     app.add_typer(serve.app, name="serve")
+    app.command(name="demo")(demo.demo)
 
 
 _register()

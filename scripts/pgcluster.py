@@ -27,7 +27,14 @@ class ClusterError(RuntimeError):
 def find_bin_dir() -> Path:
     """The directory of initdb/pg_ctl/postgres: $PG_BIN, then Debian's layout (newest first), then PATH."""
     explicit = os.environ.get("PG_BIN")
-    candidates = [explicit] if explicit else []
+    if explicit:
+        if (Path(explicit) / "initdb").is_file() and (Path(explicit) / "pg_ctl").is_file():
+            return Path(explicit)
+        raise ClusterError(
+            f"PG_BIN={explicit} has no initdb/pg_ctl: install PostgreSQL with `apt-get install postgresql` "
+            "or point PG_BIN at its bin directory"
+        )
+    candidates: list[str] = []
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
     on_path = shutil.which("initdb")
     if on_path:

@@ -1,4 +1,6 @@
 -- Deterministic seed data: 10,000 customers, 200,000 orders, 20,000 documents.
+-- Documents mix 64 common words (queries on them match thousands of rows) with product codes sku1..sku4000
+-- (each in a handful of documents), so searches range from selective to broad.
 -- Pure functions of the row number (no random()), so every cluster holds byte-identical data.
 
 INSERT INTO customers (id, name, email, tier, country, created_at)
@@ -31,9 +33,11 @@ WITH words AS (
 )
 INSERT INTO documents (id, title, body)
 SELECT i,
-       initcap(w[1 + (i * 17) % 64]) || ' ' || w[1 + (i * 29) % 64] || ' guide #' || i,
+       initcap(w[1 + (i * 17) % 64]) || ' ' || w[1 + (i * 29) % 64] || ' guide #' || i
+           || ' (sku' || (1 + (i * 7919) % 4000) || ')',
        (SELECT string_agg(w[1 + get_byte(decode(md5(i::text || ':' || j::text), 'hex'), 0) % 64], ' ' ORDER BY j)
           FROM generate_series(1, 30 + (i % 61)::int) AS j)
+           || ' Applies to sku' || (1 + (i * 7919) % 4000) || ' and sku' || (1 + (i * 104729) % 4000) || '.'
 FROM generate_series(1::bigint, 20000) AS i, words;
 
 ANALYZE customers;

@@ -27,7 +27,7 @@ CREATE TABLE documents (
                     setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', body), 'B')
                 ) STORED
 );
-CREATE INDEX documents_search ON documents USING gin (search);
+CREATE INDEX documents_search ON documents USING gin (search) WITH (fastupdate = off);  -- no pending list: bulk seed lands indexed
 
 -- The notification outbox: a tool call writes one row; a relay (out of scope) delivers it.
 -- The idempotency key makes a retried call a no-op instead of a second notification.

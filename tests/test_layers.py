@@ -1,0 +1,48 @@
+"""The server's layers import only downward: wire and jsonrpc know nothing of MCP; tools know no server."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.support import REPO
+
+SERVER = REPO / "services" / "mcp_server"
+# module -> project modules it may import
+ALLOWED = {
+    "wire": set(),
+    "jsonrpc": set(),
+    "metrics": set(),
+    "database": {"services.tools.context"},
+    "methods": {
+        "services.mcp_server.jsonrpc",
+        "services.mcp_server.metrics",
+        "services.tools.context",
+        "services.tools.registry",
+    },
+    "transport": {"services.mcp_server.jsonrpc", "services.mcp_server.methods", "services.mcp_server.wire"},
+}
+
+
+def _project_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(("services", "scripts")):
+            found |= {
+                f"{node.module}.{a.name}" if node.module == "services.mcp_server" else node.module for a in node.names
+            }
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith(("services", "scripts"))}
+    return found
+
+
+def test_server_layers_import_only_downward() -> None:
+    for module, allowed in ALLOWED.items():
+        imports = _project_imports(SERVER / f"{module}.py")
+        assert imports <= allowed, f"{module} imports {sorted(imports - allowed)}"
+
+
+def test_tools_never_import_a_server() -> None:
+    for path in (REPO / "services" / "tools").glob("*.py"):
+        imports = _project_imports(path)
+        assert not [i for i in imports if i.startswith(("services.mcp_server", "services.fastapi", "scripts"))], path
