@@ -57,6 +57,7 @@ def test_checkov_skips_each_carry_a_reason() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first run creates .venv-checkov (pip install of the pinned checkov)
 def test_checkov_passes_offline_with_the_reasoned_skips(cli_assemblies: dict[str, Path]) -> None:
     root = next(iter(cli_assemblies.values())).parent
     result = subprocess.run(
