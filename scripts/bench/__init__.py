@@ -1,0 +1,1 @@
+"""The benchmark harness behind `mcpstack bench`: load generators, process accounting and the runs."""
