@@ -10,6 +10,9 @@ from constructs import Construct
 from infra import contract
 from infra.config import StageConfig
 
+# CDK treats these as taggable but the CloudFormation schema rejects Tags on them.
+_UNTAGGABLE = ["AWS::RDS::DBProxyTargetGroup"]
+
 
 class McpStackBase(Stack):
     def __init__(
@@ -28,6 +31,6 @@ class McpStackBase(Stack):
             scope, name, stack_name=name, env=Environment(region=config.region), description=description, **kwargs
         )
         self.config = config
-        Tags.of(self).add(contract.TAG_PROJECT, contract.PROJECT)
-        Tags.of(self).add(contract.TAG_STAGE, config.name)
-        Tags.of(self).add(contract.TAG_COLOR, color)
+        for key, value in ((contract.TAG_PROJECT, contract.PROJECT), (contract.TAG_STAGE, config.name)):
+            Tags.of(self).add(key, value, exclude_resource_types=_UNTAGGABLE)
+        Tags.of(self).add(contract.TAG_COLOR, color, exclude_resource_types=_UNTAGGABLE)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
+from cdk_nag import AwsSolutionsChecks
 
 from infra import contract
-from infra.config import STAGES, EdgeConfig, StageConfig
+from infra.config import STAGES, EdgeConfig
 from infra.synth import STAGE_NAMES, SynthesizedStage, synthesize
 
 Stages = dict[str, SynthesizedStage]
@@ -193,18 +198,32 @@ def test_without_certificate_there_is_only_an_http_listener(synthesized: Stages)
     template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {"Protocol": "HTTP", "Port": 80})
 
 
-def test_certificate_moves_the_weights_to_https_and_redirects_http(tmp_path_factory: pytest.TempPathFactory) -> None:
-    arn = "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
-    config = StageConfig(
-        name="tls", blue=STAGES["dev"].blue, green=STAGES["dev"].green, edge=EdgeConfig(certificate_arn=arn)
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture(scope="module")
+def optional_features(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    """A stage with every optional feature on: HTTPS, RDS Proxy, interface endpoints, alarm e-mail."""
+    dev = STAGES["dev"]
+    config = dataclasses.replace(
+        dev,
+        name="options",
+        edge=EdgeConfig(certificate_arn=CERTIFICATE_ARN),
+        database=dataclasses.replace(dev.database, rds_proxy=True),
+        network=dataclasses.replace(dev.network, interface_endpoints=True),
+        monitoring=dataclasses.replace(dev.monitoring, alarm_email="ops@example.com"),
     )
-    template = synthesize(config, tmp_path_factory.mktemp("app-tls")).templates["Edge"]
+    return synthesize(config, tmp_path_factory.mktemp("app-options"))
+
+
+def test_certificate_moves_the_weights_to_https_and_redirects_http(optional_features: SynthesizedStage) -> None:
+    template = optional_features.templates["Edge"]
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
         {
             "Protocol": "HTTPS",
             "Port": 443,
-            "Certificates": [{"CertificateArn": arn}],
+            "Certificates": [{"CertificateArn": CERTIFICATE_ARN}],
             "DefaultActions": [Match.object_like({"Type": "forward", "ForwardConfig": Match.any_value()})],
         },
     )
@@ -212,6 +231,48 @@ def test_certificate_moves_the_weights_to_https_and_redirects_http(tmp_path_fact
         "AWS::ElasticLoadBalancingV2::Listener",
         {"Protocol": "HTTP", "Port": 80, "DefaultActions": [Match.object_like({"Type": "redirect"})]},
     )
+
+
+def test_rds_proxy_requires_tls_and_the_fleets_connect_through_it(optional_features: SynthesizedStage) -> None:
+    optional_features.templates["Data"].has_resource_properties(
+        "AWS::RDS::DBProxy", {"EngineFamily": "POSTGRESQL", "RequireTLS": True}
+    )
+    asg = only(optional_features.templates["FleetGreen"], "AWS::AutoScaling::AutoScalingGroup")
+    command = asg["Metadata"]["AWS::CloudFormation::Init"]["bootstrap"]["commands"]["10-bootstrap"]["command"]
+    assert " --db-host=" in str(command)
+
+
+def test_interface_endpoints_and_alarm_email_are_optional_extras(optional_features: SynthesizedStage) -> None:
+    endpoints = optional_features.templates["Network"].find_resources(
+        "AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}}
+    )
+    assert len(endpoints) == 6
+    optional_features.templates["Monitoring"].has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+
+
+def test_optional_features_pass_aws_solutions_checks(optional_features: SynthesizedStage) -> None:
+    report = AwsSolutionsChecks().validate_scope(optional_features.app)
+    assert [v.rule_name for v in report.violations] == []
+
+
+def test_optional_features_pass_cfn_lint(optional_features: SynthesizedStage) -> None:
+    templates = sorted(str(p) for p in Path(optional_features.app.outdir).glob("*.template.json"))
+    assert len(templates) == len(contract.STACK_UNITS)
+    config = Path(__file__).resolve().parents[2] / "infra" / "tools" / "cfn-lint.yaml"
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), "--config-file", str(config), *templates], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_optional_features_there_is_no_proxy_endpoint_or_subscription(synthesized: Stages) -> None:
+    templates = synthesized["dev"].templates
+    templates["Data"].resource_count_is("AWS::RDS::DBProxy", 0)
+    templates["Network"].resource_count_is("AWS::EC2::VPCEndpoint", 1)
+    templates["Monitoring"].resource_count_is("AWS::SNS::Subscription", 0)
 
 
 # --- Fleets ------------------------------------------------------------------------------------------------------
