@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -58,3 +59,64 @@ def native(
         console.print(f"[red]error:[/] {ex}")
         raise typer.Exit(2) from None
     raise typer.Exit(supervisor.run(config, registry))
+
+
+@app.command()
+def fastapi(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default 2 x cores + 1, seed 002; --tuned: one per core).")
+    ] = None,
+    tuned: Annotated[bool, typer.Option(help="One worker per core instead of 2 x cores + 1.")] = False,
+    database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (env DATABASE_URL).")] = None,
+) -> None:
+    """The FastAPI baseline under gunicorn with uvicorn workers, as the seeds deploy it (replaces this process)."""
+    from services.fastapi_baseline.gunicorn_conf import worker_count
+
+    count = workers if workers is not None else worker_count(os.cpu_count() or 1, tuned=tuned)
+    if count < 1:
+        console.print("[red]error:[/] --workers must be at least 1")
+        raise typer.Exit(2)
+    env = dict(os.environ, MCP_HOST=host)
+    url = _database_url(database_url)
+    if url:
+        env["DATABASE_URL"] = url
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:services.fastapi_baseline.gunicorn_conf",
+        "--bind",
+        f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "--workers",
+        str(count),
+        "services.fastapi_baseline.app:app",
+    ]
+    os.execve(sys.executable, argv, env)  # noqa: S606 - gunicorn becomes this process (signals reach it directly)
+
+
+@app.command()
+def sdk(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (env DATABASE_URL).")] = None,
+) -> None:
+    """The official MCP Python SDK's MCPServer (stateless, JSON responses) serving the same tools, on uvicorn."""
+    import uvicorn
+
+    url = _database_url(database_url)
+    os.environ["MCP_HOST"] = host
+    if url:
+        os.environ["DATABASE_URL"] = url
+    uvicorn.run(
+        "services.sdk_reference.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        timeout_keep_alive=75,
+    )

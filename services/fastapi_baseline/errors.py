@@ -1,0 +1,109 @@
+"""The one place where failures become HTTP responses: JSON-RPC error bodies with named codes, no internal text."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.fastapi_baseline.models import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorObject,
+    JsonRpcError,
+    JsonRpcId,
+)
+
+log = logging.getLogger("mcpstack.fastapi")
+
+JSON = "application/json"
+
+
+class JsonRpcException(Exception):
+    """Raised anywhere below the route; `message` must be safe to show a client."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        id_: JsonRpcId | None = None,
+        status_code: int = 200,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.id = id_
+        self.status_code = status_code
+        self.data = data
+        self.headers = headers
+
+
+def error_response(
+    status_code: int,
+    code: int,
+    message: str,
+    id_: JsonRpcId | None = None,
+    data: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = JsonRpcError(id=id_, error=ErrorObject(code=code, message=message, data=data)).model_dump_json()
+    return Response(body, status_code=status_code, media_type=JSON, headers=headers)
+
+
+def _readable_id(body: Any) -> JsonRpcId | None:
+    if isinstance(body, dict):
+        value = body.get("id")
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+    return None
+
+
+async def on_json_rpc_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, JsonRpcException)
+    return error_response(exc.status_code, exc.code, exc.message, exc.id, exc.data, exc.headers)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    """The body was not JSON (-32700) or not a JSON-RPC message (-32600)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors) or not await request.body():
+        return error_response(400, PARSE_ERROR, "Parse error: the body is not valid JSON")
+    if isinstance(exc.body, list):
+        return error_response(
+            400, INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per POST"
+        )
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ())[1:] if not isinstance(part, int) or part)
+    detail = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+    return error_response(400, INVALID_REQUEST, f"Invalid Request: {detail}"[:200], _readable_id(exc.body))
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    """Framework-raised HTTP errors (405, 413, unreadable body) on the MCP endpoint get JSON-RPC bodies."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path != request.app.state.mcp_path:
+        return await http_exception_handler(request, exc)
+    code = PARSE_ERROR if exc.status_code == 400 else INVALID_REQUEST
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return error_response(500, INTERNAL_ERROR, "Internal error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(JsonRpcException, on_json_rpc_exception)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,62 @@
+"""Gunicorn settings: the FastAPI baseline deployed the way the seeds deploy FastAPI.
+
+`gunicorn -c python:services.fastapi_baseline.gunicorn_conf services.fastapi_baseline.app:app`
+
+- Workers: seed 002's formula, 2 x cores + 1, by default; the documented "tuned" setting is one worker per core
+  (`MCPSTACK_GUNICORN_TUNED=1`, or `mcpstack serve fastapi --tuned`): an async worker never blocks on I/O, so the
+  extra processes only add memory and context switches. `WEB_CONCURRENCY` overrides both.
+- Keep-alive 75 s: above the ALB's 60 s idle timeout, so the load balancer (not the server) closes idle connections
+  and never sends a request on a connection the server is closing.
+- SIGTERM: the master stops accepting and tells each worker to stop; uvicorn finishes in-flight requests and closes
+  idle connections; `graceful_timeout` (20 s, within the ALB's deregistration delay) bounds the drain.
+- Metrics: `PROMETHEUS_MULTIPROC_DIR` is created here, before the workers import prometheus_client.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+ALB_IDLE_TIMEOUT_S = 60
+
+
+def worker_count(cores: int, *, tuned: bool) -> int:
+    """2 x cores + 1 (seed 002), or one per core when tuned."""
+    return cores if tuned else 2 * cores + 1
+
+
+_cores = os.cpu_count() or 1
+_tuned = os.environ.get("MCPSTACK_GUNICORN_TUNED", "") in ("1", "true", "yes")
+
+wsgi_app = "services.fastapi_baseline.app:app"
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")]
+workers = int(os.environ.get("WEB_CONCURRENCY") or worker_count(_cores, tuned=_tuned))
+worker_class = "uvicorn.workers.UvicornWorker"
+keepalive = ALB_IDLE_TIMEOUT_S + 15
+graceful_timeout = 20
+timeout = 30
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("MCP_LOG_LEVEL", "info").lower()
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+_owned_metrics_dir: str | None = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _owned_metrics_dir = tempfile.mkdtemp(prefix="mcpstack-fastapi-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _owned_metrics_dir
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _owned_metrics_dir is not None:
+        shutil.rmtree(_owned_metrics_dir, ignore_errors=True)
+
+
+control_socket_disable = True  # several servers may run side by side (tests, benchmarks)

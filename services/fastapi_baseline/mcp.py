@@ -1,0 +1,252 @@
+"""The MCP endpoint: `POST /mcp` (stateless, JSON responses) and the MCP methods behind it.
+
+Tools come from the shared registry; their arguments are validated by pydantic models built from the tool functions'
+signatures. Synchronous tools run inline on the event loop: the catalogue's are pure computation of microseconds to a
+few milliseconds, and a thread pool would only add a hand-off (the GIL serialises them anyway). Async tools run under
+their own timeout. Every tool failure becomes an `isError` result whose text comes from the shared
+`failure_text`, so both servers say the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_json
+
+from services.fastapi_baseline.errors import JsonRpcException
+from services.fastapi_baseline.metrics import record
+from services.fastapi_baseline.models import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    CallToolParams,
+    InitializeParams,
+    JsonRpcError,
+    JsonRpcId,
+    JsonRpcMessage,
+    JsonRpcRequest,
+    JsonRpcSuccess,
+    ListToolsParams,
+    arguments_model,
+)
+from services.fastapi_baseline.settings import SUPPORTED_VERSIONS, Settings
+from services.tools.context import Database, ToolContext
+from services.tools.registry import Tool, ToolRegistry, ToolResult, failure_text
+
+Result = dict[str, Any]
+
+
+class McpService:
+    """The MCP methods of one worker: initialize, ping, tools/list, tools/call."""
+
+    def __init__(self, registry: ToolRegistry, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.tools = {tool.name: tool for tool in registry}
+        self.argument_models = {tool.name: arguments_model(tool) for tool in registry}
+        descriptors = [tool.descriptor() for tool in registry]
+        size = settings.page_size
+        self.pages = [descriptors[i : i + size] for i in range(0, len(descriptors), size)] or [[]]
+        self.methods: dict[str, Callable[[JsonRpcRequest], Any]] = {
+            "initialize": self.initialize,
+            "ping": self.ping,
+            "tools/list": self.list_tools,
+            "tools/call": self.call_tool,
+        }
+
+    def tool_label(self, request: JsonRpcRequest) -> str:
+        """The tool name as a metrics label: only names of served tools (clients choose the rest)."""
+        if request.method != "tools/call" or request.params is None:
+            return ""
+        name = request.params.get("name")
+        return name if isinstance(name, str) and name in self.tools else ""
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def initialize(self, request: JsonRpcRequest) -> Result:
+        params = _params(InitializeParams, request, "initialize: params.protocolVersion (string) is required")
+        requested = params.protocolVersion
+        return {
+            "protocolVersion": requested if requested in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0],
+            "capabilities": {"tools": {"listChanged": False}},
+            "serverInfo": {"name": self.settings.server_name, "version": self.settings.server_version},
+        }
+
+    async def ping(self, request: JsonRpcRequest) -> Result:
+        return {}
+
+    # -- tools ---------------------------------------------------------------------------------------------------
+
+    async def list_tools(self, request: JsonRpcRequest) -> Result:
+        params = _params(ListToolsParams, request, "tools/list: cursor must be a string from a previous nextCursor")
+        index = 0 if params.cursor is None else _page_index(params.cursor, len(self.pages))
+        page: Result = {"tools": self.pages[index]}
+        if index + 1 < len(self.pages):
+            page["nextCursor"] = _cursor(index + 1)
+        return page
+
+    async def call_tool(self, request: JsonRpcRequest) -> Result:
+        if request.params is None:
+            raise JsonRpcException(INVALID_PARAMS, "tools/call: params with a tool name are required")
+        params = _params(CallToolParams, request, "tools/call: params need a string name and an object of arguments")
+        tool = self.tools.get(params.name)
+        if tool is None:
+            raise JsonRpcException(INVALID_PARAMS, f"Unknown tool: {params.name[:128]}")
+        return await self._run(tool, params.arguments or {}, request.id)
+
+    async def _run(self, tool: Tool, arguments: dict[str, Any], request_id: JsonRpcId) -> Result:
+        try:
+            kwargs = dict(self.argument_models[tool.name].model_validate(arguments))
+        except ValidationError as ex:
+            return _error_result(_invalid_arguments(tool.name, ex))
+        if tool.context_param is not None:
+            kwargs[tool.context_param] = ToolContext(self.db, request_id)
+        try:
+            if tool.is_async:
+                async with asyncio.timeout(tool.timeout_s):
+                    value = await tool.fn(**kwargs)
+            else:
+                value = tool.fn(**kwargs)
+            return _success_result(tool, value)
+        except Exception as ex:
+            return _error_result(failure_text(tool.name, tool.timeout_s, ex))
+
+
+def _params(model: type[BaseModel], request: JsonRpcRequest, message: str) -> Any:
+    try:
+        return model.model_validate(request.params or {})
+    except ValidationError:
+        raise JsonRpcException(INVALID_PARAMS, message) from None
+
+
+def _cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"page": index})).decode()
+
+
+def _page_index(cursor: str, pages: int) -> int:
+    try:
+        index = TypeAdapter(dict[str, int]).validate_json(base64.urlsafe_b64decode(cursor.encode("ascii")))["page"]
+    except (ValueError, KeyError, UnicodeError, binascii.Error):
+        raise JsonRpcException(INVALID_PARAMS, "tools/list: invalid cursor") from None
+    if not 0 <= index < pages:
+        raise JsonRpcException(INVALID_PARAMS, "tools/list: invalid cursor")
+    return index
+
+
+def _invalid_arguments(tool: str, ex: ValidationError) -> str:
+    first = ex.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    where = f"argument {loc!r} " if loc else ""
+    return (
+        f"Invalid arguments for tool '{tool}': {where}{first['msg'].lower()}. "
+        "The tool's inputSchema (tools/list) describes the accepted arguments."
+    )
+
+
+def _text(structured: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": to_json(structured).decode()}]
+
+
+def _success_result(tool: Tool, value: Any) -> Result:
+    if tool.shape == "object":
+        return {"content": _text(value), "structuredContent": value}
+    if tool.shape == "wrapped":
+        return {"content": _text({"result": value}), "structuredContent": {"result": value}}
+    if isinstance(value, ToolResult):
+        return value.to_mcp()
+    if isinstance(value, str):
+        return {"content": [{"type": "text", "text": value}]}
+    if isinstance(value, dict):
+        return {"content": _text(value), "structuredContent": value}
+    return {"content": _text(value)}
+
+
+def _error_result(text: str) -> Result:
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+# -- HTTP ------------------------------------------------------------------------------------------------------------
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def require_json_body(content_type: Annotated[str, Header()] = "") -> None:
+    if _media_type(content_type) != "application/json":
+        raise JsonRpcException(
+            INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json", status_code=415
+        )
+
+
+def require_json_accept(accept: Annotated[str | None, Header()] = None) -> None:
+    if accept is not None and not {_media_type(p) for p in accept.split(",")} & {
+        "application/json",
+        "application/*",
+        "*/*",
+    }:
+        raise JsonRpcException(INVALID_REQUEST, "Not Acceptable: Accept must include application/json", status_code=406)
+
+
+def get_service(request: Request) -> McpService:
+    service: McpService = request.app.state.mcp
+    return service
+
+
+router = APIRouter(tags=["MCP"])
+
+
+@router.post(
+    "/mcp",
+    summary="MCP Streamable HTTP endpoint (stateless, JSON responses)",
+    response_model=JsonRpcSuccess,
+    responses={
+        202: {"description": "Notification or client response accepted (empty body)"},
+        400: {"model": JsonRpcError, "description": "Parse error, invalid request or unsupported protocol version"},
+        406: {"model": JsonRpcError},
+        413: {"model": JsonRpcError},
+        415: {"model": JsonRpcError},
+    },
+    dependencies=[Depends(require_json_body), Depends(require_json_accept)],
+)
+async def mcp_endpoint(
+    message: Annotated[JsonRpcMessage, Body()],
+    service: Annotated[McpService, Depends(get_service)],
+    mcp_protocol_version: Annotated[str | None, Header()] = None,
+) -> JsonRpcSuccess | Response:
+    """One JSON-RPC message per POST. Requests are answered with one JSON-RPC response; notifications and client
+    responses are acknowledged with 202 and no body."""
+    request_id = message.id if isinstance(message, JsonRpcRequest) else None
+    if mcp_protocol_version is not None and mcp_protocol_version not in SUPPORTED_VERSIONS:
+        raise JsonRpcException(
+            UNSUPPORTED_PROTOCOL_VERSION,
+            f"Unsupported protocol version: {mcp_protocol_version[:40]}",
+            id_=request_id,
+            status_code=400,
+            data={"supported": list(SUPPORTED_VERSIONS)},
+        )
+    if not isinstance(message, JsonRpcRequest):
+        return Response(status_code=202)
+    handler = service.methods.get(message.method)
+    if handler is None:
+        record("unknown", "", "rpc_error", 0.0)
+        raise JsonRpcException(METHOD_NOT_FOUND, f"Method not found: {message.method[:100]}", id_=message.id)
+    started = time.perf_counter()
+    tool = service.tool_label(message)
+    try:
+        result = await handler(message)
+    except JsonRpcException as ex:
+        record(message.method, tool, "rpc_error", time.perf_counter() - started)
+        ex.id = message.id
+        raise
+    record(message.method, tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
+    return JsonRpcSuccess(id=message.id, result=result)

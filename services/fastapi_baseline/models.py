@@ -1,0 +1,135 @@
+"""Pydantic models: the JSON-RPC envelope, the MCP method parameters, and one arguments model per tool.
+
+The tool argument models are built from the shared registry (each tool function's signature, without its
+`ToolContext` parameter), so the baseline serves exactly the catalogue's tools with the same constraints.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, StrictStr, Tag, create_model
+from typing_extensions import get_type_hints
+
+from services.tools.registry import Tool
+
+# Error codes (JSON-RPC 2.0 and MCP).
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+UNSUPPORTED_PROTOCOL_VERSION = -32022
+
+JsonRpcId = StrictInt | StrictStr
+
+
+class JsonRpcRequest(BaseModel):
+    """A request: the client waits for a response with the same id."""
+
+    model_config = ConfigDict(extra="allow")
+
+    jsonrpc: Literal["2.0"]
+    id: JsonRpcId
+    method: Annotated[StrictStr, Field(min_length=1)]
+    params: dict[str, Any] | None = None
+
+
+class JsonRpcNotification(BaseModel):
+    """A notification: no id, nothing to answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    jsonrpc: Literal["2.0"]
+    method: Annotated[StrictStr, Field(min_length=1)]
+    params: dict[str, Any] | None = None
+
+
+class JsonRpcClientResponse(BaseModel):
+    """A client's response to a server-initiated request (this server sends none, so it is acknowledged only)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    jsonrpc: Literal["2.0"]
+    id: JsonRpcId | None
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+def _message_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        if "method" in value:
+            return "request" if "id" in value else "notification"
+        if ("result" in value) != ("error" in value):
+            return "response"
+    return "request"  # validation then says what a request is missing
+
+
+JsonRpcMessage = Annotated[
+    Annotated[JsonRpcRequest, Tag("request")]
+    | Annotated[JsonRpcNotification, Tag("notification")]
+    | Annotated[JsonRpcClientResponse, Tag("response")],
+    Discriminator(_message_kind),
+]
+
+
+class ErrorObject(BaseModel):
+    code: int
+    message: str
+    data: Annotated[Any, Field(exclude_if=lambda v: v is None)] = None
+
+
+class JsonRpcSuccess(BaseModel):
+    jsonrpc: Literal["2.0"] = "2.0"
+    id: JsonRpcId
+    result: dict[str, Any]
+
+
+class JsonRpcError(BaseModel):
+    jsonrpc: Literal["2.0"] = "2.0"
+    id: JsonRpcId | None
+    error: ErrorObject
+
+
+# -- MCP method parameters -------------------------------------------------------------------------------------------
+
+_PARAMS = ConfigDict(extra="allow", strict=True)
+
+
+class InitializeParams(BaseModel):
+    model_config = _PARAMS
+
+    protocolVersion: str
+
+
+class ListToolsParams(BaseModel):
+    model_config = _PARAMS
+
+    cursor: str | None = None
+
+
+class CallToolParams(BaseModel):
+    model_config = _PARAMS
+
+    name: str
+    arguments: dict[str, Any] | None = None
+
+
+# -- tool arguments --------------------------------------------------------------------------------------------------
+
+# Strict like JSON Schema: "5" is not an integer, true is not a number; unknown arguments are refused.
+_ARGUMENTS = ConfigDict(strict=True, extra="forbid")
+
+
+def arguments_model(tool: Tool) -> type[BaseModel]:
+    """A pydantic model of the tool's arguments, from its function signature (the ToolContext is injected later)."""
+    hints = get_type_hints(tool.fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(tool.fn).parameters.values():
+        if param.name == tool.context_param:
+            continue
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (hints[param.name], default)
+    model: type[BaseModel] = create_model(f"{tool.name}_arguments", __config__=_ARGUMENTS, **fields)
+    return model

@@ -1,0 +1,53 @@
+"""Settings of the FastAPI baseline, read once from the environment (the same variables as the native server)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+def _items(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    bind_host: str = "127.0.0.1"
+    # Small per-worker pools: with 2 x cores + 1 workers the server already holds many connections.
+    db_pool_size: int = 4
+    db_connect_timeout_s: float = 2.0
+    max_body_bytes: int = 1_048_576
+    page_size: int = 50
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    tool_packs: tuple[str, ...] = ("reference",)
+    server_name: str = "mcpstack-fastapi"
+    server_version: str = "0.1.0"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        return cls(
+            database_url=source.get("DATABASE_URL") or None,
+            bind_host=source.get("MCP_HOST") or cls.bind_host,
+            db_pool_size=int(source.get("MCP_DB_POOL_SIZE") or cls.db_pool_size),
+            max_body_bytes=int(source.get("MCP_MAX_BODY_BYTES") or cls.max_body_bytes),
+            page_size=int(source.get("MCP_PAGE_SIZE") or cls.page_size),
+            allowed_origins=_items(source.get("MCP_ALLOWED_ORIGINS")),
+            allowed_hosts=_items(source.get("MCP_ALLOWED_HOSTS")),
+            tool_packs=_items(source.get("MCP_TOOL_PACKS")) or cls.tool_packs,
+        )
+
+    @property
+    def host_allow_list(self) -> frozenset[str]:
+        """Host names accepted in the Host header; empty means no check (behind a load balancer)."""
+        if self.allowed_hosts:
+            return frozenset(h.lower() for h in self.allowed_hosts)
+        if self.bind_host in LOCAL_HOSTS:
+            return frozenset(LOCAL_HOSTS)
+        return frozenset()
