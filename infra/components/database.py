@@ -61,7 +61,7 @@ class Database(Construct):
             self.instance,
             "AwsSolutions-SMG4",
             "Rotation needs a rotation Lambda with network access to the database; the servers read the secret "
-            "only at boot, so rotation would need a rolling restart. Rotation is a documented follow-up.",
+            "only at boot, so rotation needs a rolling restart of both fleets (see docs/deploy.md).",
         )
         if not config.multi_az:
             acknowledge(
