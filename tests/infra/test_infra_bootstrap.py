@@ -275,9 +275,10 @@ def secret_for(url: str) -> str:
     )
 
 
-@pytest.fixture
-def local_systemd(tmp_path: Path) -> Iterator[tuple[Settings, LocalSystemd]]:
-    settings = settings_for(tmp_path, port=free_port(), repo=Path(__file__).resolve().parents[2], health_timeout_s=60.0)
+@pytest.fixture(params=["green", "blue"])
+def local_systemd(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, LocalSystemd]]:
+    repo = Path(__file__).resolve().parents[2]
+    settings = settings_for(tmp_path, request.param, port=free_port(), repo=repo, health_timeout_s=60.0)
     systemd = LocalSystemd(settings)
     try:
         yield settings, systemd
