@@ -23,6 +23,9 @@ def _register() -> None:
     app.add_typer(db.app, name="db")
     app.add_typer(serve.app, name="serve")
     app.command(name="demo")(demo.demo)
+    from scripts.bench.cli import bench
+
+    app.command(name="bench")(bench)
 
 
 _register()

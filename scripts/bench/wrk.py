@@ -47,7 +47,8 @@ def run_wrk(
     wrk = shutil.which("wrk")
     if wrk is None:
         raise WrkError("wrk not found: run `make system` (apt-get install wrk)")
-    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--latency", "-s", str(script), url]
+    seconds = max(1, round(duration_s))  # wrk takes whole seconds
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=False)

@@ -1,0 +1,40 @@
+"""`mcpstack bench`: run the benchmark and publish its results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from scripts.state import REPO_ROOT, state_dir
+
+console = Console(stderr=True)
+
+
+def bench(
+    quick: Annotated[bool, typer.Option(help="Seconds per point, no conclusions: keeps the harness working.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Directory for results.json and charts.")] = None,
+    report_only: Annotated[bool, typer.Option(help="Regenerate the page from an existing results.json.")] = False,
+) -> None:
+    """Measure native, FastAPI (as deployed, tuned, one worker), the official SDK server and nginx side by side."""
+    from scripts.bench import report
+    from scripts.bench.run import FULL, QUICK, run_bench
+
+    plan = QUICK if quick else FULL
+    out_dir = out or (state_dir() / "bench-quick" if quick else REPO_ROOT / "docs" / "benchmarks")
+    if report_only:
+        results = orjson.loads((out_dir / "results.json").read_bytes())
+    else:
+        results = run_bench(plan, out_dir, console)
+    report.charts(results, out_dir)
+    page = out_dir / "benchmarks.md" if quick or out else REPO_ROOT / "docs" / "benchmarks.md"
+    chart_dir = "benchmarks" if page.parent != out_dir else "."
+    page.write_text(report.markdown(results, chart_dir))
+    for t in report.targets(results):
+        mark = "—" if t.passed is None else ("[green]met[/]" if t.passed else "[red]missed[/]")
+        value = "—" if t.value is None else f"{t.value:.2f}"
+        console.print(f"{t.name}: {value} ({t.goal}) {mark}")
+    console.print(f"results: {out_dir / 'results.json'}; page: {page}")

@@ -1,0 +1,369 @@
+"""`mcpstack bench`: measure every server side by side on one machine and write the results file.
+
+Phases: a throwaway PostgreSQL with the seed data; ceilings (pgbench -S, nginx return 200); saturation throughput
+with wrk (per core pinned, and on the whole box), interleaved repetitions and medians, server CPU µs per request from
+/proc; open-loop latency at constant rates (coordinated omission corrected); idle keep-alive memory; cold start;
+response checks against the other servers. Everything targets 127.0.0.1 and is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from scripts.bench import openloop, targets, workloads
+from scripts.bench.memory import measure_idle_memory, raise_fd_limit
+from scripts.bench.proc import cpu_seconds
+from scripts.bench.targets import TARGETS, Running, running
+from scripts.bench.wrk import run_wrk
+from scripts.pgcluster import Cluster
+from scripts.state import REPO_ROOT
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how often: the full run and `--quick` differ only here."""
+
+    mode: str
+    wrk_s: float
+    warmup_s: float
+    repetitions: int
+    connections: int
+    pinned_workloads: tuple[str, ...]
+    box_workloads: tuple[str, ...]
+    openloop_s: float
+    openloop_fractions: tuple[float, ...]
+    memory_connections: tuple[int, ...]
+    cold_starts: int
+    pgbench_s: int
+
+
+FULL = Plan(
+    "full",
+    5.0,
+    1.0,
+    3,
+    64,
+    ("echo_512", "echo_1024", "echo_2048", "hash_chain"),
+    ("echo_1024", "get_customer", "search_documents", "send_notification", "mix"),
+    8.0,
+    (0.25, 0.5, 0.75, 0.9),
+    (2000, 8000),
+    5,
+    10,
+)
+QUICK = Plan("quick", 1.0, 1.0, 1, 32, ("echo_1024",), ("echo_1024", "get_customer"), 2.0, (0.5,), (200,), 1, 2)
+
+
+class Bench:
+    def __init__(self, plan: Plan, console: Console, workdir: Path) -> None:
+        self.plan = plan
+        self.console = console
+        self.workdir = workdir
+        self.results: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "mode": plan.mode,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "plan": asdict(plan),
+            "environment": environment(),
+            "servers": {
+                t.name: {"label": t.label, "kind": t.kind, "workers": t.workers, "pinned": t.pinned}
+                for t in TARGETS.values()
+            },
+            "throughput": [],
+            "latency": [],
+            "memory": [],
+            "cold_start": [],
+            "ceilings": {},
+            "checks": {},
+        }
+        self.database_url = ""
+
+    # -- phases -------------------------------------------------------------------------------------------------------
+
+    def run(self, progress: Progress) -> dict[str, Any]:
+        phases: list[tuple[str, Callable[[], None]]] = [
+            ("pgbench -S ceiling", self.pgbench),
+            ("per-core throughput (pinned)", self.pinned_throughput),
+            ("whole-box throughput", self.box_throughput),
+            ("open-loop latency", self.latency),
+            ("idle keep-alive memory", self.memory),
+            ("cold start", self.cold_start),
+            ("response checks", self.response_checks),
+        ]
+        task = progress.add_task("benchmark", total=len(phases))
+        for label, phase in phases:
+            progress.update(task, description=label)
+            phase()
+            progress.advance(task)
+        self.results["environment"]["load_avg_end"] = list(os.getloadavg())
+        return self.results
+
+    def pgbench(self) -> None:
+        url = self.database_url
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        pgbench = shutil.which("pgbench") or str(Path(targets_bin()) / "pgbench")
+        base = [pgbench, "-h", "127.0.0.1", "-p", port, "-U", "mcpstack"]
+        subprocess.run([*base, "-i", "-q", "-s", "10", "mcpstack"], check=True, capture_output=True, timeout=300)
+        proc = subprocess.run(
+            [*base, "-S", "-M", "prepared", "-c", "16", "-j", "2", "-T", str(self.plan.pgbench_s), "mcpstack"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        tps = next(float(line.split("=")[1].split()[0]) for line in proc.stdout.splitlines() if line.startswith("tps"))
+        self.results["ceilings"]["pgbench_select_tps"] = tps
+
+    def _saturate(self, server: Running, workload: str, *, pinned: bool) -> dict[str, Any]:
+        w = workloads.ALL[workload]
+        if server.target.kind == "nginx":
+            script = self.workdir / "nginx.lua"
+            w.lua(script)
+        else:
+            script = w.lua(self.workdir / f"{workload}.lua")
+        cpu = targets.LOAD_CPU if pinned else None
+        run_wrk(server.url, script, connections=self.plan.connections, duration_s=self.plan.warmup_s, cpu=cpu)
+        before = cpu_seconds(server.proc.pid)
+        result = run_wrk(server.url, script, connections=self.plan.connections, duration_s=self.plan.wrk_s, cpu=cpu)
+        used = cpu_seconds(server.proc.pid) - before
+        return {
+            "rps": result.rps,
+            "requests": result.requests,
+            "cpu_us_per_request": used / result.requests * 1e6 if result.requests else None,
+            "non_2xx": result.non_2xx,
+            "socket_errors": result.socket_errors,
+            "latency_avg_ms": result.latency_avg_s * 1000,
+            # Little's law: connections ≈ throughput × mean latency in a closed loop.
+            "littles_law_concurrency": result.rps * result.latency_avg_s,
+        }
+
+    def _interleaved(self, names: list[str], work: list[str], *, pinned: bool, scope: str) -> None:
+        with contextlib.ExitStack() as stack:
+            servers = {n: stack.enter_context(running(TARGETS[n], self.database_url)) for n in names}
+            for workload in work:
+                reps: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+                for _ in range(self.plan.repetitions):
+                    for name in names:  # A B C, A B C, …: interleaved so drift hits every server alike
+                        if servers[name].target.kind == "nginx" and workload != "echo_1024":
+                            continue
+                        reps[name].append(self._saturate(servers[name], workload, pinned=pinned))
+                for name, runs in reps.items():
+                    if runs:
+                        self.results["throughput"].append(_summary(name, workload, scope, self.plan, runs))
+
+    def pinned_throughput(self) -> None:
+        self._interleaved(
+            ["native-1", "fastapi-1", "sdk-1", "nginx-1"],
+            list(self.plan.pinned_workloads),
+            pinned=True,
+            scope="per-core",
+        )
+
+    def box_throughput(self) -> None:
+        self._interleaved(
+            ["native", "fastapi-deployed", "fastapi-tuned"],
+            list(self.plan.box_workloads),
+            pinned=False,
+            scope="whole-box",
+        )
+
+    def latency(self) -> None:
+        """Open-loop sweeps at fractions of each server's own saturation, plus native at FastAPI's 50 % rate."""
+        workload = "get_customer"
+        saturation = {
+            r["server"]: r["median_rps"]
+            for r in self.results["throughput"]
+            if r["scope"] == "whole-box" and r["workload"] == workload
+        }
+        for name in ("native", "fastapi-deployed"):
+            if name not in saturation:
+                continue
+            with running(TARGETS[name], self.database_url) as server:
+                rates = [(f, saturation[name] * f) for f in self.plan.openloop_fractions]
+                if name == "native" and "fastapi-deployed" in saturation:
+                    rates.append(
+                        (0.5 * saturation["fastapi-deployed"] / saturation[name], 0.5 * saturation["fastapi-deployed"])
+                    )
+                for fraction, rate in rates:
+                    result = openloop.run_openloop(
+                        server.port,
+                        workloads.ALL[workload].raw_requests(server.port),
+                        rate=rate,
+                        duration_s=self.plan.openloop_s,
+                        connections=256,
+                        warmup_s=min(1.0, self.plan.openloop_s / 4),
+                        cpu=None,
+                        workdir=self.workdir,
+                    )
+                    self.results["latency"].append(
+                        {"server": name, "workload": workload, "fraction": fraction, **result}
+                    )
+
+    def memory(self) -> None:
+        raise_fd_limit(max(self.plan.memory_connections) + 2000)
+        for name in ("native", "fastapi-deployed"):
+            for n in self.plan.memory_connections:
+                with running(TARGETS[name], self.database_url) as server:
+                    result = measure_idle_memory(server.proc.pid, server.port, n)
+                    self.results["memory"].append({"server": name, **asdict(result)})
+
+    def cold_start(self) -> None:
+        for name in ("native", "fastapi-deployed", "sdk-1"):
+            samples = []
+            for _ in range(self.plan.cold_starts):
+                with running(TARGETS[name], self.database_url) as server:
+                    samples.append(server.started_s)
+            self.results["cold_start"].append(
+                {"server": name, "samples_s": samples, "median_s": statistics.median(samples)}
+            )
+
+    def response_checks(self) -> None:
+        """The same request gets the same answer from every server (parsed JSON; byte equality is recorded)."""
+        bodies = {
+            "echo_1024": workloads.ECHO_1K.bodies[0],
+            "get_customer": workloads.READ.bodies[0],
+            "search_documents": workloads.SEARCH.bodies[0],
+            "hash_chain": workloads.CPU.bodies[0],
+        }
+        answers: dict[str, dict[str, bytes]] = {}
+        for name in ("native", "fastapi-deployed", "sdk-1"):
+            with running(TARGETS[name], self.database_url) as server:
+                answers[name] = {k: _post(server.port, b) for k, b in bodies.items()}
+        reference = answers["native"]
+        checks: dict[str, Any] = {}
+        for name, got in answers.items():
+            checks[name] = {
+                k: {"same_json": orjson.loads(v) == orjson.loads(reference[k]), "same_bytes": v == reference[k]}
+                for k, v in got.items()
+            }
+        self.results["checks"]["responses_vs_native"] = checks
+        self.results["checks"]["non_2xx_total"] = sum(
+            run["non_2xx"] for row in self.results["throughput"] for run in row["runs"]
+        )
+
+
+def _post(port: int, body: bytes) -> bytes:
+    """One POST /mcp over a fresh connection; returns the response body."""
+    import socket
+
+    request = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    return rest[:length]
+
+
+def _summary(name: str, workload: str, scope: str, plan: Plan, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    cpu = [r["cpu_us_per_request"] for r in runs if r["cpu_us_per_request"] is not None]
+    return {
+        "server": name,
+        "workload": workload,
+        "scope": scope,
+        "connections": plan.connections,
+        "runs": runs,
+        "median_rps": statistics.median(r["rps"] for r in runs),
+        "median_cpu_us_per_request": statistics.median(cpu) if cpu else None,
+    }
+
+
+def targets_bin() -> str:
+    from scripts.pgcluster import find_bin_dir
+
+    return str(find_bin_dir())
+
+
+def environment() -> dict[str, Any]:
+    cpu_model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    versions: dict[str, str] = {"python": platform.python_version()}
+    from importlib.metadata import PackageNotFoundError, version
+
+    for pkg in ("uvloop", "httptools", "orjson", "asyncpg", "fastapi", "uvicorn", "gunicorn", "pydantic", "mcp"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[pkg] = version(pkg)
+    for tool, flag in (("nginx", "-v"), ("wrk", "-v"), ("pgbench", "--version")):
+        path = shutil.which(tool)
+        if path:
+            out = subprocess.run([path, flag], capture_output=True, text=True, check=False)
+            versions[tool] = (
+                (out.stdout or out.stderr).strip().splitlines()[0][:80] if (out.stdout or out.stderr) else ""
+            )
+    return {
+        "cpu_model": cpu_model,
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "git_sha": sha,
+        "versions": versions,
+        "load_avg_start": list(os.getloadavg()),
+    }
+
+
+@contextlib.contextmanager
+def bench_database(console: Console) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster with the seed data, removed afterwards."""
+    from scripts.db import prepare
+
+    root = Path(tempfile.mkdtemp(prefix="mcpstack-bench-pg-", dir="/tmp"))
+    root.chmod(0o755)
+    cluster = Cluster(root / "pg")
+    with console.status("starting a throwaway PostgreSQL with the seed data…"):
+        cluster.init()
+        cluster.start()
+        asyncio.run(prepare(cluster.url, seed=True))
+    try:
+        yield cluster.url
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_bench(plan: Plan, out_dir: Path, console: Console) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="mcpstack-bench-"))
+    bench = Bench(plan, console, workdir)
+    with bench_database(console) as url:
+        bench.database_url = url
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            results = bench.run(progress)
+    (out_dir / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    shutil.rmtree(workdir, ignore_errors=True)
+    return results

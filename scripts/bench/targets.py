@@ -1,0 +1,162 @@
+"""The servers under test, started the way production runs them, each on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts.bench.workloads import ECHO_1K
+from scripts.state import REPO_ROOT
+
+CORES = os.cpu_count() or 1
+SERVER_CPU = "0"  # pinned runs: the server on CPU 0, the load generator on CPU 1
+LOAD_CPU = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    label: str
+    kind: str  # native | fastapi | sdk | nginx
+    workers: int
+    pinned: bool
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def command(self, port: int, state: Path) -> list[str]:
+        py = [sys.executable, "-m", "scripts.cli", "serve"]
+        if self.kind == "native":
+            cmd = [*py, "native", "--port", str(port), "--workers", str(self.workers)]
+        elif self.kind == "fastapi":
+            cmd = [*py, "fastapi", "--port", str(port), "--workers", str(self.workers)]
+        elif self.kind == "sdk":
+            cmd = [*py, "sdk", "--port", str(port), "--workers", str(self.workers)]
+        elif self.kind == "nginx":
+            conf = _nginx_conf(state, port, self.workers)
+            cmd = ["nginx", "-p", str(state), "-c", str(conf), "-g", "daemon off;"]
+        else:
+            raise ValueError(self.kind)
+        return ["taskset", "-c", SERVER_CPU, *cmd] if self.pinned else cmd
+
+
+def _nginx_conf(state: Path, port: int, workers: int) -> Path:
+    body = ECHO_1K.bodies[0].decode()  # any body: nginx answers a fixed 200, the HTTP ceiling
+    conf = state / "nginx.conf"
+    (state / "logs").mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        f"worker_processes {workers};\nerror_log {state}/logs/error.log;\npid {state}/nginx.pid;\n"
+        "events { worker_connections 20000; }\n"
+        "http {\n  access_log off;\n  keepalive_timeout 300s;\n  keepalive_requests 10000000;\n"
+        f"  client_body_temp_path {state}/body;\n"
+        f"  server {{\n    listen 127.0.0.1:{port} reuseport;\n"
+        f'    location / {{ default_type application/json; return 200 \'{{"ok":true,"len":{len(body)}}}\'; }}\n'
+        "  }\n}\n"
+    )
+    return conf
+
+
+def native_box() -> Target:
+    return Target("native", f"native, {CORES} workers (one per core)", "native", CORES, False)
+
+
+TARGETS = {
+    t.name: t
+    for t in (
+        native_box(),
+        Target("native-1", "native, 1 worker, pinned", "native", 1, True),
+        Target(
+            "fastapi-deployed",
+            f"FastAPI as deployed, gunicorn {2 * CORES + 1} workers",
+            "fastapi",
+            2 * CORES + 1,
+            False,
+        ),
+        Target("fastapi-tuned", f"FastAPI tuned, {CORES} workers", "fastapi", CORES, False),
+        Target("fastapi-1", "FastAPI, 1 worker, pinned", "fastapi", 1, True),
+        Target("sdk-1", "official SDK server, 1 process, pinned", "sdk", 1, True),
+        Target("nginx-1", "nginx return 200, 1 worker, pinned", "nginx", 1, True),
+    )
+}
+
+
+@dataclass
+class Running:
+    target: Target
+    port: int
+    proc: subprocess.Popen[bytes]
+    started_s: float  # spawn → first 200 on a real tools/call
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def first_ok(
+    port: int, body: bytes, timeout_s: float = 60.0, poll_s: float = 0.005, proc: subprocess.Popen[bytes] | None = None
+) -> float:
+    """Seconds until a POST of `body` answers 200 (polled every 5 ms)."""
+    import socket
+
+    request = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before answering")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(request)
+            if sock.recv(16).startswith(b"HTTP/1.1 200"):
+                return time.monotonic() - start
+        time.sleep(poll_s)
+    raise TimeoutError(f"no 200 from port {port} within {timeout_s} s")
+
+
+@contextlib.contextmanager
+def running(target: Target, database_url: str | None, *, env: dict[str, str] | None = None) -> Iterator[Running]:
+    """Start `target`, wait for its first 200 on a real tools/call, stop it (SIGTERM) afterwards."""
+    port = _free_port()
+    state = Path(tempfile.mkdtemp(prefix=f"mcpstack-bench-{target.name}-"))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_")}
+    full_env |= {"MCP_LOG_LEVEL": "WARNING", "MCP_KEEPALIVE_TIMEOUT_S": "600", **target.extra_env, **(env or {})}
+    if database_url:
+        full_env["DATABASE_URL"] = database_url
+    log = (state / "server.log").open("wb")
+    spawn = time.monotonic()
+    proc = subprocess.Popen(
+        target.command(port, state),
+        cwd=REPO_ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        probe = b"" if target.kind == "nginx" else ECHO_1K.bodies[0]
+        first_ok(port, probe or b"{}", proc=proc)
+        yield Running(target, port, proc, time.monotonic() - spawn)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
