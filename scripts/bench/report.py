@@ -63,12 +63,12 @@ def _latency(results: dict[str, Any], server: str, fraction: float | None = None
 
 
 def native_at_fastapi_half(results: dict[str, Any]) -> dict[str, Any] | None:
-    """The native server's open-loop run at 50 % of FastAPI-as-deployed's saturation rate (the last native row)."""
+    """The native server's open-loop run closest to 50 % of FastAPI-as-deployed's saturation rate."""
     native = [r for r in results["latency"] if r["server"] == "native"]
     fastapi = _rps(results, "fastapi-deployed", "get_customer", "whole-box")
     if not native or fastapi is None:
         return None
-    return min(native, key=lambda r: abs(r["rate"] - 0.5 * fastapi))
+    return dict(min(native, key=lambda r: abs(r["rate"] - 0.5 * fastapi)))
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
