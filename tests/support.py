@@ -120,6 +120,7 @@ class ServerProcess:
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    kind: str = "native"
 
     @property
     def url(self) -> str:
@@ -143,9 +144,49 @@ def native_server(
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
 ) -> Iterator[ServerProcess]:
+    with server_process("native", tmp_path, database_url=database_url, workers=workers, env=env, args=args) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def fastapi_server(
+    tmp_path: Path,
+    *,
+    database_url: str | None,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+) -> Iterator[ServerProcess]:
+    """The FastAPI baseline under gunicorn (`mcpstack serve fastapi`)."""
+    with server_process("fastapi", tmp_path, database_url=database_url, workers=workers, env=env, args=args) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def sdk_server(tmp_path: Path, *, database_url: str | None) -> Iterator[ServerProcess]:
+    """The official SDK's MCPServer on uvicorn (`mcpstack serve sdk`)."""
+    with server_process("sdk", tmp_path, database_url=database_url, workers=1) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def server_process(
+    kind: str,
+    tmp_path: Path,
+    *,
+    database_url: str | None,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+) -> Iterator[ServerProcess]:
+    """`mcpstack serve <kind>` on a free port, healthy before it is yielded, stopped with SIGTERM afterwards."""
     port = free_port()
-    log_path = tmp_path / f"native-{port}.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
+    log_path = tmp_path / f"{kind}-{port}.log"
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MCP_", "PROMETHEUS_", "WEB_CONCURRENCY")) and k != "DATABASE_URL"
+    }
     if database_url:
         full_env["DATABASE_URL"] = database_url
     full_env.update(env or {})
@@ -154,7 +195,7 @@ def native_server(
         "-m",
         "scripts.cli",
         "serve",
-        "native",
+        kind,
         "--port",
         str(port),
         "--workers",
@@ -163,9 +204,9 @@ def native_server(
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    server = ServerProcess(proc, port, log_path)
+    server = ServerProcess(proc, port, log_path, kind)
     try:
-        wait_healthy(port, None)
+        wait_healthy(port, proc, timeout_s=30)
         yield server
     finally:
         if proc.poll() is None:

@@ -46,3 +46,9 @@ def test_tools_never_import_a_server() -> None:
     for path in (REPO / "services" / "tools").glob("*.py"):
         imports = _project_imports(path)
         assert not [i for i in imports if i.startswith(("services.mcp_server", "services.fastapi", "scripts"))], path
+
+
+def test_the_fastapi_baseline_and_the_sdk_reference_never_import_the_native_server() -> None:
+    for package in ("fastapi_baseline", "sdk_reference"):
+        for path in (REPO / "services" / package).glob("*.py"):
+            assert not [i for i in _project_imports(path) if i.startswith("services.mcp_server")], path

@@ -8,7 +8,8 @@
 - Keep-alive 75 s: above the ALB's 60 s idle timeout, so the load balancer (not the server) closes idle connections
   and never sends a request on a connection the server is closing.
 - SIGTERM: the master stops accepting and tells each worker to stop; uvicorn finishes in-flight requests and closes
-  idle connections; `graceful_timeout` (20 s, within the ALB's deregistration delay) bounds the drain.
+  idle connections; `graceful_timeout` (20 s, within the ALB's deregistration delay) bounds the drain. The worker
+  class is uvicorn's `UvicornWorker` with a drain grace for idle keep-alive connections (`worker.py`).
 - Metrics: `PROMETHEUS_MULTIPROC_DIR` is created here, before the workers import prometheus_client.
 """
 
@@ -33,7 +34,7 @@ _tuned = os.environ.get("MCPSTACK_GUNICORN_TUNED", "") in ("1", "true", "yes")
 wsgi_app = "services.fastapi_baseline.app:app"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")]
 workers = int(os.environ.get("WEB_CONCURRENCY") or worker_count(_cores, tuned=_tuned))
-worker_class = "uvicorn.workers.UvicornWorker"
+worker_class = "services.fastapi_baseline.worker.DrainingUvicornWorker"  # uvicorn.workers.UvicornWorker + drain fix
 keepalive = ALB_IDLE_TIMEOUT_S + 15
 graceful_timeout = 20
 timeout = 30

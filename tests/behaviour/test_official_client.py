@@ -1,4 +1,4 @@
-"""The official Python SDK client (`mcp` 2.3.0) against the native server, in legacy and auto modes."""
+"""The official Python SDK client (`mcp` 2.3.0) against every server, in legacy and auto modes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from mcp import Client, MCPError
 
+from tests.behaviour.differences import expect_difference
 from tests.support import ServerProcess
 
 CALLS: dict[str, dict[str, Any]] = {
@@ -39,23 +40,41 @@ async def _exercise(url: str, mode: str) -> dict[str, Any]:
             results[name] = result.structured_content
         bad = await client.call_tool("get_customer", {"customer_id": "not a number"})
         assert bad.is_error
-        try:
-            await client.call_tool("no_such_tool", {})
-            raise AssertionError("an unknown tool must raise MCPError")
-        except MCPError as ex:
-            results["unknown_tool_code"] = ex.code
         results["protocol_version"] = client.protocol_version
     return results
 
 
+async def _call_unknown_tool(url: str) -> int | str:
+    """The JSON-RPC error code the client raises for an unknown tool, or "isError" when it got a result instead."""
+    async with Client(url, mode="legacy") as client:
+        try:
+            result = await client.call_tool("no_such_tool", {})
+        except MCPError as ex:
+            return ex.code
+        assert result.is_error
+        return "isError"
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-def test_official_client_lists_and_calls_every_reference_tool(native: ServerProcess, mode: str) -> None:
-    results = asyncio.run(_exercise(native.url, mode))
+def test_official_client_lists_and_calls_every_reference_tool(any_server: ServerProcess, mode: str) -> None:
+    results = asyncio.run(_exercise(any_server.url, mode))
     assert results["echo"]["message"] == "hello"
     assert len(results["echo"]["payload"]) == 1024
     assert results["get_customer"]["id"] == 42
     assert results["search_documents"]["results"]
     assert results["send_notification"]["status"] == "queued"
     assert results["hash_chain"]["rounds"] == 3
-    assert results["unknown_tool_code"] == -32602
-    assert results["protocol_version"] == "2025-11-25"
+    # The SDK server also speaks the stateless 2026-07-28 era, which the client's auto mode tries first.
+    assert results["protocol_version"] == ("2026-07-28" if (any_server.kind, mode) == ("sdk", "auto") else "2025-11-25")
+
+
+def test_official_client_gets_invalid_params_for_an_unknown_tool(
+    any_server: ServerProcess, request: pytest.FixtureRequest
+) -> None:
+    expect_difference(
+        request,
+        any_server,
+        sdk="MCPServer answers an unknown tool with an isError result; the spec (2025-11-25, tools: error handling) "
+        "lists unknown tools under protocol errors, JSON-RPC -32602, as protocol.md requires",
+    )
+    assert asyncio.run(_call_unknown_tool(any_server.url)) == -32602
