@@ -211,3 +211,11 @@ def _service_user() -> str:
             "(`apt-get install postgresql`) or set PG_SERVICE_USER"
         ) from ex
     return name
+
+
+def local_database_url() -> str | None:
+    """The URL of the project's local cluster when it is running, else None (no Typer/Rich import: fast path)."""
+    from scripts.state import state_dir
+
+    cluster = Cluster(state_dir() / "pg")
+    return cluster.url if cluster.running() else None

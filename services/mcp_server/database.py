@@ -47,8 +47,8 @@ class ConnectionSet:
     async def start(self) -> None:
         """Open the connections; a database that is down now is not fatal (`/ready` reports it)."""
         try:
-            for _ in range(self._size):
-                self._idle.append(await self._connect())
+            while self._open < self._size and not self._closed:
+                self._release(await self._connect())
         except DatabaseUnavailable as ex:
             log.warning("database not reachable at start: %s", ex)
 

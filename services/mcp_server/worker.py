@@ -62,7 +62,9 @@ async def serve(
             connect_timeout_s=config.db_connect_timeout_s,
             retry_interval_s=config.db_retry_interval_s,
         )
-        await db.start()
+        # Connect in the background: tools that need no database answer at once (cold start), and a database
+        # that is down at boot does not hold up /health.
+        connecting = asyncio.create_task(db.start())
     metrics = Metrics()
     share = SnapshotShare(metrics_dir, f"worker-{os.getpid()}")
     methods = McpMethods(
@@ -130,6 +132,7 @@ async def serve(
     tick_task.cancel()
     share.withdraw()
     if db is not None:
+        connecting.cancel()
         await db.close()
     log.info("worker %d stopped", os.getpid())
 
