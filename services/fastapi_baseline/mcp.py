@@ -181,14 +181,14 @@ def _media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def require_json_body(content_type: Annotated[str, Header()] = "") -> None:
+async def require_json_body(content_type: Annotated[str, Header()] = "") -> None:
     if _media_type(content_type) != "application/json":
         raise JsonRpcException(
             INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json", status_code=415
         )
 
 
-def require_json_accept(accept: Annotated[str | None, Header()] = None) -> None:
+async def require_json_accept(accept: Annotated[str | None, Header()] = None) -> None:
     if accept is not None and not {_media_type(p) for p in accept.split(",")} & {
         "application/json",
         "application/*",
@@ -197,7 +197,7 @@ def require_json_accept(accept: Annotated[str | None, Header()] = None) -> None:
         raise JsonRpcException(INVALID_REQUEST, "Not Acceptable: Accept must include application/json", status_code=406)
 
 
-def get_service(request: Request) -> McpService:
+async def get_service(request: Request) -> McpService:
     service: McpService = request.app.state.mcp
     return service
 
