@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: all venv system test check lint typecheck fmt demo clean
+.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick clean
 
 all: test
 
@@ -45,6 +45,13 @@ check: lint typecheck test
 
 demo: venv system
 	$(BIN)/mcpstack demo
+
+# The full side-by-side benchmark (about 12 minutes): docs/benchmarks.md, docs/benchmarks/results.json and charts.
+bench: venv system
+	$(BIN)/mcpstack bench
+
+bench-quick: venv system
+	$(BIN)/mcpstack bench --quick
 
 clean:
 	-$(BIN)/mcpstack db down

@@ -251,7 +251,11 @@ class Bench:
         checks: dict[str, Any] = {}
         for name, got in answers.items():
             checks[name] = {
-                k: {"same_json": orjson.loads(v) == orjson.loads(reference[k]), "same_bytes": v == reference[k]}
+                k: {
+                    "same_json": orjson.loads(v) == orjson.loads(reference[k]),
+                    "same_bytes": v == reference[k],
+                    "same_structured_content": _structured(v) == _structured(reference[k]),
+                }
                 for k, v in got.items()
             }
         self.results["checks"]["responses_vs_native"] = checks
@@ -276,6 +280,10 @@ def _post(port: int, body: bytes) -> bytes:
     head, _, rest = data.partition(b"\r\n\r\n")
     length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
     return rest[:length]
+
+
+def _structured(body: bytes) -> Any:
+    return orjson.loads(body).get("result", {}).get("structuredContent")
 
 
 def _summary(name: str, workload: str, scope: str, plan: Plan, runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""The benchmark harness: `--quick` runs end to end and its results file validates against the published schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from scripts.bench import report
+from scripts.bench.openloop import run_openloop
+from scripts.bench.wrk import parse
+from tests.support import REPO, native_server
+
+SCHEMA = json.loads((REPO / "scripts" / "bench" / "results.schema.json").read_text())
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:1/mcp
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.21ms    1.02ms  20.11ms   90.00%
+  Latency Distribution
+     50%    4.00ms
+  75010 requests in 5.00s, 120.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:  15002.00
+"""
+
+
+def test_wrk_output_is_parsed_with_errors_and_non_2xx() -> None:
+    result = parse(WRK_OUTPUT)
+    assert (result.requests, result.duration_s, result.non_2xx, result.socket_errors) == (75010, 5.0, 7, 3)
+    assert result.rps == pytest.approx(15002.0)
+    assert result.latency_avg_s == pytest.approx(0.00421)
+
+
+def _results(native_rps: float, fastapi_rps: float) -> dict[str, Any]:
+    def row(server: str, workload: str, scope: str, rps: float) -> dict[str, Any]:
+        return {"server": server, "workload": workload, "scope": scope, "median_rps": rps}
+
+    return {
+        "throughput": [
+            row("native-1", "echo_1024", "per-core", native_rps),
+            row("fastapi-1", "echo_1024", "per-core", fastapi_rps),
+            row("nginx-1", "echo_1024", "per-core", native_rps),
+            row("sdk-1", "echo_1024", "per-core", native_rps / 40),
+            row("native", "get_customer", "whole-box", 7000),
+            row("fastapi-deployed", "get_customer", "whole-box", 1000),
+        ],
+        "memory": [
+            {"server": "native", "connections": 8000, "bytes_per_connection": 1500},
+            {"server": "fastapi-deployed", "connections": 8000, "bytes_per_connection": 11000},
+        ],
+        "cold_start": [{"server": "native", "median_s": 0.08}, {"server": "fastapi-deployed", "median_s": 0.4}],
+        "latency": [
+            {
+                "server": "native",
+                "fraction": 0.07,
+                "rate": 500.0,
+                "p50_us": 300,
+                "p95_us": 800,
+                "p99_us": 1500,
+                "p999_us": 3000,
+            }
+        ],
+    }
+
+
+def test_targets_are_computed_from_the_results_and_can_fail() -> None:
+    met = {t.name: t for t in report.targets(_results(12000, 1000))}
+    missed = {t.name: t for t in report.targets(_results(11000, 1000))}
+    assert met["per-core, echo 1 KB"].value == pytest.approx(12.0) and met["per-core, echo 1 KB"].passed
+    assert missed["per-core, echo 1 KB"].passed is False
+    assert met["database tool, whole box"].passed and met["official SDK server"].passed
+    assert met["open-loop p99 at 50 % of FastAPI's saturation"].value == pytest.approx(1.5)
+
+
+def test_openloop_generator_paces_requests_and_reports_percentiles(database_url: str, tmp_path: Path) -> None:
+    with native_server(tmp_path, database_url=database_url) as server:
+        body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        request = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        result = run_openloop(
+            server.port, request, rate=200, duration_s=2.0, connections=8, warmup_s=0.5, cpu=None, workdir=tmp_path
+        )
+    assert result["sent"] == 400  # a constant rate: 200/s for 2 s, whatever the server does
+    assert result["completed"] == 300  # after the 0.5 s warm-up
+    assert result["errors"] == 0 and result["non_2xx"] == 0
+    assert 0 < result["p50_us"] <= result["p99_us"] <= result["max_us"] * 1.02
+
+
+def test_quick_benchmark_runs_and_its_results_validate_against_the_schema(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env | {"MCPSTACK_STATE_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(results)
+    assert results["mode"] == "quick"
+    assert {r["server"] for r in results["throughput"]} >= {
+        "native-1",
+        "fastapi-1",
+        "sdk-1",
+        "nginx-1",
+        "native",
+        "fastapi-deployed",
+        "fastapi-tuned",
+    }
+    assert results["checks"]["non_2xx_total"] == 0
+    checks = results["checks"]["responses_vs_native"]
+    assert all(c["same_bytes"] for c in checks["fastapi-deployed"].values())  # the baseline answers byte for byte
+    assert all(c["same_structured_content"] for c in checks["sdk-1"].values())  # the SDK formats its text otherwise
+    page = (tmp_path / "benchmarks.md").read_text()
+    assert "| throughput (req/s) | 8200 vs 1200 |" in page
+    assert (tmp_path / "throughput.png").stat().st_size > 1000
