@@ -6,8 +6,7 @@ error, and turns results and errors into bytes. The one table of error codes liv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -35,28 +34,25 @@ class RpcError(Exception):
         self.data = data
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+# Immutable and cheap to create (one per request): named tuples rather than frozen dataclasses.
+class Request(NamedTuple):
     id: Id
     method: str
     params: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(NamedTuple):
     method: str
     params: Any
 
 
-@dataclass(frozen=True, slots=True)
-class ClientResponse:
+class ClientResponse(NamedTuple):
     """A response or error sent by the client to a server-initiated request."""
 
     id: Id | None
 
 
-@dataclass(frozen=True, slots=True)
-class Invalid:
+class Invalid(NamedTuple):
     """Not a usable message: `code` is PARSE_ERROR or INVALID_REQUEST; `id` is echoed when it could be read."""
 
     code: int

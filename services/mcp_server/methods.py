@@ -23,6 +23,7 @@ from services.tools.context import Database, ToolContext
 from services.tools.registry import ToolRegistry, ToolResult
 
 Reply = bytes | Awaitable[bytes]
+_NO_CONTEXT: Any = None  # tools that take no context get none (nothing to build per call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class ServerInfo:
 class McpMethods:
     def __init__(self, *, registry: ToolRegistry, info: ServerInfo, db: Database, metrics: Metrics) -> None:
         self._registry = registry
+        self._tools = {tool.name: tool for tool in registry}
         self._info = info
         self._db = db
         self._metrics = metrics
@@ -129,14 +131,14 @@ class McpMethods:
         name = params.get("name")
         if not isinstance(name, str):
             raise RpcError(INVALID_PARAMS, "tools/call: params.name must be a string")
-        tool = self._registry.get(name)
+        tool = self._tools.get(name)
         if tool is None:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
         started = time.perf_counter()
-        outcome = tool.invoke(arguments, ToolContext(self._db, request.id))
+        outcome = tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else _NO_CONTEXT)
         if isinstance(outcome, ToolResult):
             self._metrics.record(
                 "tools/call", name, "tool_error" if outcome.is_error else "ok", time.perf_counter() - started
@@ -157,4 +159,18 @@ def _with_result(id_: jsonrpc.Id, encoded_result: bytes) -> bytes:
 
 
 def _encode_call(id_: jsonrpc.Id, result: ToolResult) -> bytes:
+    encoded = result.structured_json
+    if encoded is not None and not result.is_error and len(result.content) == 1:
+        # The common case, written without serializing the structured payload a second time.
+        return b"".join(
+            (
+                b'{"jsonrpc":"2.0","id":',
+                orjson.dumps(id_),
+                b',"result":{"content":[{"type":"text","text":',
+                orjson.dumps(result.content[0]["text"]),
+                b'}],"structuredContent":',
+                encoded,
+                b"}}",
+            )
+        )
     return jsonrpc.encode_result(id_, result.to_mcp())

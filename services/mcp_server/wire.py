@@ -116,6 +116,8 @@ class HttpProtocol(asyncio.Protocol):
         "_header_bytes",
         "_headers",
         "_idle_since",
+        "_max_header_bytes",
+        "_max_headers",
         "_parser",
         "_pipeline",
         "_read_paused",
@@ -128,6 +130,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def __init__(self, server: WireServer) -> None:
         self._server = server
+        self._max_header_bytes = server.limits.max_header_bytes
+        self._max_headers = server.limits.max_headers
         self._transport: Any = None
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
@@ -206,7 +210,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value) + 4
         headers = self._headers
-        if self._header_bytes > self._server.limits.max_header_bytes or len(headers) >= self._server.limits.max_headers:
+        if self._header_bytes > self._max_header_bytes or len(headers) >= self._max_headers:
             raise _Reject(431, "request headers too large")
         key = name.lower()
         previous = headers.get(key)
@@ -293,7 +297,8 @@ class HttpProtocol(asyncio.Protocol):
                 return
         if not pipeline:
             self._idle_since = self._server.now
-        self._update_reading()
+        if self._read_paused:
+            self._update_reading()
 
     def _reject(self, status: int, message: str) -> None:
         """A request we cannot parse or accept: answer it after those before it, then close (the stream is lost)."""

@@ -6,8 +6,7 @@ server's fixed connection set. Tools never import a server.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Database(Protocol):
@@ -35,8 +34,7 @@ class _NoDatabase:
     fetch = fetchrow = fetchval = execute = _fail
 
 
-@dataclass(frozen=True, slots=True)
-class ToolContext:
+class ToolContext(NamedTuple):
     """Passed to a tool that declares a parameter annotated `ToolContext` (it does not appear in the schema)."""
 
     db: Database

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 import orjson
@@ -33,17 +33,26 @@ DEFAULT_TIMEOUT_S = 10.0
 Shape = Literal["object", "wrapped", "text", "passthrough", "free"]
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """An MCP `CallToolResult`: content blocks, optional structured content, and the error flag."""
+class ToolResult(NamedTuple):
+    """An MCP `CallToolResult`: content blocks, optional structured content, and the error flag.
+
+    `structured_json` is `structured` already encoded (the text block carries the same JSON), so the protocol layer
+    can write it without serializing the payload a second time. A named tuple: one is made per call.
+    """
 
     content: tuple[dict[str, Any], ...]
     structured: Any = None
     is_error: bool = False
+    structured_json: bytes | None = None
 
     @classmethod
     def text(cls, text: str, *, is_error: bool = False) -> ToolResult:
         return cls(({"type": "text", "text": text},), None, is_error)
+
+    @classmethod
+    def json(cls, structured: Any) -> ToolResult:
+        encoded = orjson.dumps(structured)
+        return cls(({"type": "text", "text": encoded.decode()},), structured, False, encoded)
 
     def to_mcp(self) -> dict[str, Any]:
         result: dict[str, Any] = {"content": list(self.content)}
@@ -84,7 +93,7 @@ class Tool:
             entry["annotations"] = self.annotations
         return entry
 
-    def invoke(self, arguments: Any, ctx: ToolContext) -> ToolResult | Awaitable[ToolResult]:
+    def invoke(self, arguments: Any, ctx: ToolContext | None) -> ToolResult | Awaitable[ToolResult]:
         """Validate and run; sync tools answer directly (no task, no await), async tools return an awaitable."""
         try:
             kwargs = self.validator({} if arguments is None else arguments)
@@ -96,7 +105,7 @@ class Tool:
                 is_error=True,
             )
         if self.context_param is not None:
-            kwargs = {**kwargs, self.context_param: ctx}
+            kwargs[self.context_param] = ctx  # the validator returned a fresh dict
         if self.is_async:
             return self._run_async(kwargs)
         try:
@@ -115,13 +124,11 @@ class Tool:
     def _convert(self, value: Any) -> ToolResult:
         shape = self.shape
         if shape == "object":
-            structured = (
-                dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
-            )
-            return ToolResult(({"type": "text", "text": orjson.dumps(structured).decode()},), structured)
+            if type(value) is not dict and dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = dataclasses.asdict(value)
+            return ToolResult.json(value)
         if shape == "wrapped":
-            structured = {"result": value}
-            return ToolResult(({"type": "text", "text": orjson.dumps(structured).decode()},), structured)
+            return ToolResult.json({"result": value})
         if shape == "text":
             return ToolResult.text(value)
         if shape == "passthrough":
@@ -131,7 +138,7 @@ class Tool:
         if isinstance(value, str):
             return ToolResult.text(value)
         if isinstance(value, dict):
-            return ToolResult(({"type": "text", "text": orjson.dumps(value).decode()},), value)
+            return ToolResult.json(value)
         return ToolResult.text(orjson.dumps(value).decode())
 
     def _failure(self, ex: Exception) -> ToolResult:

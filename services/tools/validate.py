@@ -62,6 +62,8 @@ class ValidationError(ValueError):
 def compile_schema(schema: dict[str, Any]) -> Callable[[Any], Any]:
     """A validator for `schema`: returns the (normalized) value or raises ValidationError."""
     check = _compile(schema)
+    if getattr(check, "__defaults__", None) == ("",):
+        return check  # type: ignore[return-value]  # object checks default to the root path: no wrapper call
     return lambda value: check(value, "")
 
 
@@ -294,7 +296,7 @@ def _object_check(schema: dict[str, Any], *, typed: bool = False) -> Check:
     closed = additional is False
     extra_check = _compile(additional) if isinstance(additional, dict) else None
 
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any, path: str = "") -> Any:
         if type(value) is not dict:
             if typed:
                 raise ValidationError(path, f"must be object, got {_type_name(value)}")
