@@ -71,7 +71,7 @@ async def _alive(port: int, conns: list[tuple[asyncio.StreamReader, asyncio.Stre
     return ok
 
 
-def measure_idle_memory(server_pid: int, port: int, n: int, *, settle_s: float = 1.0) -> MemoryResult:
+def measure_idle_memory(server_pid: int, port: int, n: int, *, settle_s: float = 3.0) -> MemoryResult:
     raise_fd_limit(n + 1000)
 
     async def scenario() -> MemoryResult:

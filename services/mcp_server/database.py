@@ -11,16 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import logging
 import time
 from collections import deque
 from typing import Any
 
-import asyncpg
-
 from services.tools.context import DatabaseUnavailable
 
 log = logging.getLogger("mcpstack.db")
+
+_asyncpg: Any = None
+
+
+async def _driver() -> Any:
+    """asyncpg, imported on first use in a thread: the worker serves (and answers tools that need no database)
+    while the driver loads, which keeps cold start short."""
+    global _asyncpg
+    if _asyncpg is None:
+        _asyncpg = await asyncio.to_thread(importlib.import_module, "asyncpg")
+    return _asyncpg
 
 
 class ConnectionSet:
@@ -73,10 +83,11 @@ class ConnectionSet:
         now = time.monotonic()
         if now < self._down_until:
             raise DatabaseUnavailable("database unavailable (recent connection attempt failed)")
+        pg = await _driver()
         self._open += 1
         try:
-            conn = await asyncpg.connect(self._url, timeout=self._connect_timeout_s)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as ex:
+            conn = await pg.connect(self._url, timeout=self._connect_timeout_s)
+        except (OSError, pg.PostgresError, pg.InterfaceError, TimeoutError) as ex:
             self._open -= 1
             self._down_until = time.monotonic() + self._retry_interval_s
             raise DatabaseUnavailable(f"cannot connect: {type(ex).__name__}") from ex

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -57,6 +56,11 @@ class HttpRequest:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+
+
+_SHED_PARSER_AFTER_S = 1.0
+_NO_HEADERS: dict[bytes, bytes] = {}  # placeholders between requests (replaced at the next message begin)
+_NO_BODY: list[bytes] = []
 
 
 class _Reject(Exception):
@@ -133,13 +137,15 @@ class HttpProtocol(asyncio.Protocol):
         self._max_header_bytes = server.limits.max_header_bytes
         self._max_headers = server.limits.max_headers
         self._transport: Any = None
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: Any = httptools.HttpRequestParser(self)
         self._url = b""
-        self._headers: dict[bytes, bytes] = {}
+        self._headers: dict[bytes, bytes] = _NO_HEADERS
         self._header_bytes = 0
-        self._body: list[bytes] = []
+        self._body: list[bytes] = _NO_BODY
         self._body_size = 0
-        self._pipeline: deque[list[Any]] = deque()  # [response bytes or None, close_after]
+        # [response or None, close_after] per request in flight; a list, not a deque: it is short, and an idle
+        # connection should cost little memory (a deque allocates a 64-slot block up front).
+        self._pipeline: list[list[Any]] = []
         self._request_started: float | None = None
         self._idle_since = server.now
         self._close_at: float | None = None
@@ -162,8 +168,11 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        parser = self._parser
+        if parser is None:  # shed while the connection idled
+            parser = self._parser = httptools.HttpRequestParser(self)
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except _Reject as ex:
             self._reject(ex.status, ex.message)
         except httptools.HttpParserUpgrade:
@@ -194,16 +203,19 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = {}
-        self._header_bytes = 0
-        self._body = []
-        self._body_size = 0
-        self._request_started = self._server.now
+    # Only the callbacks that carry data are defined: httptools keeps a bound method per callback on every
+    # connection, and each one costs a call per request. The URL is the first callback of a request.
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
+        if self._request_started is None:
+            self._request_started = self._server.now
+            self._headers = {}
+            self._body = []
+            self._header_bytes = 0
+            self._body_size = 0
+            self._url = url
+        else:
+            self._url += url
         if len(self._url) > self._server.limits.max_url_bytes:
             raise _Reject(414, "request URL too long")
 
@@ -213,18 +225,15 @@ class HttpProtocol(asyncio.Protocol):
         if self._header_bytes > self._max_header_bytes or len(headers) >= self._max_headers:
             raise _Reject(431, "request headers too large")
         key = name.lower()
-        previous = headers.get(key)
-        headers[key] = value if previous is None else previous + b", " + value
-
-    def on_headers_complete(self) -> None:
-        length = self._headers.get(b"content-length")
-        if length is not None:
+        if key == b"content-length":
             try:
-                too_big = int(length) > self._server.limits.max_body_bytes
+                too_big = int(value) > self._server.limits.max_body_bytes
             except ValueError:
                 raise _Reject(400, "invalid content-length") from None
             if too_big:
                 raise _Reject(413, "request body too large")
+        previous = headers.get(key)
+        headers[key] = value if previous is None else previous + b", " + value
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -238,6 +247,9 @@ class HttpProtocol(asyncio.Protocol):
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = bool(self._parser.should_keep_alive()) and not server.draining
         request = HttpRequest(self._parser.get_method(), self._url, self._headers, body, keep_alive)
+        self._headers = _NO_HEADERS  # an idle connection keeps nothing of its last request
+        self._body = _NO_BODY
+        self._url = b""
         slot: list[Any] = [None, not keep_alive]
         self._pipeline.append(slot)
         if server.in_flight >= server.limits.max_in_flight:
@@ -276,7 +288,7 @@ class HttpProtocol(asyncio.Protocol):
     def _flush(self) -> None:
         pipeline = self._pipeline
         while pipeline and pipeline[0][0] is not None:
-            (status, headers, body), close = pipeline.popleft()
+            (status, headers, body), close = pipeline.pop(0)
             close = close or self._server.draining
             if self._closed:
                 continue
@@ -343,6 +355,10 @@ class HttpProtocol(asyncio.Protocol):
             return
         if not self._idle():
             return
+        if self._parser is not None and now - self._idle_since >= _SHED_PARSER_AFTER_S:
+            # An idle keep-alive connection gives back its parser (and the bound callbacks it holds): thousands of
+            # idle connections then cost little more than their transports. It comes back with the next byte.
+            self._parser = None
         if self._server.draining:
             if self._close_at is None:
                 self._close_at = now + limits.drain_idle_grace_s

@@ -13,11 +13,11 @@ import dataclasses
 import inspect
 import logging
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-import asyncpg
 import orjson
 from typing_extensions import get_type_hints
 
@@ -151,17 +151,16 @@ def failure_text(tool: str, timeout_s: float, ex: BaseException) -> str:
         return str(ex)
     if isinstance(ex, TimeoutError):
         return f"Tool '{tool}' did not finish within {timeout_s:g} s and was cancelled. Retry, or narrow the request."
-    if isinstance(
-        ex,
-        DatabaseUnavailable
-        | OSError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError,
-    ):
+    # asyncpg is looked up, not imported: a server without a database never loads it (cold start), and an
+    # asyncpg exception can only exist once asyncpg has been imported.
+    pg: Any = sys.modules.get("asyncpg")
+    unavailable: tuple[type[BaseException], ...] = (DatabaseUnavailable, OSError)
+    if pg is not None:
+        unavailable += (pg.PostgresConnectionError, pg.InterfaceError, pg.CannotConnectNowError)
+    if isinstance(ex, unavailable):
         log.warning("tool %s: database unavailable: %s", tool, ex)
         return f"Tool '{tool}' could not reach its database; nothing was changed. Retry in a few seconds."
-    if isinstance(ex, asyncpg.QueryCanceledError):
+    if pg is not None and isinstance(ex, pg.QueryCanceledError):
         return f"Tool '{tool}' took too long in the database and was cancelled. Retry, or narrow the request."
     log.error("tool %s failed", tool, exc_info=ex)
     return f"Tool '{tool}' failed with an internal error (logged on the server). Retry later or try another tool."
