@@ -42,7 +42,9 @@ class ConnectionSet:
         connect_timeout_s: float = 2.0,
         retry_interval_s: float = 0.5,
         acquire_timeout_s: float = 5.0,
+        statement_timeout_ms: int = 5000,
     ) -> None:
+        self._statement_timeout_ms = statement_timeout_ms
         self._url = url
         self._size = size
         self._connect_timeout_s = connect_timeout_s
@@ -86,7 +88,12 @@ class ConnectionSet:
         pg = await _driver()
         self._open += 1
         try:
-            conn = await pg.connect(self._url, timeout=self._connect_timeout_s)
+            conn = await pg.connect(
+                self._url,
+                timeout=self._connect_timeout_s,
+                # PostgreSQL itself stops a runaway statement: no client-side timer per query.
+                server_settings={"statement_timeout": str(self._statement_timeout_ms)},
+            )
         except (OSError, pg.PostgresError, pg.InterfaceError, TimeoutError) as ex:
             self._open -= 1
             self._down_until = time.monotonic() + self._retry_interval_s

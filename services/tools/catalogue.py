@@ -17,7 +17,8 @@ from services.tools.registry import ToolRegistry
 catalogue = ToolRegistry()
 
 READ_ONLY = {"readOnlyHint": True, "openWorldHint": False}
-QUERY_TIMEOUT_S = 2.0
+# No per-query client timeout (a timer per query): the tool's deadline bounds each call, and the native server's
+# connections carry a server-side statement_timeout.
 
 
 class EchoResult(TypedDict):
@@ -107,7 +108,7 @@ async def get_customer(
         customer_id: The customer's numeric id (seed data has ids 1 to 10000).
         recent_orders: How many of the newest orders to include.
     """
-    row = await ctx.db.fetchrow(_CUSTOMER_SQL, customer_id, recent_orders, timeout=QUERY_TIMEOUT_S)
+    row = await ctx.db.fetchrow(_CUSTOMER_SQL, customer_id, recent_orders)
     if row is None:
         raise ToolError(f"No customer with id {customer_id}. Customer ids are positive integers; check the id.")
     return {
@@ -153,7 +154,7 @@ async def search_documents(
         query: Search words; quotes for phrases, `-word` to exclude, `or` between alternatives.
         limit: Maximum number of results.
     """
-    rows = await ctx.db.fetch(_SEARCH_SQL, query, limit, timeout=QUERY_TIMEOUT_S)
+    rows = await ctx.db.fetch(_SEARCH_SQL, query, limit)
     hits: list[SearchHit] = [
         {"id": r["id"], "title": r["title"], "snippet": r["snippet"], "rank": round(r["rank"], 6)} for r in rows
     ]
@@ -202,9 +203,7 @@ async def send_notification(
         message: The notification text.
         idempotency_key: A unique key per intended notification (e.g. a UUID); reuse it when retrying.
     """
-    row: Any = await ctx.db.fetchrow(
-        _NOTIFY_SQL, idempotency_key, customer_id, channel, message, timeout=QUERY_TIMEOUT_S
-    )
+    row: Any = await ctx.db.fetchrow(_NOTIFY_SQL, idempotency_key, customer_id, channel, message)
     if row is None:
         raise ToolError(f"No customer with id {customer_id}; nothing was queued. Check the customer id.")
     if not row["fresh"] and (

@@ -21,6 +21,7 @@ from typing import Any, Literal, NamedTuple
 import orjson
 from typing_extensions import get_type_hints
 
+from services.tools import deadlines
 from services.tools.context import DatabaseUnavailable, ToolContext, ToolError
 from services.tools.typeschema import JsonSchema, is_object_type, parse_docstring, schema_for
 from services.tools.validate import ValidationError, compile_schema
@@ -114,9 +115,22 @@ class Tool:
             return self._failure(ex)
 
     async def _run_async(self, kwargs: dict[str, Any]) -> ToolResult:
+        task = asyncio.current_task()
+        assert task is not None
+        watch = deadlines.keeper()
+        watch.watch(task, self.timeout_s)
         try:
-            async with asyncio.timeout(self.timeout_s):
-                value = await self.fn(**kwargs)
+            value = await self.fn(**kwargs)
+        except asyncio.CancelledError:
+            if watch.forget(task):  # cancelled by its deadline, not by the server shutting down
+                task.uncancel()
+                return self._failure(TimeoutError())
+            raise
+        except Exception as ex:
+            watch.forget(task)
+            return self._failure(ex)
+        watch.forget(task)
+        try:
             return self._convert(value)
         except Exception as ex:
             return self._failure(ex)

@@ -160,3 +160,34 @@ def test_bad_definitions_fail_at_registration() -> None:
     registry.add(build_tool(no_doc, name="dup", description="d"))
     with pytest.raises(ValueError, match="twice"):
         registry.add(build_tool(no_doc, name="dup", description="d"))
+
+
+def test_a_call_cancelled_for_another_reason_stays_cancelled() -> None:
+    async def slow() -> str:
+        """S."""
+        await asyncio.sleep(5)
+        return "late"
+
+    async def scenario() -> None:
+        call = asyncio.ensure_future(build_tool(slow, timeout_s=10).invoke({}, CTX))  # type: ignore[arg-type]
+        await asyncio.sleep(0.01)
+        call.cancel()  # e.g. the server shutting down: not a timeout, must not turn into a result
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+    asyncio.run(scenario())
+
+
+def test_deadlines_cancel_only_the_calls_past_theirs() -> None:
+    async def nap(seconds: float) -> str:
+        """N."""
+        await asyncio.sleep(seconds)
+        return "done"
+
+    async def scenario() -> list[ToolResult]:
+        tool = build_tool(nap, timeout_s=0.2)
+        return list(await asyncio.gather(*(tool.invoke({"seconds": s}, CTX) for s in (0.01, 1.0, 0.05))))  # type: ignore[arg-type]
+
+    fast, slow, fast_too = asyncio.run(scenario())
+    assert not fast.is_error and not fast_too.is_error
+    assert slow.is_error and "did not finish within 0.2 s" in slow.content[0]["text"]
