@@ -135,38 +135,19 @@ class ServerProcess:
         return self.proc.wait(timeout=timeout_s)
 
 
-@contextlib.contextmanager
-def native_server(
-    tmp_path: Path,
-    *,
-    database_url: str | None,
-    workers: int = 1,
-    env: dict[str, str] | None = None,
-    args: list[str] | None = None,
-) -> Iterator[ServerProcess]:
-    with server_process("native", tmp_path, database_url=database_url, workers=workers, env=env, args=args) as server:
-        yield server
+def native_server(tmp_path: Path, **options: Any) -> contextlib.AbstractContextManager[ServerProcess]:
+    """The native server (`mcpstack serve native`); options as for `server_process`."""
+    return server_process("native", tmp_path, **options)
 
 
-@contextlib.contextmanager
-def fastapi_server(
-    tmp_path: Path,
-    *,
-    database_url: str | None,
-    workers: int = 1,
-    env: dict[str, str] | None = None,
-    args: list[str] | None = None,
-) -> Iterator[ServerProcess]:
+def fastapi_server(tmp_path: Path, **options: Any) -> contextlib.AbstractContextManager[ServerProcess]:
     """The FastAPI baseline under gunicorn (`mcpstack serve fastapi`)."""
-    with server_process("fastapi", tmp_path, database_url=database_url, workers=workers, env=env, args=args) as server:
-        yield server
+    return server_process("fastapi", tmp_path, **options)
 
 
-@contextlib.contextmanager
-def sdk_server(tmp_path: Path, *, database_url: str | None) -> Iterator[ServerProcess]:
+def sdk_server(tmp_path: Path, *, database_url: str | None) -> contextlib.AbstractContextManager[ServerProcess]:
     """The official SDK's MCPServer on uvicorn (`mcpstack serve sdk`)."""
-    with server_process("sdk", tmp_path, database_url=database_url, workers=1) as server:
-        yield server
+    return server_process("sdk", tmp_path, database_url=database_url, workers=1)
 
 
 @contextlib.contextmanager
