@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import time
 from dataclasses import dataclass
 
 from scripts.bench.proc import rss_bytes
@@ -89,7 +88,3 @@ def measure_idle_memory(server_pid: int, port: int, n: int, *, settle_s: float =
         return MemoryResult(n, len(conns), delta, delta / len(conns) if conns else float("nan"), alive, len(sample))
 
     return asyncio.run(scenario())
-
-
-def settle() -> None:
-    time.sleep(0.5)

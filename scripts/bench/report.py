@@ -184,6 +184,17 @@ def seed_table(results: dict[str, Any]) -> list[list[str]]:
     return table
 
 
+def _save(fig: Any, stem: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    paths = [stem.with_suffix(f".{ext}") for ext in ("png", "svg")]
+    for path in paths:
+        fig.savefig(path)
+    plt.close(fig)
+    return paths
+
+
 def charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -199,12 +210,7 @@ def charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_xlabel("requests per second (median)")
         ax.set_title("Saturation throughput (wrk, closed loop)")
         ax.invert_yaxis()
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            path = out_dir / f"throughput.{ext}"
-            fig.savefig(path)
-            written.append(path)
-        plt.close(fig)
+        written += _save(fig, out_dir / "throughput")
     lat = results["latency"]
     if lat:
         fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -216,12 +222,7 @@ def charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_yscale("log")
         ax.set_title("Open-loop latency, get_customer")
         ax.legend()
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            path = out_dir / f"latency.{ext}"
-            fig.savefig(path)
-            written.append(path)
-        plt.close(fig)
+        written += _save(fig, out_dir / "latency")
     return written
 
 

@@ -76,9 +76,8 @@ QUICK = Plan("quick", 1.0, 1.0, 1, 32, ("echo_1024",), ("echo_1024", "get_custom
 
 
 class Bench:
-    def __init__(self, plan: Plan, console: Console, workdir: Path) -> None:
+    def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
-        self.console = console
         self.workdir = workdir
         self.results: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -122,7 +121,7 @@ class Bench:
     def pgbench(self) -> None:
         url = self.database_url
         port = url.rsplit(":", 1)[1].split("/")[0]
-        pgbench = shutil.which("pgbench") or str(Path(targets_bin()) / "pgbench")
+        pgbench = shutil.which("pgbench") or str(Path(_pg_bin_dir()) / "pgbench")
         base = [pgbench, "-h", "127.0.0.1", "-p", port, "-U", "mcpstack"]
         subprocess.run([*base, "-i", "-q", "-s", "10", "mcpstack"], check=True, capture_output=True, timeout=300)
         proc = subprocess.run(
@@ -302,7 +301,7 @@ def _summary(name: str, workload: str, scope: str, plan: Plan, runs: list[dict[s
     }
 
 
-def targets_bin() -> str:
+def _pg_bin_dir() -> str:
     from scripts.pgcluster import find_bin_dir
 
     return str(find_bin_dir())
@@ -368,7 +367,7 @@ def run_bench(plan: Plan, out_dir: Path, console: Console) -> dict[str, Any]:
     for package in ("services", "scripts"):
         compileall.compile_dir(str(REPO_ROOT / package), quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="mcpstack-bench-"))
-    bench = Bench(plan, console, workdir)
+    bench = Bench(plan, workdir)
     with bench_database(console) as url:
         bench.database_url = url
         with Progress(

@@ -23,7 +23,6 @@ from services.tools.context import Database, ToolContext
 from services.tools.registry import ToolRegistry, ToolResult
 
 Reply = bytes | Awaitable[bytes]
-_NO_CONTEXT: Any = None  # tools that take no context get none (nothing to build per call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +137,7 @@ class McpMethods:
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
         started = time.perf_counter()
-        outcome = tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else _NO_CONTEXT)
+        outcome = tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else None)
         if isinstance(outcome, ToolResult):
             self._metrics.record(
                 "tools/call", name, "tool_error" if outcome.is_error else "ok", time.perf_counter() - started

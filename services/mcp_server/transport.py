@@ -68,7 +68,9 @@ class McpEndpoint:
         path = request.path
         if b"?" in path:
             path = path.split(b"?", 1)[0]
-        if self._allowed_hosts and not self._host_ok(request.headers.get(b"host")):
+        if self._allowed_hosts and not self._cached(
+            self._host_verdicts, request.headers.get(b"host"), self._host_allowed
+        ):
             return 403, _JSON, b'{"error":"Host not allowed"}'
         if path == self._mcp_path:
             return self._mcp(request)
@@ -83,17 +85,13 @@ class McpEndpoint:
     async def _readiness(self) -> Response:
         return READY if await self._ready() else NOT_READY
 
-    def _host_ok(self, host: bytes | None) -> bool:
-        verdict = self._host_verdicts.get(host)
-        if verdict is None:
-            verdict = self._host_allowed(host)
-            _remember(self._host_verdicts, host, verdict)
-        return verdict
-
     @staticmethod
-    def _verdict(cache: dict[bytes, bool], value: bytes, check: Callable[[bytes], bool]) -> bool:
-        verdict = check(value)
-        _remember(cache, value, verdict)
+    def _cached(cache: dict[Any, bool], value: Any, check: Callable[[Any], bool]) -> bool:
+        """The verdict of `check` on a header value, computed once per distinct value (bounded cache)."""
+        verdict = cache.get(value)
+        if verdict is None:
+            verdict = check(value)
+            _remember(cache, value, verdict)
         return verdict
 
     def _version_ok(self, version: bytes) -> bool:
@@ -124,27 +122,21 @@ class McpEndpoint:
     def _mcp(self, request: HttpRequest) -> Response | Awaitable[Response]:
         headers = request.headers
         origin = headers.get(b"origin")
-        if origin is not None and not (
-            self._origin_verdicts.get(origin) or self._verdict(self._origin_verdicts, origin, self._origin_allowed)
-        ):
+        if origin is not None and not self._cached(self._origin_verdicts, origin, self._origin_allowed):
             return _error(403, None, INVALID_REQUEST, "Forbidden: Origin not allowed")
         if request.method != b"POST":
             # No standalone SSE stream and no sessions: GET and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
         content_type = headers.get(b"content-type", b"")
-        if not (self._type_verdicts.get(content_type) or self._verdict(self._type_verdicts, content_type, _is_json)):
+        if not self._cached(self._type_verdicts, content_type, _is_json):
             return _error(415, None, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
         accept = headers.get(b"accept")
-        if accept is not None and not (
-            self._accept_verdicts.get(accept) or self._verdict(self._accept_verdicts, accept, _accepts_json)
-        ):
+        if accept is not None and not self._cached(self._accept_verdicts, accept, _accepts_json):
             return _error(406, None, INVALID_REQUEST, "Not Acceptable: Accept must include application/json")
         message = jsonrpc.decode(request.body)
         kind = type(message)
         version = headers.get(b"mcp-protocol-version")
-        if version is not None and not (
-            self._version_verdicts.get(version) or self._verdict(self._version_verdicts, version, self._version_ok)
-        ):
+        if version is not None and not self._cached(self._version_verdicts, version, self._version_ok):
             id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
             return _error(
                 400,
