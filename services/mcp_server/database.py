@@ -9,7 +9,6 @@ calls fail fast (`DatabaseUnavailable`) instead of queueing, reconnection is att
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import importlib
 import logging
@@ -51,7 +50,8 @@ class ConnectionSet:
         self._retry_interval_s = retry_interval_s
         self._acquire_timeout_s = acquire_timeout_s
         self._idle: list[Any] = []
-        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._waiters: deque[tuple[float, asyncio.Future[Any]]] = deque()  # (give-up time, future), oldest first
+        self._expiry: asyncio.TimerHandle | None = None
         self._open = 0  # connections that exist or are being opened
         self._down_until = 0.0
         self._closed = False
@@ -73,9 +73,11 @@ class ConnectionSet:
                 await asyncio.wait_for(conn.close(), 2.0)
             except Exception:
                 conn.terminate()
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_exception(DatabaseUnavailable("server is shutting down"))
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        while (waiter := self._next_waiter()) is not None:
+            waiter.set_exception(DatabaseUnavailable("server is shutting down"))
 
     @property
     def healthy(self) -> bool:
@@ -117,17 +119,45 @@ class ConnectionSet:
             return await self._connect()
         if not self.healthy:
             raise DatabaseUnavailable("database unavailable")
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        # Waiters queue in arrival order with one common timeout, so the queue is also in deadline order: one timer
+        # for the oldest waiter serves them all (no timer and no wait_for per request). A waiter that gives up stays
+        # queued, done, and is skipped when its turn comes.
+        self._waiters.append((loop.time() + self._acquire_timeout_s, waiter))
+        if self._expiry is None:
+            self._expiry = loop.call_at(self._waiters[0][0], self._expire)
         try:
-            return await asyncio.wait_for(waiter, self._acquire_timeout_s)
-        except TimeoutError:
-            raise DatabaseUnavailable("no database connection became free in time") from None
-        finally:
+            return await waiter
+        except BaseException:
             if not waiter.done():
                 waiter.cancel()
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
+            elif not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())  # handed over just as this call gave up: pass it on
+            raise
+
+    def _expire(self) -> None:
+        """Fail the waiters whose acquire timeout passed; re-arm for the next one."""
+        self._expiry = None
+        waiters = self._waiters
+        if not waiters:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while waiters and waiters[0][0] <= now:
+            waiter = waiters.popleft()[1]
+            if not waiter.done():
+                waiter.set_exception(DatabaseUnavailable("no database connection became free in time"))
+        if waiters:
+            self._expiry = loop.call_at(waiters[0][0], self._expire)
+
+    def _next_waiter(self) -> asyncio.Future[Any] | None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()[1]
+            if not waiter.done():
+                return waiter
+        return None
 
     def _release(self, conn: Any) -> None:
         if conn.is_closed() or self._closed:
@@ -136,22 +166,18 @@ class ConnectionSet:
                 conn.terminate()
             self._wake_for_reconnect()
             return
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)
-                return
-        self._idle.append(conn)
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(conn)
+        else:
+            self._idle.append(conn)
 
     def _wake_for_reconnect(self) -> None:
         # A slot freed up: the oldest waiter opens a new connection itself.
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                task = asyncio.ensure_future(self._connect())
-                task.add_done_callback(functools.partial(self._settle, waiter))
-                return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            task = asyncio.ensure_future(self._connect())
+            task.add_done_callback(functools.partial(self._settle, waiter))
 
     def _settle(self, waiter: asyncio.Future[Any], task: asyncio.Future[Any]) -> None:
         error = None if task.cancelled() else task.exception()
