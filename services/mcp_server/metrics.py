@@ -11,7 +11,6 @@ import contextlib
 import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -61,32 +60,34 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 class SnapshotShare:
-    """Snapshot files of the workers of one server, in a directory the supervisor owns."""
+    """Snapshot files of the workers of one server, in a directory the supervisor owns (plain `os`: no pathlib
+    import on the server's start path)."""
 
-    def __init__(self, directory: Path | None, worker_id: str) -> None:
+    def __init__(self, directory: str | None, worker_id: str) -> None:
         self.directory = directory
-        self.path = directory / f"{worker_id}.json" if directory else None
+        self.path = os.path.join(directory, f"{worker_id}.json") if directory else None
 
     def publish(self, snapshot: dict[str, Any]) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(snapshot))
+        tmp = self.path + ".tmp"
+        with open(tmp, "wb") as out:
+            out.write(orjson.dumps(snapshot))
         os.replace(tmp, self.path)
 
     def others(self) -> Iterator[dict[str, Any]]:
         if self.directory is None:
             return
-        for path in self.directory.glob("*.json"):
-            if path == self.path:
-                continue
-            with contextlib.suppress(OSError, orjson.JSONDecodeError):
-                yield orjson.loads(path.read_bytes())
+        with os.scandir(self.directory) as entries:
+            paths = [e.path for e in entries if e.name.endswith(".json") and e.path != self.path]
+        for path in paths:
+            with contextlib.suppress(OSError, orjson.JSONDecodeError), open(path, "rb") as snapshot:
+                yield orjson.loads(snapshot.read())
 
     def withdraw(self) -> None:
         if self.path is not None:
             with contextlib.suppress(OSError):
-                self.path.unlink()
+                os.unlink(self.path)
 
 
 def exposition(merged: dict[str, Any], *, prefix: str = "mcp") -> bytes:

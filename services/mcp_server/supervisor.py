@@ -10,14 +10,11 @@ import contextlib
 import ctypes
 import logging
 import os
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 import traceback
-from pathlib import Path
 
 from services.mcp_server.config import ServerConfig
 from services.mcp_server.worker import make_socket, run_worker
@@ -44,7 +41,29 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a worker never outlives its supervisor
 
 
-def _spawn(config: ServerConfig, registry: ToolRegistry, shared: socket.socket | None, metrics_dir: Path) -> int:
+def _private_dir(prefix: str) -> str:
+    """A new directory only this user can read (what tempfile.mkdtemp does, without its imports on the start path)."""
+    base = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108  (random name, created exclusively, mode 0700)
+    while True:
+        path = os.path.join(base, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+
+
+def _remove_dir(path: str) -> None:
+    """Remove the flat directory `path` and the files in it."""
+    with contextlib.suppress(OSError), os.scandir(path) as entries:
+        for entry in list(entries):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _spawn(config: ServerConfig, registry: ToolRegistry, shared: socket.socket | None, metrics_dir: str) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -77,7 +96,7 @@ def run(config: ServerConfig, registry: ToolRegistry) -> int:
         probe.close()  # each worker binds its own; a socket nobody accepts on would swallow connections
     else:
         shared = probe
-    metrics_dir = Path(tempfile.mkdtemp(prefix="mcpstack-metrics-"))
+    metrics_dir = _private_dir("mcpstack-metrics-")
     signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     workers: dict[int, float] = {}  # pid -> start time
     crashes: list[float] = []
@@ -133,7 +152,7 @@ def run(config: ServerConfig, registry: ToolRegistry) -> int:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        _remove_dir(metrics_dir)
         if shared is not None:
             shared.close()
     log.info("supervisor %d stopped", os.getpid())

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-from pathlib import Path
 
 from services.mcp_server.config import ServerConfig
 from services.mcp_server.database import ConnectionSet
@@ -49,7 +48,7 @@ async def serve(
     registry: ToolRegistry,
     sock: socket.socket,
     *,
-    metrics_dir: Path | None = None,
+    metrics_dir: str | None = None,
     started: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -137,7 +136,7 @@ async def serve(
     log.info("worker %d stopped", os.getpid())
 
 
-def run_worker(config: ServerConfig, registry: ToolRegistry, sock: socket.socket, metrics_dir: Path | None) -> None:
+def run_worker(config: ServerConfig, registry: ToolRegistry, sock: socket.socket, metrics_dir: str | None) -> None:
     import uvloop
 
     uvloop.run(serve(config, registry, sock, metrics_dir=metrics_dir))
