@@ -235,6 +235,7 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         f"`{env['git_sha'][:12]}`. Do not edit by hand: run `make bench` again.",
         "",
         f"Machine: {env['cpu_model']}, {env['cores']} cores, {env['memory_gb']} GB, Linux {env['kernel']}; "
+        f"Python {env['versions'].get('python', '?')} at `{env['versions'].get('python_executable', '?')}`; "
         f"load average at start {', '.join(f'{x:.2f}' for x in env['load_avg_start'])}, at end "
         f"{', '.join(f'{x:.2f}' for x in env.get('load_avg_end', []))}. Timings on shared machines are noisy: read "
         "the ratios, measured side by side in one run.",

@@ -6,7 +6,7 @@ Routes `/mcp`, `/health`, `/ready` and `/metrics`; checks Host and Origin, metho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from services.mcp_server import jsonrpc
@@ -64,7 +64,7 @@ class McpEndpoint:
         self._accept_verdicts: dict[bytes, bool] = {}
         self._version_verdicts: dict[bytes, bool] = {}
 
-    def __call__(self, request: HttpRequest) -> Response | Awaitable[Response]:
+    def __call__(self, request: HttpRequest) -> Response | Coroutine[Any, Any, Response]:
         path = request.path
         if b"?" in path:
             path = path.split(b"?", 1)[0]
@@ -119,7 +119,7 @@ class McpEndpoint:
             return self._host_allowed(host.encode("latin-1"))
         return False
 
-    def _mcp(self, request: HttpRequest) -> Response | Awaitable[Response]:
+    def _mcp(self, request: HttpRequest) -> Response | Coroutine[Any, Any, Response]:
         headers = request.headers
         origin = headers.get(b"origin")
         if origin is not None and not self._cached(self._origin_verdicts, origin, self._origin_allowed):

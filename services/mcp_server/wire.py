@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -21,7 +21,7 @@ log = logging.getLogger("mcpstack.wire")
 
 # (status, header lines "name: value\r\n" (already encoded), body)
 Response = tuple[int, bytes, bytes]
-Handler = Callable[["HttpRequest"], "Response | Awaitable[Response]"]
+Handler = Callable[["HttpRequest"], "Response | Coroutine[Any, Any, Response]"]  # a coroutine when it must wait
 
 STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
 _JSON = b"content-type: application/json\r\n"
@@ -262,12 +262,12 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:
             log.exception("request handler failed")
             outcome = server.internal_error
-        if type(outcome) is tuple:
+        if isinstance(outcome, tuple):
             server.in_flight -= 1
             slot[0] = outcome
             self._flush()
         else:
-            task = asyncio.ensure_future(outcome)  # type: ignore[arg-type]
+            task = asyncio.get_running_loop().create_task(outcome)
             task.add_done_callback(lambda t: self._finished(slot, t))
             if len(self._pipeline) >= server.limits.max_pipelined:
                 self._update_reading()

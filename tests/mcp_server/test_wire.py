@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any
 
 from services.mcp_server.wire import HttpProtocol, HttpRequest, Response, WireLimits, WireServer
@@ -35,6 +35,17 @@ class FakeTransport:
         return [int(chunk.split(b" ", 2)[1]) for chunk in self.written]
 
 
+async def _awaiting(gate: asyncio.Future[Response]) -> Response:
+    """A handler's answer that waits (handlers return a coroutine when they must wait)."""
+    return await gate
+
+
+async def _settle() -> None:
+    """Let the loop run what became ready: a woken handler task, then its done callback."""
+    for _ in range(4):
+        await asyncio.sleep(0)
+
+
 def request(path: str = "/x", body: bytes = b"{}", extra: str = "") -> bytes:
     return (f"POST {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {len(body)}\r\n{extra}\r\n").encode() + body
 
@@ -51,20 +62,20 @@ def test_pipelined_responses_keep_request_order_when_later_ones_finish_first() -
     async def scenario() -> list[bytes]:
         gates: dict[bytes, asyncio.Future[Response]] = {}
 
-        def handler(req: HttpRequest) -> Response | Awaitable[Response]:
+        def handler(req: HttpRequest) -> Response | Coroutine[Any, Any, Response]:
             if req.path == b"/sync":
                 return (200, b"", b"sync")
             gate: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
             gates[req.path] = gate
-            return gate
+            return _awaiting(gate)
 
         _, conn, transport = connect(handler)
         conn.data_received(request("/a") + request("/sync") + request("/b"))
         gates[b"/b"].set_result((200, b"", b"b"))
-        await asyncio.sleep(0)
+        await _settle()
         assert transport.written == []  # /a is still pending: nothing may overtake it
         gates[b"/a"].set_result((200, b"", b"a"))
-        await asyncio.sleep(0)
+        await _settle()
         return [chunk.rsplit(b"\r\n\r\n", 1)[1] for chunk in transport.written]
 
     assert asyncio.run(scenario()) == [b"a", b"sync", b"b"]
@@ -74,9 +85,9 @@ def test_over_the_in_flight_limit_requests_get_the_503_response() -> None:
     async def scenario() -> list[int]:
         pending: list[asyncio.Future[Response]] = []
 
-        def handler(req: HttpRequest) -> Awaitable[Response]:
+        def handler(req: HttpRequest) -> Coroutine[Any, Any, Response]:
             pending.append(asyncio.get_running_loop().create_future())
-            return pending[-1]
+            return _awaiting(pending[-1])
 
         server, first, t1 = connect(handler, max_in_flight=2)
         first.data_received(request() + request())
@@ -87,11 +98,11 @@ def test_over_the_in_flight_limit_requests_get_the_503_response() -> None:
         assert t2.statuses() == [503]
         for fut in pending:
             fut.set_result(OK)
-        await asyncio.sleep(0)
+        await _settle()
         second.data_received(request())  # capacity is back
-        await asyncio.sleep(0)
+        await _settle()
         pending[-1].set_result(OK)
-        await asyncio.sleep(0)
+        await _settle()
         return t1.statuses() + t2.statuses()
 
     assert asyncio.run(scenario()) == [200, 200, 503, 200]
@@ -114,16 +125,16 @@ def test_deep_pipelines_pause_reading_until_responses_drain() -> None:
     async def scenario() -> tuple[bool, bool]:
         pending: list[asyncio.Future[Response]] = []
 
-        def handler(req: HttpRequest) -> Awaitable[Response]:
+        def handler(req: HttpRequest) -> Coroutine[Any, Any, Response]:
             pending.append(asyncio.get_running_loop().create_future())
-            return pending[-1]
+            return _awaiting(pending[-1])
 
         _, conn, transport = connect(handler, max_pipelined=4)
         conn.data_received(request() * 4)
         paused = not transport.reading
         for fut in pending:
             fut.set_result(OK)
-        await asyncio.sleep(0)
+        await _settle()
         return paused, transport.reading
 
     assert asyncio.run(scenario()) == (True, True)
@@ -161,14 +172,14 @@ def test_a_request_that_never_completes_gets_408() -> None:
 def test_draining_answers_in_flight_work_with_connection_close_then_closes_idle_connections() -> None:
     async def scenario() -> tuple[list[bytes], bool, bool, bool]:
         gate: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        server, busy, busy_t = connect(lambda req: gate)
+        server, busy, busy_t = connect(lambda req: _awaiting(gate))
         idle = server.protocol_factory()
         idle_t = FakeTransport()
         idle.connection_made(idle_t)
         busy.data_received(request())
         server.start_draining(0.0)
         gate.set_result(OK)
-        await asyncio.sleep(0)
+        await _settle()
         server.tick(0.1)
         idle_open_during_grace = not idle_t.closed
         server.tick(1.0)
