@@ -12,6 +12,7 @@ import asyncio
 import functools
 import importlib
 import logging
+import sys
 import time
 from collections import deque
 from typing import Any
@@ -28,7 +29,14 @@ async def _driver() -> Any:
     while the driver loads, which keeps cold start short."""
     global _asyncpg
     if _asyncpg is None:
-        _asyncpg = await asyncio.to_thread(importlib.import_module, "asyncpg")
+        # The import thread holds the GIL for up to the switch interval (5 ms) at a time; a shorter interval while
+        # it runs lets the event loop answer requests in between without waiting that long.
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous, 0.0005))
+        try:
+            _asyncpg = await asyncio.to_thread(importlib.import_module, "asyncpg")
+        finally:
+            sys.setswitchinterval(previous)
     return _asyncpg
 
 

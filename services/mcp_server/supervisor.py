@@ -7,7 +7,6 @@ without it the supervisor binds one socket that all workers accept from.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -33,12 +32,6 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a worker never outlives its supervisor
 
 
 def _private_dir(prefix: str) -> str:
@@ -72,9 +65,8 @@ def _spawn(config: ServerConfig, registry: ToolRegistry, shared: socket.socket |
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         for signum in _SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
-        _die_with_parent()
         sock = shared if shared is not None else make_socket(config.host, config.port, reuse_port=True)
-        run_worker(config, registry, sock, metrics_dir)
+        run_worker(config, registry, sock, metrics_dir, supervisor_pid=os.getppid())
     except BaseException:
         traceback.print_exc()
         code = 1

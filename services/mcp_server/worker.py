@@ -7,6 +7,7 @@ keep-alive connections a short grace to send one last request, and exits when al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from services.tools.registry import ToolRegistry
 log = logging.getLogger("mcpstack.worker")
 
 TICK_S = 1.0
+LISTEN_BACKLOG = 4096
 DRAIN_TICK_S = 0.05
 
 
@@ -38,7 +40,7 @@ def make_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(4096)
+    sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock
 
@@ -99,7 +101,7 @@ async def serve(
     )
     wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
     wire.now = loop.time()
-    server = await loop.create_server(wire.protocol_factory, sock=sock)
+    server = await loop.create_server(wire.protocol_factory, sock=sock, backlog=LISTEN_BACKLOG)  # default: 100
     stop = stop or asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -136,7 +138,38 @@ async def serve(
     log.info("worker %d stopped", os.getpid())
 
 
-def run_worker(config: ServerConfig, registry: ToolRegistry, sock: socket.socket, metrics_dir: str | None) -> None:
+def die_with_supervisor(supervisor_pid: int) -> None:
+    """PR_SET_PDEATHSIG: the kernel sends this worker SIGTERM (drain) when its supervisor dies."""
+    import ctypes  # here, not at the top: the worker sets this once it serves, off the cold-start path
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    if os.getppid() != supervisor_pid:  # the supervisor died before the request was in place
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def run_worker(
+    config: ServerConfig,
+    registry: ToolRegistry,
+    sock: socket.socket,
+    metrics_dir: str | None,
+    *,
+    supervisor_pid: int | None = None,
+) -> None:
     import uvloop
 
-    uvloop.run(serve(config, registry, sock, metrics_dir=metrics_dir))
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def bind_to_supervisor() -> None:
+            await started.wait()
+            if supervisor_pid is not None:
+                die_with_supervisor(supervisor_pid)
+
+        guard = asyncio.create_task(bind_to_supervisor())
+        try:
+            await serve(config, registry, sock, metrics_dir=metrics_dir, started=started)
+        finally:
+            guard.cancel()
+
+    uvloop.run(main())

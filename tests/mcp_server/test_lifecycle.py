@@ -49,6 +49,36 @@ def test_a_killed_worker_is_replaced(database_url: str, tmp_path: Path) -> None:
             assert rpc(server.port, "ping", id_=i).status == 200
 
 
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    with native_server(tmp_path, database_url=None, workers=2) as server:
+        workers = _children(server.proc.pid)
+        assert len(workers) == 2
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in workers if _is_running(pid)]
+            time.sleep(0.05)
+        assert alive == []
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_each_worker_listens_with_the_full_backlog_not_the_event_loops_default_of_100(tmp_path: Path) -> None:
+    with native_server(tmp_path, database_url=None, workers=2) as server:
+        # For a listening socket, ss shows the backlog as Send-Q.
+        out = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, check=True)
+        backlogs = [line.split()[2] for line in out.stdout.splitlines()]
+    assert backlogs == ["4096", "4096"]
+
+
 def test_a_busy_port_fails_at_start_with_one_clear_line(tmp_path: Path) -> None:
     import socket
     import sys
