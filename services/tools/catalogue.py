@@ -8,9 +8,9 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal, NotRequired
 
 import orjson
-from annotated_types import Ge, Le, MaxLen, MinLen
 from typing_extensions import TypedDict
 
+from services.tools.constraints import Ge, Le, MaxLen, MinLen
 from services.tools.context import ToolContext, ToolError
 from services.tools.registry import ToolRegistry
 

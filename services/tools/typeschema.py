@@ -1,9 +1,9 @@
 """JSON Schema (2020-12 subset that draft-07 validators also read) derived from Python type hints.
 
 Supported: str, int, float, bool, None, list[T], tuple[T, ...], dict[str, T], Literal[...], Enum, unions/Optional,
-TypedDict, dataclasses, and `Annotated[T, …]` with annotated_types constraints (Ge, Gt, Le, Lt, MultipleOf, MinLen,
-MaxLen, Len, Interval) or a plain string as the description. Anything else is a definition error at import time,
-not a surprise at call time.
+TypedDict, dataclasses, and `Annotated[T, …]` with constraints (Ge, Gt, Le, Lt, MultipleOf, MinLen, MaxLen) from
+`services.tools.constraints` or from annotated_types (those and Len, Interval), or a plain string as the
+description. Anything else is a definition error at import time, not a surprise at call time.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ import dataclasses
 import enum
 import inspect
 import re
+import sys
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
-import annotated_types as at
 import typing_extensions as tx
 from typing_extensions import get_type_hints, is_typeddict
+
+from services.tools.constraints import Constraint
 
 JsonSchema = dict[str, Any]
 _NOT_REQUIRED: tuple[Any, ...] = (typing.NotRequired, tx.NotRequired)
@@ -125,10 +127,21 @@ def _strip_required(tp: Any) -> Any:
 
 
 def _apply_metadata(schema: JsonSchema, item: Any) -> None:
-    is_number = schema.get("type") in ("integer", "number")
     if isinstance(item, str):
         schema["description"] = item
-    elif isinstance(item, at.Interval):
+        return
+    if isinstance(item, Constraint):
+        keyword = item.keyword_for(schema.get("type"))
+        if keyword is None:
+            raise SchemaError(f"{item!r} does not apply to a value of type {schema.get('type')!r}")
+        schema[keyword] = item.value
+        return
+    # annotated_types is looked up, not imported (cold start): its objects exist only once it has been imported.
+    at: Any = sys.modules.get("annotated_types")
+    if at is None or not isinstance(item, at.BaseMetadata | at.GroupedMetadata):
+        raise SchemaError(f"unsupported Annotated metadata in a tool signature: {item!r}")
+    is_number = schema.get("type") in ("integer", "number")
+    if isinstance(item, at.Interval):
         for part in item:
             _apply_metadata(schema, part)
     elif isinstance(item, at.Ge):

@@ -267,6 +267,8 @@ def test_argument_validation_failures_are_is_error_results(server: ServerProcess
         {},
         {"message": 5},
         {"message": "x", "payload_bytes": -1},
+        {"message": "x", "payload_bytes": 65537},
+        {"message": "x" * 4097},
         {"message": "x", "extra": 1},
         {"message": "x", "payload_bytes": True},
     ):
