@@ -257,6 +257,11 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         lines.append(f"| {t.name} | {t.goal} | {_fmt(t.value, 2)} | {met} |")
     lines += [
         "",
+        "What limits the targets the native server misses, from profiles (perf, py-spy, strace, in-process timings): "
+        "[where-the-time-goes.md](where-the-time-goes.md).",
+    ]
+    lines += [
+        "",
         "## Throughput (wrk, closed loop)",
         "",
         "| server | workload | scope | connections | req/s (median) | server CPU µs/request | non-2xx | "
