@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from scripts.bench import report
 from scripts.bench.openloop import run_openloop
+from scripts.bench.targets import _group_members, _wait_group_gone
 from scripts.bench.wrk import parse
 from tests.support import REPO, native_server
 
@@ -78,6 +81,18 @@ def test_targets_are_computed_from_the_results_and_can_fail() -> None:
     assert missed["per-core, echo 1 KB"].passed is False
     assert met["database tool, whole box"].passed and met["official SDK server"].passed
     assert met["open-loop p99 at 50 % of FastAPI's saturation"].value == pytest.approx(1.5)
+
+
+def test_a_server_process_that_ignores_sigterm_is_killed_before_the_next_measurement() -> None:
+    stubborn = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 60 & sleep 60; wait"], start_new_session=True)
+    try:
+        time.sleep(0.2)
+        assert len(_group_members(stubborn.pid)) == 3
+        os.killpg(stubborn.pid, signal.SIGTERM)
+        _wait_group_gone(stubborn.pid, timeout_s=0.5)
+        assert _group_members(stubborn.pid) == []
+    finally:
+        stubborn.wait(timeout=10)
 
 
 def test_openloop_generator_paces_requests_and_reports_percentiles(database_url: str, tmp_path: Path) -> None:
