@@ -167,6 +167,7 @@ def seed_table(results: dict[str, Any]) -> list[list[str]]:
     ]
     table = []
     for label, key, ours_native, ours_fastapi, higher_is_better in rows:
+        digits = {"cold_start_s": 3, "throughput_rps": 0}.get(key, 2)
         seed_a, seed_b = SEED[key]
         seed_ratio = seed_a / seed_b if higher_is_better else seed_b / seed_a
         ours_ratio = None
@@ -177,7 +178,7 @@ def seed_table(results: dict[str, Any]) -> list[list[str]]:
                 label,
                 f"{seed_a:g} vs {seed_b:g}",
                 f"{seed_ratio:.1f}×",
-                f"{_fmt(ours_native, 2)} vs {_fmt(ours_fastapi, 2)}",
+                f"{_fmt(ours_native, digits)} vs {_fmt(ours_fastapi, digits)}",
                 f"{_fmt(ours_ratio)}×",
             ]
         )
@@ -254,7 +255,8 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
     lines += ["", "## Targets", "", "| target | goal | measured | met |", "|---|---|---|---|"]
     for t in targets(results):
         met = "—" if t.passed is None else ("yes" if t.passed else "**no**")
-        lines.append(f"| {t.name} | {t.goal} | {_fmt(t.value, 2)} | {met} |")
+        digits = 3 if t.value is not None and t.value < 1 else 2  # 0.104 s must not read as 0.10
+        lines.append(f"| {t.name} | {t.goal} | {_fmt(t.value, digits)} | {met} |")
     lines += [
         "",
         "What limits the targets the native server misses, from profiles (perf, py-spy, strace, in-process timings): "
