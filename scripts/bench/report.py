@@ -133,6 +133,14 @@ def _fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
     return f"{value:,.{digits}f}{unit}"
 
 
+LITTLE_TOLERANCE = 0.2
+
+
+def littles_law_holds(concurrency: float, connections: int) -> bool:
+    """λW within the tolerance of the number of connections a closed-loop run keeps busy."""
+    return abs(concurrency - connections) <= LITTLE_TOLERANCE * connections
+
+
 def seed_table(results: dict[str, Any]) -> list[list[str]]:
     """Rows of the seed's table: metric, seed claim (Conduit / FastAPI), our measurement (native / FastAPI)."""
     half = native_at_fastapi_half(results)
@@ -270,14 +278,30 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         "Little's law L = λW |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    off: list[str] = []
     for r in results["throughput"]:
         non_2xx = sum(run["non_2xx"] for run in r["runs"])
         little = sum(run["littles_law_concurrency"] for run in r["runs"]) / len(r["runs"])
+        holds = littles_law_holds(little, r["connections"])
+        if not holds:
+            off.append(f"{r['server']} {r['workload']}")
         lines.append(
             f"| {r['server']} | {r['workload']} | {r['scope']} | {r['connections']} | "
             f"{_fmt(r['median_rps'], 0)} | {_fmt(r['median_cpu_us_per_request'])} | {non_2xx} | "
-            f"{_fmt(little)} |"
+            f"{_fmt(little)}{'' if holds else ' **off**'} |"
         )
+    lines += [
+        "",
+        f"Little's law check (closed loop: λW, wrk's req/s × its mean latency, should equal the number of "
+        f"connections within {LITTLE_TOLERANCE:.0%}): holds for {len(results['throughput']) - len(off)} of "
+        f"{len(results['throughput'])} rows"
+        + (
+            "; off: " + ", ".join(off) + ". For the rows that are off, read req/s and CPU, not the mean latency "
+            "(see [where-the-time-goes.md](where-the-time-goes.md#littles-law))."
+            if off
+            else "."
+        ),
+    ]
     ceilings = results["ceilings"]
     lines += ["", f"Database ceiling: `pgbench -S` {_fmt(ceilings.get('pgbench_select_tps'), 0)} transactions/s.", ""]
     if results["latency"]:

@@ -83,6 +83,13 @@ def test_targets_are_computed_from_the_results_and_can_fail() -> None:
     assert met["open-loop p99 at 50 % of FastAPI's saturation"].value == pytest.approx(1.5)
 
 
+def test_littles_law_check_flags_a_run_whose_lambda_w_is_far_from_its_connection_count() -> None:
+    assert report.littles_law_holds(63.8, 64)
+    assert report.littles_law_holds(52.0, 64)
+    assert not report.littles_law_holds(34.2, 64)
+    assert not report.littles_law_holds(116.2, 64)
+
+
 def test_a_server_process_that_ignores_sigterm_is_killed_before_the_next_measurement() -> None:
     stubborn = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 60 & sleep 60; wait"], start_new_session=True)
     try:
