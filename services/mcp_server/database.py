@@ -13,6 +13,7 @@ import functools
 import importlib
 import logging
 import sys
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -22,6 +23,22 @@ from services.tools.context import DatabaseUnavailable
 log = logging.getLogger("mcpstack.db")
 
 _asyncpg: Any = None
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_asyncpg() -> Any:
+    """Import asyncpg (in a worker thread). The thread holds the GIL for up to the switch interval (5 ms) at a time;
+    a shorter interval while it imports lets the event loop answer requests in between. One import at a time, so the
+    interval is always restored to what it was."""
+    with _IMPORT_LOCK:
+        if "asyncpg" in sys.modules:
+            return sys.modules["asyncpg"]
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous, 0.0005))
+        try:
+            return importlib.import_module("asyncpg")
+        finally:
+            sys.setswitchinterval(previous)
 
 
 async def _driver() -> Any:
@@ -29,14 +46,7 @@ async def _driver() -> Any:
     while the driver loads, which keeps cold start short."""
     global _asyncpg
     if _asyncpg is None:
-        # The import thread holds the GIL for up to the switch interval (5 ms) at a time; a shorter interval while
-        # it runs lets the event loop answer requests in between without waiting that long.
-        previous = sys.getswitchinterval()
-        sys.setswitchinterval(min(previous, 0.0005))
-        try:
-            _asyncpg = await asyncio.to_thread(importlib.import_module, "asyncpg")
-        finally:
-            sys.setswitchinterval(previous)
+        _asyncpg = await asyncio.to_thread(_import_asyncpg)
     return _asyncpg
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from services.mcp_server import database
 from services.mcp_server.database import ConnectionSet
 from services.tools.context import DatabaseUnavailable
 
@@ -92,3 +95,26 @@ def test_closing_fails_queued_waiters_with_a_clear_error(database_url: str) -> N
         return str(raised.value)
 
     assert _run(database_url, scenario, size=1) == "server is shutting down"
+
+
+def test_the_driver_imports_with_a_short_gil_switch_interval_and_restores_it_after_concurrent_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[float] = []
+
+    def slow_import(name: str) -> object:
+        seen.append(sys.getswitchinterval())
+        time.sleep(0.02)
+        return object()
+
+    monkeypatch.delitem(sys.modules, "asyncpg", raising=False)
+    monkeypatch.setattr(database, "_asyncpg", None)
+    monkeypatch.setattr(database.importlib, "import_module", slow_import)
+    before = sys.getswitchinterval()
+
+    async def load_three_at_once() -> None:
+        await asyncio.gather(*(database._driver() for _ in range(3)))
+
+    asyncio.run(load_three_at_once())
+    assert seen and all(interval == min(before, 0.0005) for interval in seen)
+    assert sys.getswitchinterval() == before
