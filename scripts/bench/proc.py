@@ -9,9 +9,9 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it."""
-    children: dict[int, list[int]] = {}
+def _stats() -> list[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/<pid>/stat after the command name) for every process."""
+    stats = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -19,14 +19,26 @@ def descendants(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        stats.append((int(entry.name), stat.rsplit(")", 1)[1].split()))
+    return stats
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _stats():
+        children.setdefault(int(fields[1]), []).append(child)
     tree, todo = [], [pid]
     while todo:
         current = todo.pop()
         tree.append(current)
         todo.extend(children.get(current, []))
     return tree
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group `pgid`."""
+    return [pid for pid, fields in _stats() if fields[0] != "Z" and int(fields[2]) == pgid]
 
 
 def cpu_seconds(pid: int) -> float:

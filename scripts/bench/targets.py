@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scripts.bench.proc import group_members
 from scripts.bench.workloads import ECHO_1K
 from scripts.state import REPO_ROOT
 
@@ -163,34 +164,18 @@ def running(target: Target, database_url: str | None, *, env: dict[str, str] | N
         log.close()
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group `pgid`."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
 def _wait_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
     """A server's workers can outlive its master by a moment: the next measurement must not share the CPUs with
     them. SIGKILL whatever is left after `timeout_s`."""
     for last_resort in (False, True):
         deadline = time.monotonic() + timeout_s
-        while _group_members(pgid):
+        while group_members(pgid):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.02)
         else:
             return
         if last_resort:
-            raise RuntimeError(f"processes of group {pgid} survived SIGKILL: {_group_members(pgid)}")
+            raise RuntimeError(f"processes of group {pgid} survived SIGKILL: {group_members(pgid)}")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)

@@ -16,7 +16,8 @@ import pytest
 
 from scripts.bench import report
 from scripts.bench.openloop import run_openloop
-from scripts.bench.targets import _group_members, _wait_group_gone
+from scripts.bench.proc import group_members
+from scripts.bench.targets import _wait_group_gone
 from scripts.bench.wrk import parse
 from tests.support import REPO, native_server
 
@@ -94,10 +95,10 @@ def test_a_server_process_that_ignores_sigterm_is_killed_before_the_next_measure
     stubborn = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 60 & sleep 60; wait"], start_new_session=True)
     try:
         time.sleep(0.2)
-        assert len(_group_members(stubborn.pid)) == 3
+        assert len(group_members(stubborn.pid)) == 3
         os.killpg(stubborn.pid, signal.SIGTERM)
         _wait_group_gone(stubborn.pid, timeout_s=0.5)
-        assert _group_members(stubborn.pid) == []
+        assert group_members(stubborn.pid) == []
     finally:
         stubborn.wait(timeout=10)
 
