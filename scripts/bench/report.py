@@ -141,6 +141,27 @@ def littles_law_holds(concurrency: float, connections: int) -> bool:
     return abs(concurrency - connections) <= LITTLE_TOLERANCE * connections
 
 
+def checks_section(checks: dict[str, Any]) -> list[str]:
+    """Correctness checks of the run: failed requests, and answers against the golden fixtures and native."""
+    lines = ["## Checks", ""]
+    if "non_2xx_total" in checks:
+        lines.append(f"- Non-2xx responses over all throughput runs: {checks['non_2xx_total']}.")
+    for name, cases in (checks.get("responses_vs_golden") or {}).items():
+        same_json = sum(c["same_json"] for c in cases.values())
+        same_content = sum(c["same_content"] for c in cases.values())
+        lines.append(
+            f"- {name} against the {len(cases)} golden fixtures (`tests/behaviour/golden`): identical JSON "
+            f"{same_json}/{len(cases)}, same content (structured result, error flag, tool names) "
+            f"{same_content}/{len(cases)}."
+        )
+    for name, cases in (checks.get("responses_vs_native") or {}).items():
+        if name == "native":
+            continue
+        same_bytes = sum(c["same_bytes"] for c in cases.values())
+        lines.append(f"- {name} against native on the benchmark's bodies: identical bytes {same_bytes}/{len(cases)}.")
+    return [*lines, ""]
+
+
 def seed_table(results: dict[str, Any]) -> list[list[str]]:
     """Rows of the seed's table: metric, seed claim (Conduit / FastAPI), our measurement (native / FastAPI)."""
     half = native_at_fastapi_half(results)
@@ -337,6 +358,7 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         for r in results["cold_start"]:
             lines.append(f"| {r['server']} | {r['median_s']:.3f} | {', '.join(f'{s:.3f}' for s in r['samples_s'])} |")
         lines.append("")
+    lines += checks_section(results.get("checks", {}))
     lines += [
         "## Charts",
         "",

@@ -246,10 +246,17 @@ class Bench:
             "search_documents": workloads.SEARCH.bodies[0],
             "hash_chain": workloads.CPU.bodies[0],
         }
+        golden = _golden_cases()
         answers: dict[str, dict[str, bytes]] = {}
+        golden_checks: dict[str, dict[str, dict[str, bool]]] = {}
         for name in ("native", "fastapi-deployed", "sdk-1"):
             with running(TARGETS[name], self.database_url) as server:
                 answers[name] = {k: _post(server.port, b) for k, b in bodies.items()}
+                golden_checks[name] = {
+                    case: _against_golden(orjson.loads(_post(server.port, orjson.dumps(pair["request"]))), pair)
+                    for case, pair in golden.items()
+                }
+        self.results["checks"]["responses_vs_golden"] = golden_checks
         reference = answers["native"]
         checks: dict[str, Any] = {}
         for name, got in answers.items():
@@ -283,6 +290,31 @@ def _post(port: int, body: bytes) -> bytes:
     head, _, rest = data.partition(b"\r\n\r\n")
     length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
     return rest[:length]
+
+
+GOLDEN_DIR = REPO_ROOT / "tests" / "behaviour" / "golden"
+
+
+def _golden_cases() -> dict[str, dict[str, Any]]:
+    """The recorded request/response pairs the test suite holds every server to (empty outside a checkout)."""
+    return {path.stem: orjson.loads(path.read_bytes()) for path in sorted(GOLDEN_DIR.glob("*.json"))}
+
+
+def _against_golden(got: dict[str, Any], pair: dict[str, Any]) -> dict[str, bool]:
+    """`same_json`: the whole response; `same_content`: what the spec fixes (the structured result and error flag
+    of a tool call, the tool names of a list), which a server's formatting choices may not change."""
+    want = pair["response"]
+    got_result, want_result = got.get("result") or {}, want.get("result") or {}
+    method = pair["request"]["method"]
+    if method == "tools/call":
+        same_content = bool(got_result.get("isError")) == bool(want_result.get("isError")) and got_result.get(
+            "structuredContent"
+        ) == want_result.get("structuredContent")
+    elif method == "tools/list":
+        same_content = [t.get("name") for t in got_result.get("tools", [])] == [t["name"] for t in want_result["tools"]]
+    else:
+        same_content = got == want
+    return {"same_json": got == want, "same_content": same_content}
 
 
 def _structured(body: bytes) -> Any:

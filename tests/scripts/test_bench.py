@@ -147,6 +147,14 @@ def test_quick_benchmark_runs_and_its_results_validate_against_the_schema(tmp_pa
     checks = results["checks"]["responses_vs_native"]
     assert all(c["same_bytes"] for c in checks["fastapi-deployed"].values())  # the baseline answers byte for byte
     assert all(c["same_structured_content"] for c in checks["sdk-1"].values())  # the SDK formats its text otherwise
+    golden = results["checks"]["responses_vs_golden"]
+    fixtures = len(list((REPO / "tests" / "behaviour" / "golden").glob("*.json")))
+    assert len(golden["native"]) == fixtures
+    assert all(c["same_json"] for c in golden["native"].values())
+    assert all(c["same_json"] for c in golden["fastapi-deployed"].values())
+    assert all(c["same_content"] for c in golden["sdk-1"].values())
     page = (tmp_path / "benchmarks.md").read_text()
     assert "| throughput (req/s) | 8200 vs 1200 |" in page
+    golden_line = f"- native against the {fixtures} golden fixtures (`tests/behaviour/golden`): identical JSON"
+    assert f"{golden_line} {fixtures}/{fixtures}" in page
     assert (tmp_path / "throughput.png").stat().st_size > 1000
