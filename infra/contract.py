@@ -181,3 +181,46 @@ def published_outputs() -> dict[StackUnit, tuple[str, ...]]:
         "FleetGreen": (OUTPUT_ASG_NAME,),
         "Monitoring": (OUTPUT_GATE_ALARM_NAMES, OUTPUT_ALARM_TOPIC_ARN),
     }
+
+
+# --- MCP-level metrics (the servers' own outcomes; an ALB sees HTTP 200 for a failed tool call) ------------------
+# Defined once here: the CloudWatch agent configuration, the Monitoring stack (widgets, per-slot MCP error-rate
+# alarms), the cutover's AWS metrics source and the cost model all use these names.
+
+MCP_METRICS_NAMESPACE: Final = "McpStack/Mcp"
+
+# Counts: every JSON-RPC request, by method (dimensions: stage, slot, method).
+MCP_METRIC_REQUESTS: Final = "Requests"
+# Counts: every `tools/call`, by tool and outcome (dimensions: stage, slot, tool, outcome).
+MCP_METRIC_TOOL_CALLS: Final = "ToolCalls"
+# Milliseconds: time to answer a `tools/call` (dimensions: stage, slot, tool).
+MCP_METRIC_TOOL_LATENCY: Final = "ToolLatency"
+MCP_METRIC_TOOL_LATENCY_UNIT: Final = "Milliseconds"
+
+MCP_DIMENSION_STAGE: Final = "Stage"
+MCP_DIMENSION_SLOT: Final = "Slot"  # "blue" or "green" (a release slot, not an implementation)
+MCP_DIMENSION_METHOD: Final = "Method"
+MCP_DIMENSION_TOOL: Final = "Tool"
+MCP_DIMENSION_OUTCOME: Final = "Outcome"
+
+McpOutcome = Literal["ok", "is_error", "jsonrpc_error", "timeout"]
+MCP_OUTCOMES: Final[tuple[McpOutcome, ...]] = ("ok", "is_error", "jsonrpc_error", "timeout")
+# Outcomes the MCP error-rate gate counts as failures (everything but `ok`).
+MCP_ERROR_OUTCOMES: Final[tuple[McpOutcome, ...]] = ("is_error", "jsonrpc_error", "timeout")
+
+# The servers' Prometheus `/metrics` (`mcp_requests_total{method,tool,outcome}`) label their outcomes this way.
+MCP_PROMETHEUS_REQUESTS: Final = "mcp_requests_total"
+MCP_PROMETHEUS_DURATION: Final = "mcp_request_duration_seconds"
+MCP_PROMETHEUS_OUTCOMES: Final[dict[str, McpOutcome]] = {
+    "ok": "ok",
+    "tool_error": "is_error",
+    "rpc_error": "jsonrpc_error",
+    "timeout": "timeout",
+}
+
+# The per-slot MCP error-rate alarm (a stable name the cutover's gate reads).
+MCP_ERROR_RATE_GATE: Final = "mcp-error-rate"
+
+
+def mcp_error_rate_alarm_name(stage: str, color: Color) -> str:
+    return f"{STACK_PREFIX}-{stage}-{color}-{MCP_ERROR_RATE_GATE}"
