@@ -118,9 +118,10 @@ STAGES: dict[str, StageConfig] = {
         blue=FleetConfig(instance_type="t3.small", min_capacity=1, max_capacity=2),
         green=FleetConfig(instance_type="t3.small", min_capacity=1, max_capacity=2),
     ),
-    # The seed post's shapes: FastAPI on 4 x t3.medium, native on one t3.small, RDS PostgreSQL, CloudWatch.
-    "seed": StageConfig(
-        name="seed",
+    # The shapes of the "Conduit vs FastAPI" cost post: FastAPI on 4 x t3.medium (burstable), native on one t3.small,
+    # RDS PostgreSQL Multi-AZ on db.t4g.small, CloudWatch.
+    "burstable": StageConfig(
+        name="burstable",
         database=DatabaseConfig(instance_class="t4g.small", multi_az=True, deletion_protection=True),
         blue=FleetConfig(instance_type="t3.medium", min_capacity=4, max_capacity=8),
         green=FleetConfig(instance_type="t3.small", min_capacity=1, max_capacity=4),

@@ -95,7 +95,11 @@ def alarm_topic_arn_parameter(stage: str) -> str:
 
 
 def cutover_state_parameter(stage: str) -> str:
-    """Written by the cutover (its state store), never by CloudFormation, so a deploy cannot reset it."""
+    """Written by the cutover (its state store), never by CloudFormation, so a deploy cannot reset it.
+
+    No caller in the CDK app on purpose: the cutover's AWS state store (`mcpstack cutover`) owns this parameter;
+    it is named here so the app and the operator tools can never disagree on where the state lives.
+    """
     return f"{ssm_prefix(stage)}/cutover/state"
 
 

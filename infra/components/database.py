@@ -67,7 +67,7 @@ class Database(Construct):
             acknowledge(
                 self.instance,
                 "AwsSolutions-RDS3",
-                "This stage is configured single-AZ to save cost; the seed stage runs Multi-AZ.",
+                "This stage is configured single-AZ to save cost; the burstable stage runs Multi-AZ.",
             )
         if not config.deletion_protection:
             acknowledge(

@@ -68,23 +68,45 @@ class Fleet(Construct):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.log_group = logs.LogGroup(
+        self.log_group = self._log_group(stage, color, config)
+        self.role = self._instance_role(stage, color, database_secret)
+        self.security_group = self._security_group(vpc, color)
+        # The repo itself is the application: cfn-init unpacks it on the instance and the bootstrap installs it.
+        self.app_asset = s3_assets.Asset(self, "App", path=str(REPO_ROOT), exclude=ASSET_EXCLUDE)
+        init = self._boot_sequence(
+            stage=stage,
+            color=color,
+            database_secret=database_secret,
+            database_host=database_host,
+            drain_s=drain_s,
+        )
+        self.auto_scaling_group = self._auto_scaling_group(vpc, config, init)
+        self._attach(target_group, load_balancer, database, database_port)
+        self.scaling_policy = self._scale_on_requests(config, load_balancer, target_group_full_name)
+        self._acknowledge_findings()
+
+    def _log_group(self, stage: str, color: contract.Color, config: FleetConfig) -> logs.LogGroup:
+        return logs.LogGroup(
             self,
             "AppLogs",
             log_group_name=contract.app_log_group_name(stage, color),
             retention=log_retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.role = iam.Role(
+
+    def _instance_role(self, stage: str, color: contract.Color, database_secret: secretsmanager.ISecret) -> iam.Role:
+        role = iam.Role(
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=f"mcpstack {stage} {color} instances",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy")],
         )
-        database_secret.grant_read(self.role)
+        database_secret.grant_read(role)
+        return role
 
-        self.security_group = ec2.SecurityGroup(
+    def _security_group(self, vpc: ec2.IVpc, color: contract.Color) -> ec2.SecurityGroup:
+        return ec2.SecurityGroup(
             self,
             "SecurityGroup",
             vpc=vpc,
@@ -93,9 +115,16 @@ class Fleet(Construct):
             allow_all_outbound=True,
         )
 
-        # The repo itself is the application: cfn-init unpacks it on the instance and the bootstrap installs it.
-        self.app_asset = s3_assets.Asset(self, "App", path=str(REPO_ROOT), exclude=ASSET_EXCLUDE)
-
+    def _boot_sequence(
+        self,
+        *,
+        stage: str,
+        color: contract.Color,
+        database_secret: secretsmanager.ISecret,
+        database_host: str | None,
+        drain_s: int,
+    ) -> ec2.CloudFormationInit:
+        """CloudFormation Init: OS packages, the application asset, then the bootstrap (install, migrate, start)."""
         bootstrap_args = [
             PYTHON,
             "-m",
@@ -113,7 +142,7 @@ class Fleet(Construct):
         ]
         if database_host is not None:
             bootstrap_args.append(f"--db-host={database_host}")
-        init = ec2.CloudFormationInit.from_config_sets(
+        return ec2.CloudFormationInit.from_config_sets(
             config_sets={"default": ["packages", "app", "bootstrap"]},
             configs={
                 "packages": ec2.InitConfig(
@@ -130,7 +159,10 @@ class Fleet(Construct):
             },
         )
 
-        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+    def _auto_scaling_group(
+        self, vpc: ec2.IVpc, config: FleetConfig, init: ec2.CloudFormationInit
+    ) -> autoscaling.AutoScalingGroup:
+        return autoscaling.AutoScalingGroup(
             self,
             "Asg",
             vpc=vpc,
@@ -169,18 +201,29 @@ class Fleet(Construct):
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.minutes(3),
         )
+
+    def _attach(
+        self,
+        target_group: elbv2.IApplicationTargetGroup,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        database: ec2.IConnectable,
+        database_port: int,
+    ) -> None:
+        """Registers the group in its target group and opens the server port to the ALB and the database to us."""
+        asg = self.auto_scaling_group
         # The target group lives in the Edge stack. Attaching through the L2 would add rules to the ALB's security
         # group from that stack and make a dependency cycle, so the ARN is set here and the port is opened below.
-        cfn_asg = self.auto_scaling_group.node.default_child
+        cfn_asg = asg.node.default_child
         if not isinstance(cfn_asg, autoscaling.CfnAutoScalingGroup):
             raise TypeError("expected the ASG's default child to be a CfnAutoScalingGroup")
         cfn_asg.target_group_arns = [target_group.target_group_arn]
-        self.auto_scaling_group.connections.allow_from(
-            load_balancer, ec2.Port.tcp(contract.SERVER_PORT), "ALB to the server port"
-        )
-        self.auto_scaling_group.connections.allow_to(database, ec2.Port.tcp(database_port), "fleet to PostgreSQL")
+        asg.connections.allow_from(load_balancer, ec2.Port.tcp(contract.SERVER_PORT), "ALB to the server port")
+        asg.connections.allow_to(database, ec2.Port.tcp(database_port), "fleet to PostgreSQL")
 
-        self.scaling_policy = autoscaling.TargetTrackingScalingPolicy(
+    def _scale_on_requests(
+        self, config: FleetConfig, load_balancer: elbv2.ApplicationLoadBalancer, target_group_full_name: str
+    ) -> autoscaling.TargetTrackingScalingPolicy:
+        return autoscaling.TargetTrackingScalingPolicy(
             self,
             "RequestsPerTarget",
             auto_scaling_group=self.auto_scaling_group,
@@ -189,6 +232,7 @@ class Fleet(Construct):
             target_value=config.requests_per_target_per_min,
         )
 
+    def _acknowledge_findings(self) -> None:
         acknowledge(
             self.role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy]",

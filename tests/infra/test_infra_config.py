@@ -21,15 +21,16 @@ from infra.config import (
 from infra.synth import REPO, offline_env
 
 
-def test_stages_are_dev_seed_bench_with_dev_default() -> None:
-    assert set(STAGES) == {"dev", "seed", "bench"}
+def test_stages_are_dev_burstable_bench_with_dev_default() -> None:
+    assert set(STAGES) == {"dev", "burstable", "bench"}
     assert DEFAULT_STAGE == "dev"
 
 
-def test_seed_stage_has_the_seed_posts_shapes() -> None:
-    seed = get_stage("seed")
-    assert (seed.blue.instance_type, seed.blue.min_capacity) == ("t3.medium", 4)
-    assert (seed.green.instance_type, seed.green.min_capacity) == ("t3.small", 1)
+def test_burstable_stage_has_the_cost_posts_shapes() -> None:
+    burstable = get_stage("burstable")
+    assert (burstable.blue.instance_type, burstable.blue.min_capacity) == ("t3.medium", 4)
+    assert (burstable.green.instance_type, burstable.green.min_capacity) == ("t3.small", 1)
+    assert (burstable.database.instance_class, burstable.database.multi_az) == ("t4g.small", True)
 
 
 def test_bench_stage_runs_both_fleets_on_c5_xlarge() -> None:
@@ -45,7 +46,7 @@ def test_stage_configs_are_frozen() -> None:
 def test_unknown_stage_raises_with_the_known_names() -> None:
     with pytest.raises(UnknownStageError) as info:
         get_stage("prod")
-    assert "bench, dev, seed" in str(info.value)
+    assert "bench, burstable, dev" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -69,4 +70,4 @@ def test_app_with_unknown_stage_exits_with_one_clear_line() -> None:
     )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: unknown stage 'prod'; expected one of: bench, dev, seed"]
+    assert errors == ["error: unknown stage 'prod'; expected one of: bench, burstable, dev"]

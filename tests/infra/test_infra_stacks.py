@@ -83,8 +83,8 @@ def test_database_password_is_generated_in_secrets_manager(synthesized: Stages) 
     )
 
 
-def test_seed_database_is_multi_az_with_deletion_protection(synthesized: Stages) -> None:
-    synthesized["seed"].templates["Data"].has_resource_properties(
+def test_burstable_database_is_multi_az_with_deletion_protection(synthesized: Stages) -> None:
+    synthesized["burstable"].templates["Data"].has_resource_properties(
         "AWS::RDS::DBInstance", {"MultiAZ": True, "DeletionProtection": True}
     )
 
@@ -390,11 +390,11 @@ def test_fleet_accepts_the_server_port_only_from_the_load_balancer(synthesized: 
 
 @pytest.mark.parametrize("color", contract.COLORS)
 def test_fleet_resources_carry_cost_allocation_tags(synthesized: Stages, color: contract.Color) -> None:
-    template = synthesized["seed"].templates[contract.fleet_unit(color)]
+    template = synthesized["burstable"].templates[contract.fleet_unit(color)]
     expected = [
         {"Key": "Color", "PropagateAtLaunch": True, "Value": color},
         {"Key": "Project", "PropagateAtLaunch": True, "Value": "mcpstack"},
-        {"Key": "Stage", "PropagateAtLaunch": True, "Value": "seed"},
+        {"Key": "Stage", "PropagateAtLaunch": True, "Value": "burstable"},
     ]
     template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {"Tags": Match.array_with(expected)})
 
