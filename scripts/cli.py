@@ -1,66 +1,61 @@
-"""The one operator CLI, `mcpstack`: subcommands live in their own modules under `scripts/`."""
+"""The one operator CLI, `mcpstack`: `main()` is its entry point; subcommands live in their own modules.
+
+`mcpstack serve native` goes to the native server's own entry point before Typer and Rich are imported: a server's
+cold start is part of what this project measures, and that entry point (`services/mcp_server/__main__.py`) holds the
+command's one set of flags and its `--help`. Every other command is a Typer command of `build_app()`.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import typer
+
+SERVE_NATIVE = ("serve", "native")
 
 
-def _serve_native_fast_path(argv: list[str]) -> int:
-    """`mcpstack serve native` without loading Typer and Rich: the server process starts in a fraction of the time.
+def serve_native(argv: list[str]) -> int:
+    """`mcpstack serve native ARGS`: the native server, with the local cluster when no database is named."""
+    from scripts.pgcluster import local_database_url
+    from services.mcp_server.__main__ import main as run_native
 
-    Adds the local cluster's URL when neither DATABASE_URL nor --database-url is given (operator convenience).
-    """
-    from services.mcp_server.__main__ import main as serve_native
-
-    if not os.environ.get("DATABASE_URL") and not any(a.startswith("--database-url") for a in argv):
-        from scripts.pgcluster import ClusterError, local_database_url
-
-        try:
-            url = local_database_url()
-        except ClusterError:
-            url = None
-        if url:
-            argv = [*argv, "--database-url", url]
-        else:
-            print(
-                "warning: no DATABASE_URL and no local cluster: database tools will report errors "
-                "(run `mcpstack db up`)",
-                file=sys.stderr,
-            )
-    return serve_native(argv)
+    return run_native(argv, prog="mcpstack serve native", local_database_url=local_database_url)
 
 
-if sys.argv[1:3] == ["serve", "native"] and not {"--help", "-h"} & set(sys.argv):
-    raise SystemExit(_serve_native_fast_path(sys.argv[3:]))
+def build_app() -> typer.Typer:
+    import typer
 
-import typer  # noqa: E402  (after the fast path on purpose)
-
-app = typer.Typer(
-    name="mcpstack",
-    help="Deploy, measure, migrate and price MCP servers: native vs FastAPI.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-
-
-@app.callback()
-def main() -> None:
-    """mcpstack: a deployment reference stack for MCP servers."""
-
-
-def _register() -> None:
     from scripts import db, demo, serve
+    from scripts.bench.cli import bench
 
+    app = typer.Typer(
+        name="mcpstack",
+        help="Deploy, measure, migrate and price MCP servers: native vs FastAPI.",
+        no_args_is_help=True,
+        add_completion=False,
+    )
     app.add_typer(db.app, name="db")
     app.add_typer(serve.app, name="serve")
     app.command(name="demo")(demo.demo)
-    from scripts.bench.cli import bench
-
     app.command(name="bench")(bench)
+    from scripts import stack
+    from scripts.cutover import cli as cutover
+
+    app.add_typer(cutover.app, name="cutover")
+    app.add_typer(stack.app, name="stack")
+    return app
 
 
-_register()
+def main(argv: list[str] | None = None) -> int:
+    """The `mcpstack` command (pyproject's `[project.scripts]`)."""
+    args = sys.argv[1:] if argv is None else argv
+    if tuple(args[: len(SERVE_NATIVE)]) == SERVE_NATIVE:
+        return serve_native(args[len(SERVE_NATIVE) :])
+    build_app()(args=args, prog_name="mcpstack")  # Typer exits by itself (SystemExit with the command's code)
+    return 0
+
 
 if __name__ == "__main__":
-    app()
+    raise SystemExit(main())

@@ -9,16 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from scripts.pgcluster import Cluster, ClusterError
-from scripts.state import state_dir
+from scripts.pgcluster import ClusterError, local_cluster
 from services.tools import schema
 
 app = typer.Typer(help="Local PostgreSQL cluster: up, down, status, reset, url, migrate, seed.", no_args_is_help=True)
 console = Console(stderr=True)
-
-
-def local_cluster() -> Cluster:
-    return Cluster(state_dir() / "pg")
 
 
 def _external_url() -> str | None:

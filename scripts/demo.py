@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scripts.db import local_cluster, prepare
-from scripts.pgcluster import ClusterError
+from scripts.db import prepare
+from scripts.pgcluster import ClusterError, free_port, local_cluster
 
 console = Console()
 
@@ -30,12 +30,6 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("search_documents", {"query": "rollback sku42", "limit": 3}),
     ("send_notification", {"customer_id": 42, "channel": "email", "message": "Your order shipped"}),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _exercise(url: str) -> list[tuple[str, bool, str, float]]:
@@ -67,7 +61,7 @@ def demo() -> None:
         console.print(f"[red]error:[/] {ex}")
         raise typer.Exit(1) from None
     console.print(f"PostgreSQL: {cluster.url}")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": cluster.url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "serve", "native", "--port", str(port), "--workers", "2"],

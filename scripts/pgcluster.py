@@ -13,8 +13,11 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from scripts.state import state_dir
 
 DB_NAME = "mcpstack"
 DB_USER = "mcpstack"
@@ -213,9 +216,26 @@ def _service_user() -> str:
     return name
 
 
-def local_database_url() -> str | None:
-    """The URL of the project's local cluster when it is running, else None (no Typer/Rich import: fast path)."""
-    from scripts.state import state_dir
+def local_cluster() -> Cluster:
+    """The project's own cluster, in the state directory (`mcpstack db up` creates and starts it)."""
+    return Cluster(state_dir() / "pg")
 
-    cluster = Cluster(state_dir() / "pg")
-    return cluster.url if cluster.running() else None
+
+def local_database_url() -> str | None:
+    """For a server started with no database named: the local cluster's URL when it runs, else None.
+
+    Says which on stderr in plain text, not Rich: `mcpstack serve native` asks this on its fast start.
+    """
+    cluster = local_cluster()
+    try:
+        url = cluster.url if cluster.running() else None
+    except ClusterError:
+        url = None
+    if url:
+        print(f"DATABASE_URL not set: using the local cluster ({url})", file=sys.stderr)
+    else:
+        print(
+            "warning: no DATABASE_URL and no local cluster: database tools will report errors (run `mcpstack db up`)",
+            file=sys.stderr,
+        )
+    return url

@@ -9,56 +9,29 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from scripts.pgcluster import local_database_url
+
 app = typer.Typer(help="Run an MCP server the way production does.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
 def _database_url(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    from scripts.db import local_cluster
-
-    cluster = local_cluster()
-    if cluster.running():
-        console.print(f"DATABASE_URL not set: using the local cluster ({cluster.url})")
-        return cluster.url
-    console.print(
-        "[yellow]warning:[/] no DATABASE_URL and no local cluster: database tools will report errors "
-        "(run `mcpstack db up`)"
-    )
-    return None
+    """--database-url, else DATABASE_URL, else the local cluster when it runs (the same lookup as `serve native`)."""
+    return explicit or os.environ.get("DATABASE_URL") or local_database_url()
 
 
-@app.command()
-def native(
-    host: Annotated[str | None, typer.Option(help="Address to bind (env MCP_HOST; default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (env MCP_PORT; default 8080).")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (env MCP_WORKERS; default: one per core).")
-    ] = None,
-    database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (env DATABASE_URL).")] = None,
-    tool_packs: Annotated[str | None, typer.Option(help="Comma-separated tool packs (env MCP_TOOL_PACKS).")] = None,
-) -> None:
-    """The native server: a supervisor with one uvloop worker per core (SO_REUSEPORT)."""
-    from services.mcp_server import supervisor
-    from services.mcp_server.config import ConfigError, load_config
-    from services.tools.packs import load_packs
+# Flags, help and behaviour are the native server's own (services/mcp_server/__main__.py): `main()` in scripts/cli.py
+# sends `mcpstack serve native …` there before Typer loads. This entry lists the command in `mcpstack serve --help`
+# and hands whatever follows it to that same function when the app is called some other way.
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def native(ctx: typer.Context) -> None:
+    """The native server: a supervisor with one uvloop worker per core (SO_REUSEPORT). Options: see its --help."""
+    from scripts.cli import serve_native
 
-    try:
-        config = load_config(
-            host=host,
-            port=port,
-            workers=workers if workers is not None else (None if os.environ.get("MCP_WORKERS") else os.cpu_count()),
-            database_url=_database_url(database_url),
-            tool_packs=tuple(p.strip() for p in tool_packs.split(",")) if tool_packs else None,
-        )
-        registry = load_packs(config.tool_packs)
-    except (ConfigError, ValueError) as ex:
-        console.print(f"[red]error:[/] {ex}")
-        raise typer.Exit(2) from None
-    raise typer.Exit(supervisor.run(config, registry))
+    raise typer.Exit(serve_native(ctx.args))
 
 
 @app.command()
@@ -66,12 +39,15 @@ def fastapi(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default 2 x cores + 1, seed 002; --tuned: one per core).")
+        int | None,
+        typer.Option(
+            help="Worker processes (default 2 x cores + 1, the FastAPI worker note's formula; --tuned: one per core)."
+        ),
     ] = None,
     tuned: Annotated[bool, typer.Option(help="One worker per core instead of 2 x cores + 1.")] = False,
     database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (env DATABASE_URL).")] = None,
 ) -> None:
-    """The FastAPI baseline under gunicorn with uvicorn workers, as the seeds deploy it (replaces this process)."""
+    """The FastAPI baseline: gunicorn with uvicorn workers, as the FastAPI worker note advises (execs gunicorn)."""
     from services.fastapi_baseline.gunicorn_conf import worker_count
 
     count = workers if workers is not None else worker_count(os.cpu_count() or 1, tuned=tuned)
