@@ -12,7 +12,6 @@ from typing import Any
 
 from services.mcp_server.wire import WireLimits
 
-SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 

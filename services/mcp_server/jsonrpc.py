@@ -17,9 +17,11 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SERVER_OVERLOADED = -32000  # implementation-defined server error range
-HEADER_MISMATCH = -32020  # MCP 2026-07-28
+UNSUPPORTED_PROTOCOL_VERSION = -32022  # MCP 2026-07-28, also used for a bad MCP-Protocol-Version header
+# Not used yet: the 2026-07-28 era (header/body mismatch, a required client capability missing) is being added next,
+# and these are its codes, kept beside the others so the table stays whole.
+HEADER_MISMATCH = -32020
 MISSING_CLIENT_CAPABILITY = -32021
-UNSUPPORTED_PROTOCOL_VERSION = -32022
 
 Id = str | int
 

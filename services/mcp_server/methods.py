@@ -24,12 +24,14 @@ from services.tools.registry import ToolRegistry, ToolResult
 
 Reply = bytes | Awaitable[bytes]
 
+HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
+
 
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
     name: str
     version: str
-    protocol_versions: tuple[str, ...]  # newest first
+    protocol_versions: tuple[str, ...] = HANDSHAKE_VERSIONS  # newest first
     instructions: str | None = None
     page_size: int = 50
 

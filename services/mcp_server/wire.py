@@ -82,7 +82,6 @@ class WireServer:
         self.in_flight = 0
         self.draining = False
         self.now = 0.0  # coarse clock, advanced by the sweeper
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.drained = asyncio.Event()
 
     def protocol_factory(self) -> HttpProtocol:
@@ -104,6 +103,11 @@ class WireServer:
             conn.begin_drain(now)
         if not self.connections:
             self.drained.set()
+
+    def close_all(self) -> None:
+        """Close every connection now, work in progress or not (the drain time is over)."""
+        for conn in list(self.connections):
+            conn.close()
 
     def forget(self, conn: HttpProtocol) -> None:
         self.connections.discard(conn)
@@ -196,7 +200,7 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # The client finished sending; answer what is pending, then close.
         if not self._pipeline:
-            self._close()
+            self.close()
         else:
             self._pipeline[-1][1] = True
         return True
@@ -305,7 +309,7 @@ class HttpProtocol(asyncio.Protocol):
                 )
             )
             if close:
-                self._close()
+                self.close()
                 return
         if not pipeline:
             self._idle_since = self._server.now
@@ -332,7 +336,7 @@ class HttpProtocol(asyncio.Protocol):
             self._read_paused = False
             self._transport.resume_reading()
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._transport.close()
@@ -363,6 +367,6 @@ class HttpProtocol(asyncio.Protocol):
             if self._close_at is None:
                 self._close_at = now + limits.drain_idle_grace_s
             if now >= self._close_at:
-                self._close()
+                self.close()
         elif now - self._idle_since > limits.keepalive_timeout_s:
-            self._close()
+            self.close()

@@ -45,6 +45,99 @@ def make_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
+class Worker:
+    """The parts of one worker, assembled from the configuration: database handle, metrics, MCP methods, endpoint and
+    wire server. `serve` below runs it: listen, sweep once a second, drain, close."""
+
+    def __init__(self, config: ServerConfig, registry: ToolRegistry, *, metrics_dir: str | None) -> None:
+        self.config = config
+        self.db = _database(config)
+        self.metrics = Metrics()
+        self.share = SnapshotShare(metrics_dir, f"worker-{os.getpid()}")
+        self.methods = McpMethods(
+            registry=registry,
+            info=ServerInfo(
+                name=config.server_name,
+                version=config.server_version,
+                instructions=config.instructions,
+                page_size=config.page_size,
+            ),
+            db=self.db if self.db is not None else NO_DATABASE,
+            metrics=self.metrics,
+        )
+        endpoint = McpEndpoint(
+            methods=self.methods,
+            mcp_path=config.mcp_path,
+            allowed_hosts=config.host_allow_list,
+            allowed_origins=frozenset(o.lower() for o in config.allowed_origins),
+            ready=self.ready,
+            metrics_text=self.metrics_text,
+        )
+        self.wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
+        self._connecting: asyncio.Task[None] | None = None
+
+    async def ready(self) -> bool:
+        return True if self.db is None else await self.db.ping()
+
+    def _count_connections(self) -> None:
+        self.metrics.gauges["in_flight_requests"] = self.wire.in_flight
+        self.metrics.gauges["open_connections"] = len(self.wire.connections)
+
+    def metrics_text(self) -> bytes:
+        self._count_connections()
+        return exposition(merge([self.metrics.snapshot(), *self.share.others()]))
+
+    async def listen(self, sock: socket.socket) -> asyncio.Server:
+        loop = asyncio.get_running_loop()
+        if self.db is not None:
+            # Connect in the background: tools that need no database answer at once (cold start), and a database
+            # that is down at boot does not hold up /health.
+            self._connecting = asyncio.create_task(self.db.start())
+        self.wire.tick(loop.time())
+        return await loop.create_server(self.wire.protocol_factory, sock=sock, backlog=LISTEN_BACKLOG)  # default: 100
+
+    async def sweep(self) -> None:
+        """About once a second: advance the wire's clock, close idle and stalled connections, publish metrics."""
+        loop = asyncio.get_running_loop()
+        wire = self.wire
+        while True:
+            await asyncio.sleep(DRAIN_TICK_S if wire.draining else TICK_S)
+            wire.tick(loop.time())
+            if not wire.draining:
+                self._count_connections()
+                self.share.publish(self.metrics.snapshot())
+
+    async def drain(self, server: asyncio.Server) -> None:
+        """Stop accepting, let in-flight work finish within the drain time, then close what is left."""
+        log.info("worker %d draining (up to %.1f s)", os.getpid(), self.config.drain_timeout_s)
+        server.close()
+        wire = self.wire
+        wire.start_draining(asyncio.get_running_loop().time())
+        try:
+            await asyncio.wait_for(wire.drained.wait(), self.config.drain_timeout_s)
+        except TimeoutError:
+            log.warning("drain time over: closing %d connection(s) with work in progress", len(wire.connections))
+            wire.close_all()
+
+    async def close(self) -> None:
+        self.share.withdraw()
+        if self.db is not None:
+            if self._connecting is not None:
+                self._connecting.cancel()
+            await self.db.close()
+
+
+def _database(config: ServerConfig) -> ConnectionSet | None:
+    if not config.database_url:
+        return None
+    return ConnectionSet(
+        config.database_url,
+        size=config.db_pool_size,
+        connect_timeout_s=config.db_connect_timeout_s,
+        retry_interval_s=config.db_retry_interval_s,
+    )
+
+
 async def serve(
     config: ServerConfig,
     registry: ToolRegistry,
@@ -54,87 +147,21 @@ async def serve(
     started: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    db = None
-    if config.database_url:
-        db = ConnectionSet(
-            config.database_url,
-            size=config.db_pool_size,
-            connect_timeout_s=config.db_connect_timeout_s,
-            retry_interval_s=config.db_retry_interval_s,
-        )
-        # Connect in the background: tools that need no database answer at once (cold start), and a database
-        # that is down at boot does not hold up /health.
-        connecting = asyncio.create_task(db.start())
-    metrics = Metrics()
-    share = SnapshotShare(metrics_dir, f"worker-{os.getpid()}")
-    methods = McpMethods(
-        registry=registry,
-        info=ServerInfo(
-            name=config.server_name,
-            version=config.server_version,
-            protocol_versions=("2025-11-25", "2025-06-18", "2025-03-26"),
-            instructions=config.instructions,
-            page_size=config.page_size,
-        ),
-        db=db if db is not None else NO_DATABASE,
-        metrics=metrics,
-    )
-
-    async def ready() -> bool:
-        return True if db is None else await db.ping()
-
-    wire: WireServer
-
-    def metrics_text() -> bytes:
-        metrics.gauges["in_flight_requests"] = wire.in_flight
-        metrics.gauges["open_connections"] = len(wire.connections)
-        return exposition(merge([metrics.snapshot(), *share.others()]))
-
-    endpoint = McpEndpoint(
-        methods=methods,
-        mcp_path=config.mcp_path,
-        allowed_hosts=config.host_allow_list,
-        allowed_origins=frozenset(o.lower() for o in config.allowed_origins),
-        ready=ready,
-        metrics_text=metrics_text,
-    )
-    wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
-    wire.now = loop.time()
-    server = await loop.create_server(wire.protocol_factory, sock=sock, backlog=LISTEN_BACKLOG)  # default: 100
+    """Serve on `sock` until `stop` is set (or SIGTERM/SIGINT arrives), then drain and close."""
+    worker = Worker(config, registry, metrics_dir=metrics_dir)
+    server = await worker.listen(sock)
     stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-
-    async def ticker() -> None:
-        while True:
-            await asyncio.sleep(DRAIN_TICK_S if wire.draining else TICK_S)
-            wire.tick(loop.time())
-            if not wire.draining:
-                metrics.gauges["in_flight_requests"] = wire.in_flight
-                metrics.gauges["open_connections"] = len(wire.connections)
-                share.publish(metrics.snapshot())
-
-    tick_task = asyncio.create_task(ticker())
+    sweeper = asyncio.create_task(worker.sweep())
     if started is not None:
         started.set()
     log.info("worker %d serving on %s:%d", os.getpid(), config.host, config.port)
     await stop.wait()
-
-    log.info("worker %d draining (up to %.1f s)", os.getpid(), config.drain_timeout_s)
-    server.close()
-    wire.start_draining(loop.time())
-    try:
-        await asyncio.wait_for(wire.drained.wait(), config.drain_timeout_s)
-    except TimeoutError:
-        log.warning("drain time over: closing %d connection(s) with work in progress", len(wire.connections))
-        for conn in list(wire.connections):
-            conn._close()
-    tick_task.cancel()
-    share.withdraw()
-    if db is not None:
-        connecting.cancel()
-        await db.close()
+    await worker.drain(server)
+    sweeper.cancel()
+    await worker.close()
     log.info("worker %d stopped", os.getpid())
 
 

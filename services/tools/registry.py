@@ -225,9 +225,6 @@ class ToolRegistry:
     def __len__(self) -> int:
         return len(self._tools)
 
-    def names(self) -> list[str]:
-        return list(self._tools)
-
 
 def build_tool(
     fn: Callable[..., Any],
