@@ -1,8 +1,8 @@
 """Known behaviour differences between servers, stated where they are tested.
 
 `expect_difference(request, server, fastapi="why")` marks the current test as an expected failure (strict: it must
-fail) for that server only, with the reason and the behaviour the spec or protocol.md requires. A difference that
-goes away turns the test red, so the list cannot go stale.
+fail) for that server only, with the reason and the behaviour the spec or docs/protocol.md requires. A difference
+that goes away turns the test red, so the list cannot go stale.
 """
 
 from __future__ import annotations

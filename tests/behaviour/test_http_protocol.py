@@ -1,4 +1,4 @@
-"""The default path of protocol.md over a real socket: status codes, error codes, and the server staying up."""
+"""The behaviour docs/protocol.md sets out, over a real socket: status codes, error codes, the server staying up."""
 
 from __future__ import annotations
 

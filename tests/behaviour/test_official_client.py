@@ -75,6 +75,6 @@ def test_official_client_gets_invalid_params_for_an_unknown_tool(
         request,
         any_server,
         sdk="MCPServer answers an unknown tool with an isError result; the spec (2025-11-25, tools: error handling) "
-        "lists unknown tools under protocol errors, JSON-RPC -32602, as protocol.md requires",
+        "lists unknown tools under protocol errors, JSON-RPC -32602, as docs/protocol.md requires",
     )
     assert asyncio.run(_call_unknown_tool(any_server.url)) == -32602
