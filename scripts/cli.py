@@ -45,6 +45,11 @@ def build_app() -> typer.Typer:
 
     app.add_typer(cutover.app, name="cutover")
     app.add_typer(stack.app, name="stack")
+    from scripts import stack
+    from scripts.cutover import cli as cutover
+
+    app.add_typer(cutover.app, name="cutover")
+    app.add_typer(stack.app, name="stack")
     return app
 
 

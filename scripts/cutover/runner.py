@@ -137,8 +137,8 @@ class Runner:
     def rollback(self) -> RunResult:
         return self._locked(lambda: self._verb(machine.rollback, "rollback"))
 
-    def preflight(self, plan: Plan) -> list[str]:
-        """Problems that stop a start (empty: go). Reads only."""
+    def preflight(self, plan: Plan, *, record: bool = True) -> list[str]:
+        """Problems that stop a start (empty: go). Reads only; `record=False` (dry-run) skips the audit entry."""
         router, problems = self.a.router, []
         try:
             router.check_exists()
@@ -173,7 +173,8 @@ class Runner:
             result = self.a.smoke.check(plan.target)
             if not result.ok:
                 problems.append(f"behaviour check of {plan.target} failed: {result.detail}")
-        self.a.audit.record("preflight", {"problems": problems, "healthy_polls": healthy_polls})
+        if record:
+            self.a.audit.record("preflight", {"problems": problems, "healthy_polls": healthy_polls})
         return problems
 
     def dry_run(self, plan: Plan) -> list[str]:

@@ -1,0 +1,291 @@
+"""Local adapters for the cutover: metrics from HAProxy stats and the servers' `/metrics`, the behaviour check on a
+slot's direct port, and the file-based state store, audit log (JSON lines) and lock in the state directory.
+
+127.0.0.1 only. HTTP through the standard library: these are a handful of requests per poll, not a load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import http.client
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.contract import MCP_PROMETHEUS_DURATION, MCP_PROMETHEUS_OUTCOMES, MCP_PROMETHEUS_REQUESTS
+from scripts.cutover.codec import PlanError, state_from_dict, state_to_dict
+from scripts.cutover.gates import histogram_quantile
+from scripts.cutover.haproxy import BACKEND, HaproxyError, RuntimeApi
+from scripts.cutover.model import Reading, Slot, SlotWindow, State
+from scripts.cutover.ports import LockHeldError, MetricsError, SmokeResult, StateStoreError
+
+# --- HTTP to a slot's direct port ------------------------------------------------------------------------------
+
+
+def http_call(
+    port: int, method: str, path: str, body: bytes | None = None, timeout_s: float = 10.0
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def rpc(port: int, method: str, params: dict[str, Any] | None = None, *, id_: int = 1) -> tuple[int, dict[str, Any]]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "method": method}
+    if params is not None:
+        message["params"] = params
+    status, body = http_call(port, "POST", "/mcp", json.dumps(message).encode())
+    try:
+        payload = json.loads(body) if body else {}
+    except ValueError:
+        payload = {"_unparsed": body[:200].decode(errors="replace")}
+    return status, payload
+
+
+# --- metrics ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerCounters:
+    requests: float
+    errors: float
+    bounds: tuple[float, ...]
+    buckets: tuple[float, ...]  # cumulative, summed over methods
+
+
+@dataclass(frozen=True)
+class HaproxyCounters:
+    requests: int
+    http_5xx: int
+    up: bool
+
+
+def parse_server_metrics(text: str) -> ServerCounters:
+    """JSON-RPC requests and errors (`mcp_requests_total` by outcome) and the latency histogram, by metric name."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    requests = errors = 0.0
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == MCP_PROMETHEUS_REQUESTS:
+                requests += sample.value
+                if MCP_PROMETHEUS_OUTCOMES.get(sample.labels.get("outcome", ""), "jsonrpc_error") != "ok":
+                    errors += sample.value  # an outcome we do not know is not a success
+            elif sample.name == f"{MCP_PROMETHEUS_DURATION}_bucket":
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    bounds = tuple(sorted(buckets))
+    return ServerCounters(requests, errors, bounds, tuple(buckets[b] for b in bounds))
+
+
+class LocalMetrics:
+    """Windows from cumulative counters: `begin` keeps a baseline, `read` returns the differences."""
+
+    def __init__(self, api: RuntimeApi, slot_ports: Mapping[Slot, int], backend: str = BACKEND) -> None:
+        self.api = api
+        self.slot_ports = dict(slot_ports)
+        self.backend = backend
+        self.base: dict[Slot, tuple[HaproxyCounters, ServerCounters]] | None = None
+
+    def _haproxy(self) -> dict[str, HaproxyCounters]:
+        out = {}
+        for row in self.api.stat():
+            if row.get("pxname") == self.backend and row.get("svname") in self.slot_ports:
+                # Connection and response errors are failed requests too, though no server answered a 5xx.
+                failed = int(row.get("hrsp_5xx") or 0) + int(row.get("eresp") or 0) + int(row.get("econ") or 0)
+                out[row["svname"]] = HaproxyCounters(
+                    int(row.get("req_tot") or 0), failed, row.get("status", "").startswith("UP")
+                )
+        return out
+
+    def _server(self, slot: Slot) -> ServerCounters:
+        status, body = http_call(self.slot_ports[slot], "GET", "/metrics", timeout_s=5)
+        if status != 200:
+            raise MetricsError(f"{slot} /metrics answered {status}")
+        return parse_server_metrics(body.decode())
+
+    def _snapshot(self) -> dict[Slot, tuple[HaproxyCounters, ServerCounters]]:
+        try:
+            hap = self._haproxy()
+            return {slot: (hap[slot], self._server(slot)) for slot in self.slot_ports}
+        except (HaproxyError, OSError, KeyError, ValueError) as ex:
+            raise MetricsError(f"local metrics unreadable: {type(ex).__name__}: {ex}") from ex
+
+    def begin(self) -> None:
+        self.base = self._snapshot()
+
+    def read(self, source: Slot, target: Slot, alarm_names: tuple[str, ...]) -> Reading:
+        if self.base is None:
+            raise MetricsError("read before begin")
+        now = self._snapshot()
+        return Reading(
+            target=self._window(self.base[target], now[target]),
+            source=self._window(self.base[source], now[source]),
+            firing_alarms=(),
+        )
+
+    @staticmethod
+    def _window(
+        before: tuple[HaproxyCounters, ServerCounters], after: tuple[HaproxyCounters, ServerCounters]
+    ) -> SlotWindow:
+        (hb, sb), (ha, sa) = before, after
+        if sa.requests < sb.requests or ha.requests < hb.requests:
+            # A restarted server resets its counters: this window cannot be judged.
+            return SlotWindow(None, None, None, None, None, int(ha.up), int(not ha.up))
+        base = dict(zip(sb.bounds, sb.buckets, strict=True))
+        delta = tuple(c - base.get(b, 0.0) for b, c in zip(sa.bounds, sa.buckets, strict=True))
+        p95_s = histogram_quantile(0.95, sa.bounds, delta) if sa.bounds else None
+        return SlotWindow(
+            requests=ha.requests - hb.requests,
+            http_5xx=ha.http_5xx - hb.http_5xx,
+            mcp_requests=int(sa.requests - sb.requests),
+            mcp_errors=int(sa.errors - sb.errors),
+            p95_ms=None if p95_s is None else p95_s * 1000.0,
+            healthy_targets=int(ha.up),
+            unhealthy_targets=int(not ha.up),
+        )
+
+    def firing_alarms(self, alarm_names: tuple[str, ...]) -> tuple[str, ...]:
+        return ()  # no CloudWatch alarms locally; the same gates are computed from the counters
+
+
+# --- behaviour check -------------------------------------------------------------------------------------------
+
+# Read-only tools only: the golden requests both slots must answer with the same content.
+GOLDEN_CALLS: tuple[dict[str, Any], ...] = (
+    {"name": "echo", "arguments": {"message": "cutover smoke", "payload_bytes": 64}},
+    {"name": "hash_chain", "arguments": {"text": "cutover", "rounds": 10}},
+    {"name": "get_customer", "arguments": {"customer_id": 42, "recent_orders": 3}},
+    {"name": "search_documents", "arguments": {"query": "latency", "limit": 3}},
+)
+
+
+class LocalSmoke:
+    """`tools/list` and a `tools/call` on the receiving slot's direct port, then the golden calls on both slots."""
+
+    def __init__(self, slot_ports: Mapping[Slot, int]) -> None:
+        self.slot_ports = dict(slot_ports)
+
+    def check(self, slot: Slot) -> SmokeResult:
+        other: Slot = "green" if slot == "blue" else "blue"
+        try:
+            status, listed = rpc(self.slot_ports[slot], "tools/list")
+            names = [t.get("name") for t in listed.get("result", {}).get("tools", [])]
+            if status != 200 or not names:
+                return SmokeResult(False, f"tools/list on {slot}: HTTP {status}, {len(names)} tools")
+            for call in GOLDEN_CALLS:
+                answers = [rpc(self.slot_ports[s], "tools/call", call) for s in (slot, other)]
+                (st, mine), (_, theirs) = answers
+                result = mine.get("result")
+                if st != 200 or not isinstance(result, dict) or result.get("isError"):
+                    return SmokeResult(False, f"tools/call {call['name']} on {slot}: HTTP {st}, {str(mine)[:160]}")
+                ref = theirs.get("result") or {}
+                if result.get("structuredContent") != ref.get("structuredContent"):
+                    return SmokeResult(False, f"{call['name']}: {slot} and {other} answer different content")
+        except OSError as ex:
+            return SmokeResult(False, f"{slot} unreachable: {ex}")
+        return SmokeResult(True, f"{len(names)} tools; {len(GOLDEN_CALLS)} golden calls agree")
+
+
+# --- state store, audit log, lock, clock -----------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+class FileStore:
+    """`state.json` (the current state, replaced atomically) and `history.jsonl` (every saved state)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / "state.json"
+        self.history_path = directory / "history.jsonl"
+
+    def load(self) -> State | None:
+        try:
+            raw = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as ex:
+            raise StateStoreError(f"{self.path}: {ex}") from ex
+        try:
+            return state_from_dict(raw)
+        except PlanError as ex:
+            raise StateStoreError(f"{self.path}: {ex}") from ex
+
+    def save(self, state: State) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(state_to_dict(state), sort_keys=True)
+        _atomic_write(self.path, line.encode())
+        with open(self.history_path, "a") as history:
+            history.write(line + "\n")
+
+    def history(self) -> list[State]:
+        with contextlib.suppress(FileNotFoundError):
+            return [state_from_dict(json.loads(ln)) for ln in self.history_path.read_text().splitlines() if ln]
+        return []
+
+
+class JsonlAudit:
+    def __init__(self, path: Path, *, target: str) -> None:
+        self.path = path
+        self.target = target
+
+    def record(self, event: str, fields: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"ts": time.time(), "event": event, "target": self.target, "pid": os.getpid(), **fields}
+        with open(self.path, "a") as log:
+            log.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+
+class FileLock:
+    """An exclusive `flock`: released by the kernel if the process dies, so a crash never leaves it held."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, owner: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip()
+            os.close(fd)
+            raise LockHeldError(holder or str(self.path)) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{owner} pid {os.getpid()}".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()  # wall time: a resumed run (another process) reads the same clock
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
