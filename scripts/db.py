@@ -12,7 +12,9 @@ from rich.console import Console
 from scripts.pgcluster import ClusterError, local_cluster
 from services.tools import schema
 
-app = typer.Typer(help="Local PostgreSQL cluster: up, down, status, reset, url, migrate, seed.", no_args_is_help=True)
+app = typer.Typer(
+    help="Local PostgreSQL cluster: up, down, status, reset, url, migrate (--seed).", no_args_is_help=True
+)
 console = Console(stderr=True)
 
 
