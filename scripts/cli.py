@@ -27,8 +27,9 @@ def serve_native(argv: list[str]) -> int:
 def build_app() -> typer.Typer:
     import typer
 
-    from scripts import db, demo, serve
+    from scripts import db, demo, serve, stack
     from scripts.bench.cli import bench
+    from scripts.cutover import cli as cutover
 
     app = typer.Typer(
         name="mcpstack",
@@ -40,16 +41,8 @@ def build_app() -> typer.Typer:
     app.add_typer(serve.app, name="serve")
     app.command(name="demo")(demo.demo)
     app.command(name="bench")(bench)
-    from scripts import stack
-    from scripts.cutover import cli as cutover
-
-    app.add_typer(cutover.app, name="cutover")
     app.add_typer(stack.app, name="stack")
-    from scripts import stack
-    from scripts.cutover import cli as cutover
-
     app.add_typer(cutover.app, name="cutover")
-    app.add_typer(stack.app, name="stack")
     return app
 
 
