@@ -29,6 +29,7 @@ def build_app() -> typer.Typer:
 
     from scripts import db, demo, serve, stack
     from scripts.bench.cli import bench
+    from scripts.cost.cli import app as cost
     from scripts.cutover import cli as cutover
 
     app = typer.Typer(
@@ -43,6 +44,7 @@ def build_app() -> typer.Typer:
     app.command(name="bench")(bench)
     app.add_typer(stack.app, name="stack")
     app.add_typer(cutover.app, name="cutover")
+    app.add_typer(cost, name="cost")
     return app
 
 
