@@ -446,10 +446,11 @@ class VariantCost:
     dedicated: tuple[Line, ...]
     shared: Decimal
     calls_per_month: Decimal
+    slot: str = ""
 
     @property
     def color(self) -> str:
-        return VARIANT_COLORS[self.variant]
+        return self.slot or VARIANT_COLORS[self.variant]
 
     @property
     def dedicated_total(self) -> Decimal:
@@ -494,6 +495,8 @@ class CostReport:
     unpriced: tuple[Unpriced, ...] = ()
     free: tuple[tuple[str, str], ...] = ()
     assumptions: tuple[str, ...] = field(default_factory=tuple)
+    # Labour per variant (USD a month), when given: shown beside infrastructure, never added to it.
+    labour: dict[Variant, Decimal] = field(default_factory=dict)
 
     @property
     def shared_total(self) -> Decimal:
@@ -514,6 +517,8 @@ def variant_cost(
     dedicated: list[Line],
     shared: list[Line] | tuple[Line, ...],
     workload: Workload,
+    *,
+    slot: str = "",
 ) -> VariantCost:
     """A variant serving all the traffic: its own lines plus all of the shared ones (they exist for either)."""
     return VariantCost(
@@ -522,4 +527,5 @@ def variant_cost(
         dedicated=tuple(dedicated),
         shared=total(list(shared)),
         calls_per_month=workload.calls_per_month,
+        slot=slot,
     )
