@@ -1,9 +1,15 @@
 """The FastAPI application: lifespan-managed asyncpg pool, routes, middleware and exception handlers.
 
-The pool is asyncpg's own (`create_pool`, min = max = 4 per worker by default). Its `release` resets each
-connection (`RESET ALL`, `UNLISTEN *`, … ) with one extra database round trip per checkout; that is the default a
-FastAPI team runs, so the baseline keeps it (the native server's connection set skips it). A database that is down
-at start is not fatal: the pool then opens connections on demand and `/ready` answers 503 until it is back.
+The pool is asyncpg's own (`create_pool`, min = max = 4 per worker by default). Its release policy is the native
+server's: a connection goes straight back to the pool. asyncpg's default `reset` costs one more database round trip
+per checkout (`RESET ALL`, `UNLISTEN *`, `CLOSE ALL`, advisory unlocks) to undo session state these tools never
+set; with `reset=keep_session` asyncpg still rolls back a transaction left open and drops listeners, without the
+round trip. A database that is down at start is not fatal: the pool then opens connections on demand and `/ready`
+answers 503 until it is back.
+
+FastAPI's built-in OpenTelemetry instrumentation is switched off: the service exports Prometheus metrics
+(`metrics.py`), like the native server, and an unconfigured instrumentation still looks up its providers on every
+request.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.fastapi_baseline import errors
-from services.fastapi_baseline.mcp import McpService, router
-from services.fastapi_baseline.metrics import HttpMetricsMiddleware, exposition
+from services.fastapi_baseline.endpoint import MESSAGE_DEFINITIONS, ROUTE_DOCS, mcp_endpoint
+from services.fastapi_baseline.mcp import McpService
+from services.fastapi_baseline.metrics import exposition
 from services.fastapi_baseline.security import OriginHostMiddleware
 from services.fastapi_baseline.settings import Settings
 from services.tools.context import NO_DATABASE, Database
@@ -30,12 +37,17 @@ log = logging.getLogger("mcpstack.fastapi")
 MCP_PATH = "/mcp"
 
 
+async def keep_session(connection: Any) -> None:
+    """asyncpg's `reset` hook: nothing to undo beyond what asyncpg always does (see the module docstring)."""
+
+
 async def open_pool(settings: Settings) -> Any:
     """An asyncpg pool; when the database is unreachable now, a lazy one (min_size 0) that connects on demand."""
     options: dict[str, Any] = {
         "max_size": settings.db_pool_size,
         "timeout": settings.db_connect_timeout_s,
         "command_timeout": 10.0,
+        "reset": keep_session,
     }
     try:
         return await asyncpg.create_pool(settings.database_url, min_size=settings.db_pool_size, **options)
@@ -66,9 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The reference MCP tools over Streamable HTTP (stateless, JSON responses), served by FastAPI.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.mcp_path = MCP_PATH
-    app.include_router(router)
+    app.post(MCP_PATH, **ROUTE_DOCS)(mcp_endpoint)
     errors.install(app)
     app.add_middleware(
         OriginHostMiddleware,
@@ -76,7 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_hosts=settings.host_allow_list,
         allowed_origins=frozenset(settings.allowed_origins),
     )
-    app.add_middleware(HttpMetricsMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, plus the JSON-RPC message models the route's body schema refers to."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(MESSAGE_DEFINITIONS)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.fastapi_baseline.models import (
@@ -72,20 +71,19 @@ async def on_json_rpc_exception(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.code, exc.message, exc.id, exc.data, exc.headers)
 
 
-async def on_validation_error(request: Request, exc: Exception) -> Response:
-    """The body was not JSON (-32700) or not a JSON-RPC message (-32600)."""
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors) or not await request.body():
-        return error_response(400, PARSE_ERROR, "Parse error: the body is not valid JSON")
-    if isinstance(exc.body, list):
-        return error_response(
-            400, INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per POST"
+def invalid_request(errors: list[Any], body: Any) -> JsonRpcException:
+    """A body that is JSON but not one JSON-RPC message (400, -32600), from pydantic's errors: the first one's
+    location and message, and the request's id when it can be read."""
+    if isinstance(body, list):
+        return JsonRpcException(
+            INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per POST", status_code=400
         )
     first = errors[0] if errors else {}
-    where = ".".join(str(part) for part in first.get("loc", ())[1:] if not isinstance(part, int) or part)
+    where = ".".join(str(part) for part in first.get("loc", ()) if not isinstance(part, int) or part)
     detail = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
-    return error_response(400, INVALID_REQUEST, f"Invalid Request: {detail}"[:200], _readable_id(exc.body))
+    return JsonRpcException(
+        INVALID_REQUEST, f"Invalid Request: {detail}"[:200], id_=_readable_id(body), status_code=400
+    )
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
@@ -104,6 +102,5 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(JsonRpcException, on_json_rpc_exception)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)

@@ -1,4 +1,4 @@
-"""The MCP endpoint: `POST /mcp` (stateless, JSON responses) and the MCP methods behind it.
+"""The MCP methods behind `POST /mcp` (the route is `endpoint.py`): initialize, ping, tools/list, tools/call.
 
 Tools come from the shared registry; their arguments are validated by pydantic models built from the tool functions'
 signatures. Synchronous tools run inline on the event loop: the catalogue's are pure computation of microseconds to a
@@ -12,29 +12,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from services.fastapi_baseline.errors import JsonRpcException
-from services.fastapi_baseline.metrics import record
 from services.fastapi_baseline.models import (
     INVALID_PARAMS,
-    INVALID_REQUEST,
-    METHOD_NOT_FOUND,
-    UNSUPPORTED_PROTOCOL_VERSION,
     CallToolParams,
     InitializeParams,
-    JsonRpcError,
     JsonRpcId,
-    JsonRpcMessage,
     JsonRpcRequest,
-    JsonRpcSuccess,
     ListToolsParams,
     arguments_model,
 )
@@ -172,81 +163,3 @@ def _success_result(tool: Tool, value: Any) -> Result:
 
 def _error_result(text: str) -> Result:
     return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
-# -- HTTP ------------------------------------------------------------------------------------------------------------
-
-
-def _media_type(value: str) -> str:
-    return value.split(";", 1)[0].strip().lower()
-
-
-async def require_json_body(content_type: Annotated[str, Header()] = "") -> None:
-    if _media_type(content_type) != "application/json":
-        raise JsonRpcException(
-            INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json", status_code=415
-        )
-
-
-async def require_json_accept(accept: Annotated[str | None, Header()] = None) -> None:
-    if accept is not None and not {_media_type(p) for p in accept.split(",")} & {
-        "application/json",
-        "application/*",
-        "*/*",
-    }:
-        raise JsonRpcException(INVALID_REQUEST, "Not Acceptable: Accept must include application/json", status_code=406)
-
-
-async def get_service(request: Request) -> McpService:
-    service: McpService = request.app.state.mcp
-    return service
-
-
-router = APIRouter(tags=["MCP"])
-
-
-@router.post(
-    "/mcp",
-    summary="MCP Streamable HTTP endpoint (stateless, JSON responses)",
-    response_model=JsonRpcSuccess,
-    responses={
-        202: {"description": "Notification or client response accepted (empty body)"},
-        400: {"model": JsonRpcError, "description": "Parse error, invalid request or unsupported protocol version"},
-        406: {"model": JsonRpcError},
-        413: {"model": JsonRpcError},
-        415: {"model": JsonRpcError},
-    },
-    dependencies=[Depends(require_json_body), Depends(require_json_accept)],
-)
-async def mcp_endpoint(
-    message: Annotated[JsonRpcMessage, Body()],
-    service: Annotated[McpService, Depends(get_service)],
-    mcp_protocol_version: Annotated[str | None, Header()] = None,
-) -> JsonRpcSuccess | Response:
-    """One JSON-RPC message per POST. Requests are answered with one JSON-RPC response; notifications and client
-    responses are acknowledged with 202 and no body."""
-    request_id = message.id if isinstance(message, JsonRpcRequest) else None
-    if mcp_protocol_version is not None and mcp_protocol_version not in SUPPORTED_VERSIONS:
-        raise JsonRpcException(
-            UNSUPPORTED_PROTOCOL_VERSION,
-            f"Unsupported protocol version: {mcp_protocol_version[:40]}",
-            id_=request_id,
-            status_code=400,
-            data={"supported": list(SUPPORTED_VERSIONS)},
-        )
-    if not isinstance(message, JsonRpcRequest):
-        return Response(status_code=202)
-    handler = service.methods.get(message.method)
-    if handler is None:
-        record("unknown", "", "rpc_error", 0.0)
-        raise JsonRpcException(METHOD_NOT_FOUND, f"Method not found: {message.method[:100]}", id_=message.id)
-    started = time.perf_counter()
-    tool = service.tool_label(message)
-    try:
-        result = await handler(message)
-    except JsonRpcException as ex:
-        record(message.method, tool, "rpc_error", time.perf_counter() - started)
-        ex.id = message.id
-        raise
-    record(message.method, tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
-    return JsonRpcSuccess(id=message.id, result=result)

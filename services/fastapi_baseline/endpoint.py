@@ -1,0 +1,189 @@
+"""`POST /mcp`: the HTTP rules of MCP's Streamable HTTP transport (stateless, JSON responses) around `McpService`.
+
+The route reads what it needs from `Request.headers`, parses the body once with pydantic
+(`TypeAdapter.validate_json`: JSON straight to the message model) and answers with bytes it serialized itself. The
+OpenAPI document still describes the headers, the body and every response (`ROUTE_DOCS`), so `/docs` shows the same
+contract as when FastAPI parsed the body from the signature.
+
+The checks keep the order FastAPI's request handling gave them, so every answer, error paths included, is the
+same byte for byte: a JSON body that does not parse is refused first (400, parse error), then Content-Type (415),
+then Accept (406), then a body that is not a JSON-RPC message (400, invalid request), then `MCP-Protocol-Version`.
+When pydantic's parser refuses a body, the standard library's parser decides, as FastAPI's `Request.json()` did:
+the two differ on a few inputs (a UTF-8 byte order mark, lone surrogates, UTF-16), and those are errors or rarities,
+never the hot path.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+import time
+from typing import Any
+
+from fastapi import Request, Response
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
+
+from services.fastapi_baseline.errors import JSON, JsonRpcException, invalid_request
+from services.fastapi_baseline.mcp import McpService
+from services.fastapi_baseline.metrics import record
+from services.fastapi_baseline.models import (
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    JsonRpcError,
+    JsonRpcMessage,
+    JsonRpcRequest,
+    JsonRpcSuccess,
+)
+from services.fastapi_baseline.settings import SUPPORTED_VERSIONS
+
+MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
+
+_VERDICT_CACHE_SIZE = 512  # verdicts per distinct header value; hostile clients may vary them, so stay bounded
+
+
+class _Verdicts:
+    """A header rule's verdict per distinct value: clients send the same few values over and over."""
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+        self.cache: dict[str, bool] = {}
+
+    def __call__(self, value: str) -> bool:
+        verdict = self.cache.get(value)
+        if verdict is None:
+            verdict = bool(self.rule(value))
+            if len(self.cache) >= _VERDICT_CACHE_SIZE:
+                self.cache.clear()
+            self.cache[value] = verdict
+        return verdict
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _parsed_as_json(content_type: str) -> bool:
+    """The Content-Types whose body FastAPI decodes as JSON (`application/json`, `application/*+json`)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _accepts_json(accept: str) -> bool:
+    return bool({_media_type(part) for part in accept.split(",")} & {"application/json", "application/*", "*/*"})
+
+
+_json_body = _Verdicts(_parsed_as_json)
+_json_type = _Verdicts(lambda value: _media_type(value) == "application/json")
+_json_accepted = _Verdicts(_accepts_json)
+
+
+def _decode(body: bytes) -> Any:
+    """The JSON-RPC message in `body`; raises the parse error at once, returns an invalid request to raise later."""
+    try:
+        return MESSAGE.validate_json(body)
+    except ValidationError:
+        pass
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError:
+        raise JsonRpcException(PARSE_ERROR, "Parse error: the body is not valid JSON", status_code=400) from None
+    except Exception:  # not UTF-8/16/32, nested too deep, an integer too long: as FastAPI answered them
+        raise JsonRpcException(PARSE_ERROR, "There was an error parsing the body", status_code=400) from None
+    try:
+        return MESSAGE.validate_python(value, from_attributes=True)
+    except ValidationError as ex:
+        return invalid_request(ex.errors(include_url=False), value)
+
+
+_EMPTY_BODY = JsonRpcException(PARSE_ERROR, "Parse error: the body is not valid JSON", status_code=400)
+
+
+async def mcp_endpoint(request: Request) -> Response:
+    """One JSON-RPC message per POST. Requests are answered with one JSON-RPC response; notifications and client
+    responses are acknowledged with 202 and no body."""
+    headers = request.headers
+    body = await request.body()
+    content_type = headers.get("content-type")
+    message: Any = None
+    if body and content_type is not None and _json_body(content_type):
+        message = _decode(body)
+    if not _json_type(content_type or ""):
+        raise JsonRpcException(
+            INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json", status_code=415
+        )
+    accept = headers.get("accept")
+    if accept is not None and not _json_accepted(accept):
+        raise JsonRpcException(INVALID_REQUEST, "Not Acceptable: Accept must include application/json", status_code=406)
+    if message is None:
+        raise _EMPTY_BODY
+    if type(message) is JsonRpcException:
+        raise message
+    version = headers.get("mcp-protocol-version")
+    is_request = type(message) is JsonRpcRequest
+    if version is not None and version not in SUPPORTED_VERSIONS:
+        raise JsonRpcException(
+            UNSUPPORTED_PROTOCOL_VERSION,
+            f"Unsupported protocol version: {version[:40]}",
+            id_=message.id if is_request else None,
+            status_code=400,
+            data={"supported": list(SUPPORTED_VERSIONS)},
+        )
+    if not is_request:
+        return Response(status_code=202)
+    service: McpService = request.app.state.mcp
+    method = message.method
+    handler = service.methods.get(method)
+    if handler is None:
+        record("unknown", "", "rpc_error", 0.0)
+        raise JsonRpcException(METHOD_NOT_FOUND, f"Method not found: {method[:100]}", id_=message.id)
+    started = time.perf_counter()
+    tool = service.tool_label(message)
+    try:
+        result = await handler(message)
+    except JsonRpcException as ex:
+        record(method, tool, "rpc_error", time.perf_counter() - started)
+        ex.id = message.id
+        raise
+    record(method, tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
+    return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"model": JsonRpcError, "description": description}
+
+
+def _header_doc(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": description}
+
+
+# The route's OpenAPI: what FastAPI derived from the signature before the body was parsed in the route.
+MESSAGE_SCHEMA = MESSAGE.json_schema(ref_template="#/components/schemas/{model}")
+MESSAGE_DEFINITIONS: dict[str, Any] = MESSAGE_SCHEMA.pop("$defs")
+ROUTE_DOCS: dict[str, Any] = {
+    "summary": "MCP Streamable HTTP endpoint (stateless, JSON responses)",
+    "tags": ["MCP"],
+    "response_class": Response,
+    "responses": {
+        200: {"model": JsonRpcSuccess, "description": "The JSON-RPC response (errors of a method included)"},
+        202: {"description": "Notification or client response accepted (empty body)"},
+        400: _error_doc("Parse error, invalid request or unsupported protocol version"),
+        406: _error_doc("Not Acceptable: Accept must include application/json"),
+        413: _error_doc("Content Too Large"),
+        415: _error_doc("Unsupported Media Type: Content-Type must be application/json"),
+    },
+    "openapi_extra": {
+        "parameters": [
+            _header_doc("content-type", "Must be application/json."),
+            _header_doc("accept", "If present, must include application/json."),
+            _header_doc("mcp-protocol-version", f"If present, one of {', '.join(SUPPORTED_VERSIONS)}."),
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {**MESSAGE_SCHEMA}}}},
+    },
+}
