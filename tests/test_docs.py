@@ -1,0 +1,80 @@
+"""The README and docs/ tell the truth about the tree: every repository path, `mcpstack` command and make target they
+name in code exists, and every relative link resolves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from scripts.cli import build_app
+from tests.support import REPO
+
+DOCS = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md")])
+# A code span naming a file or folder of the repository starts with one of these.
+TOP_LEVEL = ("services/", "scripts/", "tests/", "infra/", "docs/", "examples/", ".ci/")
+TOP_FILES = {"Makefile", "pyproject.toml", "requirements.lock", "package.json", "package-lock.json", "cdk.json"}
+
+
+def _code(text: str) -> list[str]:
+    """Inline code spans and fenced blocks: where a document names commands and paths."""
+    fenced = re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    return fenced + inline
+
+
+def _repo_paths(doc: Path) -> set[str]:
+    found = set()
+    for span in _code(doc.read_text()):
+        for token in re.findall(r"[\w./-]+", span):
+            if token.startswith(TOP_LEVEL) or token in TOP_FILES:
+                found.add(token.rstrip(".,;:"))
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_repository_path_named_in_code_exists(doc: Path) -> None:
+    missing = sorted(p for p in _repo_paths(doc) if not (REPO / p).exists())
+    assert missing == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_relative_link_resolves(doc: Path) -> None:
+    links = re.findall(r"\]\(([^)\s]+)\)", doc.read_text())
+    local = [link.split("#", 1)[0] for link in links if not link.startswith(("http://", "https://", "#", "mailto:"))]
+    assert sorted(link for link in local if not (doc.parent / link).exists()) == []
+
+
+def _command_tree() -> dict[str, Any]:
+    """`mcpstack`'s commands by name; a group's value is its own such dict, a command's is None."""
+
+    def tree(command: Any) -> dict[str, Any] | None:
+        subcommands = getattr(command, "commands", None)
+        return None if subcommands is None else {name: tree(sub) for name, sub in subcommands.items()}
+
+    commands = tree(typer.main.get_command(build_app()))
+    assert commands
+    return commands
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_mcpstack_command_named_in_code_exists(doc: Path) -> None:
+    commands = _command_tree()
+    unknown = []
+    for span in _code(doc.read_text()):
+        for first, second in re.findall(r"\bmcpstack ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", span):
+            if first not in commands:
+                unknown.append(first)
+            elif commands[first] is not None and second and second not in commands[first]:
+                unknown.append(f"{first} {second}")
+    assert unknown == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_make_target_named_in_code_exists(doc: Path) -> None:
+    targets = set(re.findall(r"^([a-z][\w-]*):", (REPO / "Makefile").read_text(), flags=re.M))
+    named = {t for span in _code(doc.read_text()) for t in re.findall(r"\bmake ([a-z][\w-]*)", span)}
+    assert sorted(named - targets) == []
