@@ -190,6 +190,8 @@ def diff(
     target_utilisation: UtilOpt = "0.6",
     floor: FloorOpt = None,
     fmt: FormatOpt = "table",
+    cdk_out: CdkOutOpt = None,
+    against_cdk_out: Annotated[Path | None, typer.Option(help="Cloud assembly of the --against stage.")] = None,
     context: ContextOpt = None,
 ) -> None:
     """Two variants of one stage, or two stages, side by side."""
@@ -203,10 +205,10 @@ def diff(
 
     with one_line_errors():
         load = workload_mod.resolve(workload)
-        names = [_stage(stage)] + ([against] if against else [])
+        targets = [(_stage(stage), cdk_out)] + ([(against, against_cdk_out)] if against else [])
         reports = []
-        for name in names:
-            price, _ = _pricer(name, results, None, target_utilisation, floor, context)
+        for name, assembly_dir in targets:
+            price, _ = _pricer(name, results, assembly_dir, target_utilisation, floor, context)
             reports.append(price(load))
         rows = []
         for r in reports:
@@ -262,6 +264,7 @@ def sweep(
     target_utilisation: UtilOpt = "0.6",
     floor: FloorOpt = None,
     fmt: FormatOpt = "table",
+    cdk_out: CdkOutOpt = None,
     context: ContextOpt = None,
 ) -> None:
     """Cost against volume (log scale), with the points where instance counts step and leave the floor."""
@@ -278,7 +281,7 @@ def sweep(
         lo, hi = _decimal("--from", low), _decimal("--to", high)
         if lo <= 0 or hi < lo or per_decade < 1:
             raise CostInputError("need 0 < --from <= --to and --per-decade >= 1")
-        price, _ = _pricer(_stage(stage), results, None, target_utilisation, floor, context)
+        price, _ = _pricer(_stage(stage), results, cdk_out, target_utilisation, floor, context)
         points = sweep_mod.sweep(price, load, sweep_mod.volumes(lo, hi, per_decade), [load.peak_factor])
         steps = sweep_mod.steps(points, load.peak_factor)
         if fmt == "json":

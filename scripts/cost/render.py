@@ -95,6 +95,7 @@ def to_dict(report: CostReport) -> dict[str, Any]:
             for u in report.unpriced
         ],
         "free": [{"type": t, "reason": reason} for t, reason in report.free],
+        "labour_usd": {v: plain(amount) for v, amount in report.labour.items()},
     }
 
 
@@ -175,6 +176,9 @@ def to_markdown(report: CostReport) -> str:
 
     out = [f"_{heading(report)}_", "", *table(SUMMARY_HEADER, summary_rows(report)), ""]
     out += [f"Both fleets at once (during a cutover): {usd(report.stage_total)} a month.", ""]
+    if report.labour:
+        labour = ", ".join(f"{VARIANT_LABELS[v]} {usd(a)}" for v, a in report.labour.items())
+        out += [f"Labour a month, given, not infrastructure and not in the totals above: {labour}.", ""]
     out += ["Line items:", "", *table(LINE_HEADER, [_line_row(x) for x in _all_lines(report)]), ""]
     out += ["Assumptions:", "", *(f"- {a}" for a in report.assumptions), ""]
     if report.unpriced:
@@ -208,6 +212,10 @@ def print_table(report: CostReport, console: Console) -> None:
         lines.add_row(*_line_row(line))
     console.print(lines)
     console.print(f"both fleets at once (during a cutover): {usd(report.stage_total)} a month")
+    for variant, amount in report.labour.items():
+        console.print(
+            f"labour, {VARIANT_LABELS[variant]}: {usd(amount)} a month (given; not infrastructure, not in totals)"
+        )
     for a in report.assumptions:
         console.print(f"- {a}")
     for u in report.unpriced:
