@@ -11,6 +11,7 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)            # the benchmark compiles its open-loop generator
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)  # the cost dashboard test (headless)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
