@@ -29,6 +29,7 @@ from scripts.cutover.haproxy import (
     HaproxyProcess,
     HaproxyRouter,
     RuntimeApi,
+    process_alive,
     render_config,
     validate,
 )
@@ -124,16 +125,6 @@ def load_spec() -> StackSpec:
         raise StackError(f"{files().spec}: {ex}") from ex
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if pid is None or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _read_pid(path: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError):
         return int(path.read_text().strip())
@@ -186,16 +177,16 @@ def stop_server(slot: Slot, timeout_s: float = 30.0) -> bool:
     f = files()
     pid = _read_pid(f.server_pid(slot))
     f.server_pid(slot).unlink(missing_ok=True)
-    if pid is None or not _pid_alive(pid):
+    if pid is None or not process_alive(pid):
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and process_alive(pid):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if process_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
     return True
@@ -226,7 +217,7 @@ def database_url() -> str:
 def up(spec: StackSpec) -> None:
     f = files()
     f.root.mkdir(parents=True, exist_ok=True)
-    if f.haproxy().running() or any(_pid_alive(_read_pid(f.server_pid(s))) for s in SLOTS):
+    if f.haproxy().running() or any(process_alive(_read_pid(f.server_pid(s))) for s in SLOTS):
         raise StackError("the local stack is already up (run `mcpstack stack down` first)")
     url = database_url()
     f.spec.write_text(json.dumps(asdict(spec), indent=2))

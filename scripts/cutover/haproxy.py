@@ -25,12 +25,18 @@ from scripts.cutover.model import SLOTS, Slot
 from scripts.cutover.ports import RouterError, TargetHealth
 
 BACKEND = "mcp"
+
+
+class HaproxyError(RouterError):
+    pass
+
+
 MAX_WEIGHT = 256
 
 
 def pct_to_weight(pct: int) -> int:
     if not 0 <= pct <= 100:
-        raise RouterError(f"weight {pct} % outside 0-100")
+        raise HaproxyError(f"weight {pct} % outside 0-100")
     return round(pct * MAX_WEIGHT / 100)
 
 
@@ -103,8 +109,15 @@ listen stats
 """
 
 
-class HaproxyError(RouterError):
-    pass
+def process_alive(pid: int | None) -> bool:
+    """Running and not a zombie: a daemonized master that exited stays a zombie until its new parent reaps it."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def haproxy_binary() -> str:
@@ -149,29 +162,23 @@ class HaproxyProcess:
         return None
 
     def running(self) -> bool:
-        pid = self.pid()
-        if pid is None or pid <= 0:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return process_alive(self.pid())
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the master by its pid (SIGUSR1: finish in-flight requests, then exit; SIGKILL after timeout_s)."""
+    def stop(self, grace_s: float = 2.0, timeout_s: float = 10.0) -> None:
+        """Stop the master by its pid: SIGUSR1 (soft stop: in-flight requests finish) for `grace_s`, then SIGTERM
+        (a worker that served the stats CLI can linger in soft stop), SIGKILL after `timeout_s`."""
         pid = self.pid()
         if pid is None or not self.running():
             self.pid_path.unlink(missing_ok=True)
             return
-        os.kill(pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        for sig, until in ((signal.SIGUSR1, grace_s), (signal.SIGTERM, timeout_s), (signal.SIGKILL, timeout_s + 5)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            while time.monotonic() - started < until and self.running():
+                time.sleep(0.02)
             if not self.running():
                 break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, signal.SIGKILL)
         self.pid_path.unlink(missing_ok=True)
 
 

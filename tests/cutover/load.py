@@ -8,6 +8,7 @@ response that arrives late delays only that connection's next request, and the s
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ MIX: tuple[dict[str, Any], ...] = (
     {"method": "tools/call", "params": {"name": "echo", "arguments": {"message": "load", "payload_bytes": 512}}},
     {"method": "tools/call", "params": {"name": "get_customer", "arguments": {"customer_id": 42, "recent_orders": 3}}},
     {"method": "tools/call", "params": {"name": "hash_chain", "arguments": {"text": "load", "rounds": 20}}},
-    {"method": "tools/call", "params": {"name": "search_documents", "arguments": {"query": "latency", "limit": 3}}},
     {"method": "tools/list", "params": {}},
 )
 
@@ -29,7 +29,8 @@ class LoadStats:
     sent: int = 0
     ok: int = 0
     failures: Counter[str] = field(default_factory=Counter)
-    failure_times: list[float] = field(default_factory=list)
+    failure_times: list[float] = field(default_factory=list)  # wall clock, comparable with the audit log
+    samples: list[str] = field(default_factory=list)  # the first failed responses, for the assertion message
     started: float = 0.0
     ended: float = 0.0
 
@@ -77,7 +78,13 @@ async def _read(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
 
 
 async def run(
-    port: int, *, rate_per_s: float, duration_s: float, connections: int = 8, stop: asyncio.Event | None = None
+    port: int,
+    *,
+    rate_per_s: float,
+    duration_s: float,
+    connections: int = 96,
+    stop: threading.Event | None = None,
+    warmed: threading.Event | None = None,
 ) -> LoadStats:
     stats = LoadStats(started=time.monotonic())
     deadline = stats.started + duration_s
@@ -98,7 +105,7 @@ async def run(
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 except OSError:
                     stats.failures["connect"] += 1
-                    stats.failure_times.append(time.monotonic())
+                    stats.failure_times.append(time.time())
                     continue
             assert reader is not None
             message = {"jsonrpc": "2.0", "id": n, **MIX[n % len(MIX)]}
@@ -116,16 +123,20 @@ async def run(
                 status, payload, close = await asyncio.wait_for(_read(reader), 30)
             except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError):
                 stats.failures["lost"] += 1
-                stats.failure_times.append(time.monotonic())
+                stats.failure_times.append(time.time())
                 writer.close()
                 reader = writer = None
                 continue
             kind = _classify(status, payload, str(message["method"]))
             if kind is None:
                 stats.ok += 1
+                if warmed is not None and stats.ok >= rate_per_s:
+                    warmed.set()
             else:
                 stats.failures[kind] += 1
-                stats.failure_times.append(time.monotonic())
+                stats.failure_times.append(time.time())
+                if len(stats.samples) < 5:
+                    stats.samples.append(f"{message['method']} {status} {payload[:300]!r}")
             if close:
                 writer.close()
                 reader = writer = None

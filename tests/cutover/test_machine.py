@@ -172,3 +172,9 @@ def test_plan_and_state_round_trip_through_json_dicts() -> None:
 def test_plan_with_unknown_step_kind_is_a_plan_error() -> None:
     with pytest.raises(PlanError):
         plan_from_dict({"source": "blue", "target": "green", "steps": [{"kind": "jump"}]})
+
+
+def test_errors_on_too_few_requests_are_inconclusive_not_failed() -> None:
+    reading = Reading(target=window(10, errors=5), source=window(1000))
+    run = evaluate(Gates(), Analysis(30, 100), reading, step_index=1, weight_pct=1, at_s=0)
+    assert run.outcome is Outcome.INCONCLUSIVE
