@@ -77,7 +77,9 @@ def test_serve_native_answers_without_loading_the_cli_framework(
         assert proc.wait(timeout=30) == 0
     output = log_path.read_text(errors="replace")
     imported = _imported(output)
-    assert {"services", "uvloop", "httptools"} <= imported  # the record covers the worker, not just the supervisor
+    # The record covers the forked worker up to its first answer (uvloop: when it starts; asyncpg: at its first
+    # database call), not just the supervisor.
+    assert {"services", "uvloop", "asyncpg"} <= imported
     assert imported & CLI_FRAMEWORK == set()
     if database == "local cluster":
         assert f"using the local cluster ({pg_cluster.url})" in output
