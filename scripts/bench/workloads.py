@@ -1,4 +1,4 @@
-"""The benchmark's request bodies: one per tool, payload sizes from the seed (0.5–2 KB), and a realistic mix."""
+"""The benchmark's request bodies: one per tool, payload sizes from the cost post (0.5–2 KB), and a realistic mix."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ WRITE = Workload(
     True,
     unique_key=True,
 )
-# The seed's traffic: mostly reads and searches, some payload-sized answers, a few writes.
+# The cost post's traffic: mostly reads and searches, some payload-sized answers, a few writes.
 MIX = Workload(
     "mix",
     READ.bodies[:8] + SEARCH.bodies[:6] + ECHO_1K.bodies * 4 + CPU.bodies * 1,

@@ -1,10 +1,11 @@
-"""Gunicorn settings: the FastAPI baseline deployed the way the seeds deploy FastAPI.
+"""Gunicorn settings: the FastAPI baseline deployed the way FastAPI services are commonly deployed.
 
 `gunicorn -c python:services.fastapi_baseline.gunicorn_conf services.fastapi_baseline.app:app`
 
-- Workers: seed 002's formula, 2 x cores + 1, by default; the documented "tuned" setting is one worker per core
-  (`MCPSTACK_GUNICORN_TUNED=1`, or `mcpstack serve fastapi --tuned`): an async worker never blocks on I/O, so the
-  extra processes only add memory and context switches. `WEB_CONCURRENCY` overrides both.
+- Workers: 2 x cores + 1 by default, the starting point gunicorn's documentation gives ("How Many Workers?",
+  https://docs.gunicorn.org/en/stable/design.html#how-many-workers); the documented "tuned" setting is one worker per
+  core (`MCPSTACK_GUNICORN_TUNED=1`, or `mcpstack serve fastapi --tuned`): an async worker never blocks on I/O, so
+  the extra processes only add memory and context switches. `WEB_CONCURRENCY` overrides both.
 - Keep-alive 75 s: above the ALB's 60 s idle timeout, so the load balancer (not the server) closes idle connections
   and never sends a request on a connection the server is closing.
 - SIGTERM: the master stops accepting and tells each worker to stop; uvicorn finishes in-flight requests and closes
@@ -24,7 +25,7 @@ ALB_IDLE_TIMEOUT_S = 60
 
 
 def worker_count(cores: int, *, tuned: bool) -> int:
-    """2 x cores + 1 (seed 002), or one per core when tuned."""
+    """2 x cores + 1 (gunicorn's "How Many Workers?"), or one per core when tuned."""
     return cores if tuned else 2 * cores + 1
 
 

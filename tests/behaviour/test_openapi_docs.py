@@ -1,4 +1,4 @@
-"""The FastAPI baseline's automatic OpenAPI documentation (what seed 001 values FastAPI for)."""
+"""The FastAPI baseline's automatic OpenAPI documentation, which the route keeps while it parses the body itself."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
     return reply.status, reply.body
 
 
-def test_worker_count_is_seed_002_formula_and_tuned_is_one_per_core() -> None:
+def test_worker_count_is_gunicorns_2_cores_plus_1_and_tuned_is_one_per_core() -> None:
     assert [worker_count(c, tuned=False) for c in (1, 2, 4)] == [3, 5, 9]
     assert [worker_count(c, tuned=True) for c in (1, 2, 4)] == [1, 2, 4]
 
