@@ -12,7 +12,7 @@ import http.client
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,23 +28,40 @@ from scripts.cutover.ports import LockHeldError, MetricsError, SmokeResult, Stat
 
 
 def http_call(
-    port: int, method: str, path: str, body: bytes | None = None, timeout_s: float = 10.0
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout_s: float = 10.0,
+    *,
+    host: str = "127.0.0.1",
+    headers: Mapping[str, str] | None = None,
+    tls: bool = False,
 ) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    cls = http.client.HTTPSConnection if tls else http.client.HTTPConnection
+    conn = cls(host, port, timeout=timeout_s)
     try:
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        conn.request(method, path, body=body, headers=headers)
+        sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **(headers or {})}
+        conn.request(method, path, body=body, headers=sent)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
 
 
-def rpc(port: int, method: str, params: dict[str, Any] | None = None, *, id_: int = 1) -> tuple[int, dict[str, Any]]:
-    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "method": method}
+def rpc(
+    port: int,
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    headers: Mapping[str, str] | None = None,
+    tls: bool = False,
+) -> tuple[int, dict[str, Any]]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method}
     if params is not None:
         message["params"] = params
-    status, body = http_call(port, "POST", "/mcp", json.dumps(message).encode())
+    status, body = http_call(port, "POST", "/mcp", json.dumps(message).encode(), host=host, headers=headers, tls=tls)
     try:
         payload = json.loads(body) if body else {}
     except ValueError:
@@ -171,31 +188,39 @@ GOLDEN_CALLS: tuple[dict[str, Any], ...] = (
 )
 
 
-class LocalSmoke:
-    """`tools/list` and a `tools/call` on the receiving slot's direct port, then the golden calls on both slots."""
+Caller = Callable[[Slot, str, "dict[str, Any] | None"], "tuple[int, dict[str, Any]]"]
 
-    def __init__(self, slot_ports: Mapping[Slot, int]) -> None:
-        self.slot_ports = dict(slot_ports)
+
+class HttpSmoke:
+    """`tools/list` and a `tools/call` on the receiving slot before it gets traffic, then the golden calls on both
+    slots, compared by content (structured result). `call(slot, method, params)` reaches one slot: a direct port
+    locally, the ALB's header rule on AWS."""
+
+    def __init__(self, call: Caller) -> None:
+        self.call = call
 
     def check(self, slot: Slot) -> SmokeResult:
         other: Slot = "green" if slot == "blue" else "blue"
         try:
-            status, listed = rpc(self.slot_ports[slot], "tools/list")
+            status, listed = self.call(slot, "tools/list", None)
             names = [t.get("name") for t in listed.get("result", {}).get("tools", [])]
             if status != 200 or not names:
                 return SmokeResult(False, f"tools/list on {slot}: HTTP {status}, {len(names)} tools")
-            for call in GOLDEN_CALLS:
-                answers = [rpc(self.slot_ports[s], "tools/call", call) for s in (slot, other)]
-                (st, mine), (_, theirs) = answers
+            for golden in GOLDEN_CALLS:
+                st, mine = self.call(slot, "tools/call", golden)
+                _, theirs = self.call(other, "tools/call", golden)
                 result = mine.get("result")
                 if st != 200 or not isinstance(result, dict) or result.get("isError"):
-                    return SmokeResult(False, f"tools/call {call['name']} on {slot}: HTTP {st}, {str(mine)[:160]}")
-                ref = theirs.get("result") or {}
-                if result.get("structuredContent") != ref.get("structuredContent"):
-                    return SmokeResult(False, f"{call['name']}: {slot} and {other} answer different content")
-        except OSError as ex:
+                    return SmokeResult(False, f"tools/call {golden['name']} on {slot}: HTTP {st}, {str(mine)[:160]}")
+                if result.get("structuredContent") != (theirs.get("result") or {}).get("structuredContent"):
+                    return SmokeResult(False, f"{golden['name']}: {slot} and {other} answer different content")
+        except (OSError, http.client.HTTPException) as ex:
             return SmokeResult(False, f"{slot} unreachable: {ex}")
         return SmokeResult(True, f"{len(names)} tools; {len(GOLDEN_CALLS)} golden calls agree")
+
+
+def local_smoke(slot_ports: Mapping[Slot, int]) -> HttpSmoke:
+    return HttpSmoke(lambda slot, method, params: rpc(slot_ports[slot], method, params))
 
 
 # --- state store, audit log, lock, clock -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from scripts.cutover.runner import Adapters
 
 def local_adapters(stage: str) -> Adapters:
     from scripts.cutover.haproxy import HaproxyRouter
-    from scripts.cutover.local import FileLock, FileStore, JsonlAudit, LocalMetrics, LocalSmoke, SystemClock
+    from scripts.cutover.local import FileLock, FileStore, JsonlAudit, LocalMetrics, SystemClock, local_smoke
     from scripts.stack import cutover_dir, files, load_spec
 
     spec = load_spec()
@@ -21,11 +21,26 @@ def local_adapters(stage: str) -> Adapters:
         audit=JsonlAudit(directory / "audit.jsonl", target=f"local/{stage}"),
         lock=FileLock(directory / "lock"),
         clock=SystemClock(),
-        smoke=LocalSmoke(spec.slot_ports),
+        smoke=local_smoke(spec.slot_ports),
     )
 
 
 def aws_adapters(stage: str) -> Adapters:
-    from scripts.cutover.ports import CutoverError
+    """Clients from the default credential chain and region (AWS_PROFILE, AWS_REGION)."""
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
 
-    raise CutoverError(f"--target aws (stage {stage}): the AWS adapters are not in this build yet")
+    from scripts.cutover.aws import build_aws_adapters
+    from scripts.cutover.local import SystemClock
+
+    session = boto3.session.Session()
+    # Retries of our own (verified writes with backoff): botocore's standard mode handles transient errors below it.
+    config = Config(retries={"mode": "standard", "max_attempts": 3})
+    return build_aws_adapters(
+        stage,
+        elbv2=session.client("elbv2", config=config),
+        cloudwatch=session.client("cloudwatch", config=config),
+        ssm=session.client("ssm", config=config),
+        logs=session.client("logs", config=config),
+        clock=SystemClock(),
+    )

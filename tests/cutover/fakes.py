@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from scripts.cutover.model import Reading, Slot, SlotWindow, State
-from scripts.cutover.ports import LockHeldError, SmokeResult, TargetHealth, ThrottledError
+from scripts.cutover.ports import LockHeldError, SmokeResult, TargetHealth, ThrottledError, TrafficRouter
 
 
 class FakeClock:
@@ -75,9 +75,10 @@ GOOD = Reading(target=window(), source=window())
 
 
 class FakeMetrics:
-    """Returns `script(weight_pct_of_target)`; the router tells it where traffic is, like a real load balancer."""
+    """Returns `script(weight_pct_of_target)`; the router tells it where traffic is, like a real load balancer.
+    (moto cannot compute percentiles, so the AWS tests use this source too.)"""
 
-    def __init__(self, router: FakeRouter, script: Callable[[int], Reading | Exception] | None = None) -> None:
+    def __init__(self, router: TrafficRouter, script: Callable[[int], Reading | Exception] | None = None) -> None:
         self.router = router
         self.script = script or (lambda _pct: GOOD)
         self.begins = 0
@@ -87,7 +88,7 @@ class FakeMetrics:
         self.begins += 1
 
     def read(self, source: Slot, target: Slot, alarm_names: tuple[str, ...]) -> Reading:
-        value = self.script(self.router.weights[target])
+        value = self.script(self.router.read_weights()[target])
         if isinstance(value, Exception):
             raise value
         return value

@@ -1,0 +1,42 @@
+"""`mcpstack cutover …` argument handling: a bad argument or plan file is one clear line and a distinct exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scripts.cutover.cli import app
+from scripts.cutover.runner import ExitCode
+
+
+def test_aws_target_without_stage_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["status", "--target", "aws"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "--stage is required" in result.output and "Traceback" not in result.output
+
+
+def test_unreadable_plan_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["plan", "--plan", str(tmp_path / "missing.json")])
+    assert result.exit_code == ExitCode.USAGE
+
+
+def test_plan_with_a_bad_step_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"steps": [{"kind": "shift_traffic", "weight_pct": 150}]}')
+    result = CliRunner().invoke(app, ["plan", "--plan", str(bad)])
+    assert result.exit_code == ExitCode.USAGE
+    assert "150" in result.output
+
+
+def test_receiving_slot_must_be_blue_or_green() -> None:
+    result = CliRunner().invoke(app, ["plan", "--to", "purple"])
+    assert result.exit_code == ExitCode.USAGE
+
+
+def test_local_status_without_a_stack_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPSTACK_STATE_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == ExitCode.ADAPTER_FAILED
+    assert "stack up" in result.output and "Traceback" not in result.output
