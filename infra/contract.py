@@ -228,3 +228,19 @@ MCP_ERROR_RATE_GATE: Final = "mcp-error-rate"
 
 def mcp_error_rate_alarm_name(stage: str, color: Color) -> str:
     return f"{STACK_PREFIX}-{stage}-{color}-{MCP_ERROR_RATE_GATE}"
+
+
+# Dimension sets the servers publish for each MCP metric: the first is the per-slot rollup that the cutover's gates
+# (`scripts/cutover/aws.py`) and the per-slot alarms read; the second breaks it down for the dashboards.
+MCP_REQUESTS_DIMENSIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT),
+    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_METHOD),
+)
+MCP_TOOL_CALLS_DIMENSIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_OUTCOME),
+    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_TOOL, MCP_DIMENSION_OUTCOME),
+)
+MCP_TOOL_LATENCY_DIMENSIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT),
+    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_TOOL),
+)
