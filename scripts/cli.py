@@ -18,10 +18,16 @@ SERVE_NATIVE = ("serve", "native")
 
 def serve_native(argv: list[str]) -> int:
     """`mcpstack serve native ARGS`: the native server, with the local cluster when no database is named."""
-    from scripts.pgcluster import local_database_url
     from services.mcp_server.__main__ import main as run_native
 
-    return run_native(argv, prog="mcpstack serve native", local_database_url=local_database_url)
+    return run_native(argv, prog="mcpstack serve native", local_database_url=_local_database_url)
+
+
+def _local_database_url() -> str | None:
+    # Imported only when asked: with a database named (production), the server's start never loads the cluster code.
+    from scripts.pgcluster import local_database_url
+
+    return local_database_url()
 
 
 def build_app() -> typer.Typer:

@@ -28,8 +28,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter with the terminal width read through `os`.
+
+    argparse builds a formatter for every `add_argument` and, left to itself, imports `shutil` (and with it bz2, lzma
+    and fnmatch, several milliseconds) only to read the terminal width: a cost on every start, not just for --help.
+    """
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+        except (ValueError, OSError):
+            columns = 80
+        super().__init__(prog, width=max(columns - 2, 40))
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, description="The native MCP server.", allow_abbrev=False)
+    parser = _Parser(prog=prog, description="The native MCP server.", allow_abbrev=False, formatter_class=_Formatter)
     parser.add_argument("--host", help="address to bind (env MCP_HOST; default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (env MCP_PORT; default 8080)")
     parser.add_argument("--workers", type=int, help="worker processes (env MCP_WORKERS; default: one per core)")
