@@ -186,10 +186,6 @@ class CloudWatchMetrics:
             metric = {"Namespace": namespace, "MetricName": name, "Dimensions": dims}
             return {"Id": f"{slot}_{qid}", "MetricStat": {"Metric": metric, "Period": self.period_s, "Stat": statistic}}
 
-        mcp = [
-            {"Name": contract.MCP_DIMENSION_STAGE, "Value": self.stage},
-            {"Name": contract.MCP_DIMENSION_SLOT, "Value": slot},
-        ]
         alb_ns = "AWS/ApplicationELB"
         out = [
             stat("requests", alb_ns, "RequestCount", alb, "Sum"),
@@ -198,8 +194,14 @@ class CloudWatchMetrics:
             stat("healthy", alb_ns, "HealthyHostCount", tg, "Minimum"),
             stat("unhealthy", alb_ns, "UnHealthyHostCount", tg, "Maximum"),
         ]
+        rollup = contract.MCP_TOOL_CALLS_DIMENSIONS[0]  # per slot and outcome, summed over tools
         for outcome in contract.MCP_OUTCOMES:
-            dims = [*mcp, {"Name": contract.MCP_DIMENSION_OUTCOME, "Value": outcome}]
+            known = {
+                contract.MCP_DIMENSION_STAGE: self.stage,
+                contract.MCP_DIMENSION_SLOT: slot,
+                contract.MCP_DIMENSION_OUTCOME: outcome,
+            }
+            dims = [{"Name": name, "Value": known[name]} for name in rollup]
             out.append(
                 stat(f"mcp_{outcome}", contract.MCP_METRICS_NAMESPACE, contract.MCP_METRIC_TOOL_CALLS, dims, "Sum")
             )

@@ -304,3 +304,18 @@ def test_alarm_in_alarm_state_is_reported_firing(aws: Aws) -> None:
     runner = _runner(dataclasses.replace(adapters, smoke=FakeSmoke()))
     assert runner.start(PLAN, run_id="r1").code is ExitCode.PREFLIGHT_FAILED
     assert "ModifyListener" not in aws.calls
+
+
+def test_metrics_source_reads_the_contract_names_per_slot() -> None:
+    source = CloudWatchMetrics(
+        None, stage=STAGE, load_balancer="app/x/1", target_groups={"blue": "tg/b", "green": "tg/g"},
+        alarm_names=(), clock=FakeClock(),
+    )  # fmt: skip
+    mcp = [q["MetricStat"]["Metric"] for q in source.queries("green") if q["Id"].startswith("green_mcp_")]
+    assert {m["Namespace"] for m in mcp} == {contract.MCP_METRICS_NAMESPACE}
+    assert {m["MetricName"] for m in mcp} == {contract.MCP_METRIC_TOOL_CALLS}
+    assert {tuple(d["Name"] for d in m["Dimensions"]) for m in mcp} == {contract.MCP_TOOL_CALLS_DIMENSIONS[0]}
+    assert sorted(d["Value"] for m in mcp for d in m["Dimensions"] if d["Name"] == "Outcome") == sorted(
+        contract.MCP_OUTCOMES
+    )
+    assert all({"Name": contract.MCP_DIMENSION_SLOT, "Value": "green"} in m["Dimensions"] for m in mcp)
