@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick clean
+.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick release clean
 
 all: test
 
@@ -57,6 +57,10 @@ bench: venv system
 
 bench-quick: venv system
 	$(BIN)/mcpstack bench --quick
+
+# An immutable release of HEAD for the blue/green slots (docs/deploy.md): .state/releases/<version>-<commit>/.
+release: venv
+	$(BIN)/mcpstack release build
 
 clean:
 	-$(BIN)/mcpstack db down

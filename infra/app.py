@@ -1,17 +1,22 @@
 """Entry point of the CDK app: picks the stage (`-c stage=<name>`, default dev), builds the six stacks, runs cdk-nag.
 
-The only module that chooses a stage. Run by the CDK CLI through `cdk.json` (`python -m infra.app`).
+The only module that chooses a stage. Run by the CDK CLI through `cdk.json` (`python -m infra.app`). Besides the
+stage config it reads two things, both local files: each slot's release artifact (from the releases directory,
+`-c releases_dir=<dir>`, default `.state/releases`) and the stage's live weights, which the cutover owns.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from aws_cdk import App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from infra import contract
 from infra.config import DEFAULT_STAGE, StageConfig, UnknownStageError, get_stage
+from infra.live_weights import LiveWeights, LiveWeightsError, read_live_weights
+from infra.releases import RELEASES_DIR_CONTEXT, ReleaseNotFoundError, default_releases_dir, release_path
 from infra.stacks.data import DataStack
 from infra.stacks.edge import EdgeStack
 from infra.stacks.fleet import FleetStack
@@ -19,15 +24,33 @@ from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
 
 
-def build(app: App, config: StageConfig) -> dict[contract.StackUnit, Stack]:
+def build(
+    app: App, config: StageConfig, *, releases_dir: Path, weights: LiveWeights
+) -> dict[contract.StackUnit, Stack]:
     """Adds the stage's stacks to `app` and wires them; returns them by unit."""
-    network = NetworkStack(app, config=config)
-    data = DataStack(app, config=config, vpc=network.vpc)
-    edge = EdgeStack(app, config=config, vpc=network.vpc)
-    fleets = {
-        color: FleetStack(app, config=config, color=color, vpc=network.vpc, edge=edge.edge, database=data.database)
+    # Checked before any construct exists, so a missing release is one clear error, not a half-built app.
+    releases = {
+        color: release_path(releases_dir, config.fleet(color).release, server=config.fleet(color).server)
         for color in contract.COLORS
     }
+    network = NetworkStack(app, config=config)
+    data = DataStack(app, config=config, vpc=network.vpc)
+    edge = EdgeStack(app, config=config, vpc=network.vpc, weights=weights)
+    fleets = {
+        color: FleetStack(
+            app,
+            config=config,
+            color=color,
+            release_dir=releases[color],
+            vpc=network.vpc,
+            edge=edge.edge,
+            database=data.database,
+        )
+        for color in contract.COLORS
+    }
+    for fleet in fleets.values():
+        # The fleets read the database endpoint parameter at deploy time (no import makes this order for us).
+        fleet.add_stack_dependency(data)
     monitoring = MonitoringStack(
         app,
         config=config,
@@ -50,14 +73,19 @@ def stage_from_context(app: App) -> StageConfig:
     return get_stage(str(name))
 
 
+def releases_dir_from_context(app: App) -> Path:
+    value = app.node.try_get_context(RELEASES_DIR_CONTEXT)
+    return Path(str(value)) if value else default_releases_dir()
+
+
 def main() -> None:
     app = App()
     try:
         config = stage_from_context(app)
-    except UnknownStageError as ex:
+        build(app, config, releases_dir=releases_dir_from_context(app), weights=read_live_weights(config.name))
+    except (UnknownStageError, ReleaseNotFoundError, LiveWeightsError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         raise SystemExit(2) from None
-    build(app, config)
     # An unacknowledged AwsSolutions finding makes synth fail; the report lands in cdk.out.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()

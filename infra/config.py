@@ -6,19 +6,30 @@ Nothing here talks to AWS or imports aws_cdk; the cost tool can read the same sh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
-from infra.contract import Color
+from infra.contract import SERVERS, Color, Server
 
 
 class UnknownStageError(ValueError):
     """The stage name given on the command line has no configuration."""
 
 
+# Amazon Linux 2023 (x86_64, kernel 6.1) pinned per region: the image is part of a slot's release, so it is never
+# re-resolved at synth or deploy (a new AMI would replace both fleets at once). To move to a newer image, read
+# `aws ssm get-parameter --name /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64`, put the id in a
+# slot's `ami_id` and deploy that slot as a release (docs/deploy.md).
+PINNED_AMIS: Final[dict[str, str]] = {
+    "us-east-1": "ami-0453ec754f44f9a4a",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig:
     cidr: str = "10.40.0.0/16"
     max_azs: int = 2
-    # NAT gateways are a cost line ($0.045/h each); instances need one to reach PyPI at boot.
+    # NAT gateways are a cost line ($0.045/h each). Instances install from their release artifact (S3, through the
+    # gateway endpoint) and never reach PyPI, but still need a route to the OS package repositories and AWS APIs.
     nat_gateways: int = 1
     # Interface endpoints cost per AZ-hour; worth it only when NAT traffic to AWS APIs is heavy.
     interface_endpoints: bool = False
@@ -26,7 +37,7 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         if self.nat_gateways < 1:
-            raise ValueError("nat_gateways must be >= 1: instances install the service from PyPI at boot")
+            raise ValueError("nat_gateways must be >= 1: instances reach the OS package repositories at boot")
         if not 2 <= self.max_azs <= 3:
             raise ValueError("max_azs must be 2 or 3 (an ALB and Multi-AZ RDS need two)")
 
@@ -49,10 +60,7 @@ class DatabaseConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class EdgeConfig:
-    # The weights of the listener's default action. The cutover writes its final weights back here, or the next
-    # `cdk deploy` resets the listener to these values.
-    blue_weight: int = 100
-    green_weight: int = 0
+    # No weights here: the listener's weights are owned by the cutover (see `infra/live_weights.py`).
     deregistration_delay_s: int = 30
     health_check_interval_s: int = 10
     health_check_timeout_s: int = 5
@@ -62,28 +70,45 @@ class EdgeConfig:
     certificate_arn: str | None = None
     access_log_retention_days: int = 90
 
-    def __post_init__(self) -> None:
-        if self.blue_weight + self.green_weight <= 0:
-            raise ValueError("at least one colour needs a positive weight")
-        if not (0 <= self.blue_weight <= 999 and 0 <= self.green_weight <= 999):
-            raise ValueError("ALB weights are between 0 and 999")
-
 
 @dataclass(frozen=True, kw_only=True)
 class FleetConfig:
+    """One release slot (blue or green): which server it runs, which release, on which image and instances."""
+
+    # The implementation this slot runs; either slot can run either server.
+    server: Server
+    # The id of an immutable artifact built by `mcpstack release build` (a hashed wheelhouse plus the project wheel).
+    # Changing it re-rolls this slot only; the other slot's launch template stays byte-identical.
+    release: str
     instance_type: str
     min_capacity: int
     max_capacity: int
+    # None: the stage region's entry in PINNED_AMIS.
+    ami_id: str | None = None
     root_volume_gib: int = 8
     # Target tracking on ALBRequestCountPerTarget (requests per target per minute).
     requests_per_target_per_min: int = 6000
     # How long CloudFormation waits for the instances' success signals (install, migrate, healthy).
     signal_timeout_min: int = 20
+    # How long the ASG ignores a failing ELB health check after launch. The bootstrap's part of a boot (venv, install
+    # from the release, migrate, start, /health) measured 39-56 s on the shared 2-core test machine under load
+    # (tests/infra/test_infra_bootstrap.py, four boots); cfn-init's OS packages and the CloudWatch agent come on top
+    # (not measured here: no AWS). Five minutes covers that with room and stays far below the signal timeout, so a
+    # boot that never serves is replaced instead of staying in service for the whole timeout.
+    health_check_grace_s: int = 300
     log_retention_days: int = 30
 
     def __post_init__(self) -> None:
         if not 0 < self.min_capacity <= self.max_capacity:
             raise ValueError("need 0 < min_capacity <= max_capacity")
+        if self.server not in SERVERS:
+            raise ValueError(f"server must be one of {', '.join(SERVERS)}, not {self.server!r}")
+        if not self.release or "/" in self.release or self.release.startswith("."):
+            raise ValueError(f"release must be a release id (a directory name), not {self.release!r}")
+        if self.ami_id is not None and not self.ami_id.startswith("ami-"):
+            raise ValueError(f"ami_id must be an AMI id (ami-...), not {self.ami_id!r}")
+        if not 0 < self.health_check_grace_s < self.signal_timeout_min * 60:
+            raise ValueError("health_check_grace_s must be positive and shorter than the signal timeout")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,31 +132,65 @@ class StageConfig:
     green: FleetConfig
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
+    def __post_init__(self) -> None:
+        for color in ("blue", "green"):
+            if self.fleet(color).ami_id is None and self.region not in PINNED_AMIS:
+                raise ValueError(f"no pinned AMI for {self.region}: add it to PINNED_AMIS or set {color}.ami_id")
+
     def fleet(self, color: Color) -> FleetConfig:
         return self.blue if color == "blue" else self.green
 
+    def ami_id(self, color: Color) -> str:
+        return self.fleet(color).ami_id or PINNED_AMIS[self.region]
+
+
+# The release every slot runs until an operator deploys a newer one into a slot (`mcpstack release build`, then set
+# that slot's `release` and deploy its fleet stack; docs/deploy.md). Built from the commit named in the id.
+INITIAL_RELEASE: Final = "0.1.0-000000000000"
 
 STAGES: dict[str, StageConfig] = {
     # Small and cheap: one NAT, single-AZ micro database, one small instance per colour.
     "dev": StageConfig(
         name="dev",
-        blue=FleetConfig(instance_type="t3.small", min_capacity=1, max_capacity=2),
-        green=FleetConfig(instance_type="t3.small", min_capacity=1, max_capacity=2),
+        blue=FleetConfig(
+            server="fastapi", release=INITIAL_RELEASE, instance_type="t3.small", min_capacity=1, max_capacity=2
+        ),
+        green=FleetConfig(
+            server="native", release=INITIAL_RELEASE, instance_type="t3.small", min_capacity=1, max_capacity=2
+        ),
     ),
     # The shapes of the "Conduit vs FastAPI" cost post: FastAPI on 4 x t3.medium (burstable), native on one t3.small,
     # RDS PostgreSQL Multi-AZ on db.t4g.small, CloudWatch.
     "burstable": StageConfig(
         name="burstable",
         database=DatabaseConfig(instance_class="t4g.small", multi_az=True, deletion_protection=True),
-        blue=FleetConfig(instance_type="t3.medium", min_capacity=4, max_capacity=8),
-        green=FleetConfig(instance_type="t3.small", min_capacity=1, max_capacity=4),
+        blue=FleetConfig(
+            server="fastapi", release=INITIAL_RELEASE, instance_type="t3.medium", min_capacity=4, max_capacity=8
+        ),
+        green=FleetConfig(
+            server="native", release=INITIAL_RELEASE, instance_type="t3.small", min_capacity=1, max_capacity=4
+        ),
     ),
     # Benchmark: the same compute-optimized type for both fleets so throughput per instance compares directly.
     "bench": StageConfig(
         name="bench",
         database=DatabaseConfig(instance_class="t4g.medium"),
-        blue=FleetConfig(instance_type="c5.xlarge", min_capacity=1, max_capacity=4, requests_per_target_per_min=60000),
-        green=FleetConfig(instance_type="c5.xlarge", min_capacity=1, max_capacity=4, requests_per_target_per_min=60000),
+        blue=FleetConfig(
+            server="fastapi",
+            release=INITIAL_RELEASE,
+            instance_type="c5.xlarge",
+            min_capacity=1,
+            max_capacity=4,
+            requests_per_target_per_min=60000,
+        ),
+        green=FleetConfig(
+            server="native",
+            release=INITIAL_RELEASE,
+            instance_type="c5.xlarge",
+            min_capacity=1,
+            max_capacity=4,
+            requests_per_target_per_min=60000,
+        ),
     ),
 }
 

@@ -11,6 +11,10 @@ from typing import Final, Literal
 Color = Literal["blue", "green"]
 COLORS: Final[tuple[Color, ...]] = ("blue", "green")
 
+# A colour is a release slot, not an implementation: each slot's configuration names the server it runs.
+Server = Literal["fastapi", "native"]
+SERVERS: Final[tuple[Server, ...]] = ("fastapi", "native")
+
 PROJECT: Final = "mcpstack"
 STACK_PREFIX: Final = "McpStack"
 
@@ -81,6 +85,12 @@ def target_group_full_name_parameter(stage: str, color: Color) -> str:
     return f"{ssm_prefix(stage)}/edge/target-group/{color}-full-name"
 
 
+def database_endpoint_parameter(stage: str) -> str:
+    """The host the fleets connect to (the RDS Proxy when on, else the instance): read at deploy time by the fleet
+    stacks, so turning the proxy on or off never removes an export another stack imports."""
+    return f"{ssm_prefix(stage)}/data/endpoint"
+
+
 def asg_name_parameter(stage: str, color: Color) -> str:
     return f"{ssm_prefix(stage)}/fleet/{color}/asg-name"
 
@@ -101,6 +111,18 @@ def cutover_state_parameter(stage: str) -> str:
     it is named here so the app and the operator tools can never disagree on where the state lives.
     """
     return f"{ssm_prefix(stage)}/cutover/state"
+
+
+# --- Live weights ----------------------------------------------------------------------------------------------
+
+# The listener's weights have one owner, the cutover: it writes the weights it verified on the listener into this
+# per-stage file (relative to the repository root), and the CDK app only reads it, so a `cdk deploy` sets the listener
+# to what is already live and never moves traffic by itself.
+LIVE_WEIGHTS_DIR: Final = "infra/live-weights"
+
+
+def live_weights_file(stage: str) -> str:
+    return f"{LIVE_WEIGHTS_DIR}/{stage}.json"
 
 
 # --- CloudWatch names ------------------------------------------------------------------------------------------
@@ -153,6 +175,7 @@ def target_group_full_name_output(color: Color) -> str:
 def published_parameters(stage: str) -> dict[StackUnit, tuple[str, ...]]:
     """Every SSM parameter the app creates, by the stack that owns it."""
     return {
+        "Data": (database_endpoint_parameter(stage),),
         "Edge": (
             listener_arn_parameter(stage),
             smoke_rule_arn_parameter(stage),

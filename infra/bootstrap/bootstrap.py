@@ -1,9 +1,17 @@
-"""Instance bootstrap: venv + install, DATABASE_URL from the secret, migrations, systemd unit, CloudWatch agent, start.
+"""Instance bootstrap: venv + install from the release, DATABASE_URL, migrations, systemd unit, CloudWatch agent.
 
-Runs on Amazon Linux 2023 from CloudFormation Init as `python3.11 -m infra.bootstrap.bootstrap ...` with the repo as
-the working directory, before the project is installed, so it uses the standard library only. Every side effect goes
-through an injected object (secrets reader, command runner, systemd, health probe) so a test can run the whole path
-against a temporary prefix with fakes for AWS and systemd. A non-zero exit fails cfn-init, hence the deploy.
+Also the one definition of a release artifact's layout (`mcpstack release build` writes it, the CDK app ships it):
+
+    release.json                 manifest: format, id, version, commit, python, platforms, servers, file hashes
+    wheels/*.whl                 the project's wheel and every locked dependency, for the instances' platform
+    requirements-<server>.txt    `name==version --hash=sha256:...` for everything that server needs
+    bootstrap.py                 this file, as it was at the release's commit
+
+Runs on Amazon Linux 2023 from CloudFormation Init as `python3.11 bootstrap.py ...` inside the unpacked release,
+before anything is installed, so it uses the standard library only. pip installs from the release's wheelhouse with
+`--no-index --require-hashes`: a boot never reaches PyPI. Every side effect goes through an injected object (secrets
+reader, command runner, systemd, health probe) so a test can run the whole path against a temporary prefix with
+fakes for AWS and systemd. A non-zero exit fails cfn-init, hence the deploy.
 """
 
 from __future__ import annotations
@@ -24,13 +32,27 @@ from typing import Protocol
 from urllib.parse import quote
 
 SERVE_COMMANDS = {
-    # blue: the FastAPI baseline (gunicorn with uvicorn workers behind `mcpstack serve fastapi`)
-    "blue": ("serve", "fastapi"),
-    # green: the native supervisor (one worker per core)
-    "green": ("serve", "native"),
+    # the FastAPI baseline (gunicorn with uvicorn workers behind `mcpstack serve fastapi`)
+    "fastapi": ("serve", "fastapi"),
+    # the native supervisor (one worker per core)
+    "native": ("serve", "native"),
 }
-# The blue server needs the baseline extra (FastAPI, gunicorn); the native server needs only the core package.
-EXTRAS = {"blue": "[baseline]", "green": ""}
+SERVER_TITLES = {"fastapi": "FastAPI baseline", "native": "native MCP server"}
+# The FastAPI server needs the baseline extra (FastAPI, gunicorn); the native server needs only the core package.
+EXTRAS = {"fastapi": "baseline", "native": None}
+SLOTS = ("blue", "green")
+
+# --- the release artifact's layout ---
+RELEASE_FORMAT = 1
+MANIFEST_NAME = "release.json"
+WHEELHOUSE_NAME = "wheels"
+BOOTSTRAP_NAME = "bootstrap.py"
+
+
+def requirements_name(server: str) -> str:
+    return f"requirements-{server}.txt"
+
+
 CLOUDWATCH_AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 
 
@@ -59,7 +81,10 @@ HealthProbe = Callable[[str], bool]
 class Settings:
     stage: str
     color: str
-    repo: Path
+    server: str
+    release: str
+    # The unpacked release artifact (manifest, wheelhouse, requirements).
+    release_dir: Path
     prefix: Path
     secret_id: str
     region: str
@@ -73,8 +98,10 @@ class Settings:
     health_timeout_s: float = 180.0
 
     def __post_init__(self) -> None:
-        if self.color not in SERVE_COMMANDS:
-            raise BootstrapError(f"unknown colour {self.color!r}; expected blue or green")
+        if self.color not in SLOTS:
+            raise BootstrapError(f"unknown slot {self.color!r}; expected blue or green")
+        if self.server not in SERVE_COMMANDS:
+            raise BootstrapError(f"unknown server {self.server!r}; expected fastapi or native")
 
     @property
     def venv(self) -> Path:
@@ -108,13 +135,44 @@ class Settings:
 # --- pure parts ----------------------------------------------------------------------------------------------------
 
 
+def check_release(settings: Settings) -> dict[str, object]:
+    """The unpacked artifact is the release the slot's configuration names, in a format this bootstrap reads."""
+    path = settings.release_dir / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as ex:
+        raise BootstrapError(f"no readable release manifest at {path} ({type(ex).__name__})") from ex
+    if not isinstance(manifest, dict) or manifest.get("format") != RELEASE_FORMAT:
+        raise BootstrapError(f"{path} is not a format {RELEASE_FORMAT} release manifest")
+    if manifest.get("id") != settings.release:
+        raise BootstrapError(f"the unpacked release is {manifest.get('id')!r}, the slot names {settings.release!r}")
+    servers = manifest.get("servers")
+    if not isinstance(servers, dict) or settings.server not in servers:
+        raise BootstrapError(f"release {settings.release} has no {settings.server} server")
+    return manifest
+
+
 def install_commands(settings: Settings) -> list[list[str]]:
-    """Create the venv and install the repo (non-editable) with the locked dependency versions."""
-    pip = [str(settings.venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    """Create the venv and install the server from the release's wheelhouse only: pinned, hashed, no index."""
+    python = str(settings.venv / "bin" / "python")
     return [
         [settings.python, "-m", "venv", str(settings.venv)],
-        [*pip, "--upgrade", "pip"],
-        [*pip, "-c", str(settings.repo / "requirements.lock"), f"{settings.repo}{EXTRAS[settings.color]}"],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--no-index",
+            "--find-links",
+            str(settings.release_dir / WHEELHOUSE_NAME),
+            "--only-binary=:all:",
+            "--require-hashes",
+            "-r",
+            str(settings.release_dir / requirements_name(settings.server)),
+        ],
     ]
 
 
@@ -133,14 +191,20 @@ def database_url(secret_string: str, *, host_override: str | None = None) -> str
 
 
 def render_env_file(settings: Settings, url: str) -> str:
-    values = {"DATABASE_URL": url, "MCPSTACK_STAGE": settings.stage, "MCPSTACK_COLOR": settings.color}
+    values = {
+        "DATABASE_URL": url,
+        "MCPSTACK_STAGE": settings.stage,
+        "MCPSTACK_COLOR": settings.color,
+        "MCPSTACK_SERVER": settings.server,
+        "MCPSTACK_RELEASE": settings.release,
+    }
     return "".join(f'{key}="{_systemd_escape(value)}"\n' for key, value in values.items())
 
 
 def server_argv(settings: Settings) -> list[str]:
     return [
         str(settings.venv / "bin" / "mcpstack"),
-        *SERVE_COMMANDS[settings.color],
+        *SERVE_COMMANDS[settings.server],
         "--host",
         "0.0.0.0",
         "--port",
@@ -149,11 +213,11 @@ def server_argv(settings: Settings) -> list[str]:
 
 
 def render_unit(settings: Settings) -> str:
-    server = "FastAPI baseline" if settings.color == "blue" else "native MCP server"
+    server = SERVER_TITLES[settings.server]
     return "\n".join(
         [
             "[Unit]",
-            f"Description=mcpstack {settings.stage} {settings.color}: {server}",
+            f"Description=mcpstack {settings.stage} {settings.color}: {server} {settings.release}",
             "Wants=network-online.target",
             "After=network-online.target",
             "",
@@ -240,7 +304,8 @@ def run_bootstrap(
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = print,
 ) -> None:
-    log(f"installing the service into {settings.venv}")
+    check_release(settings)
+    log(f"installing release {settings.release} ({settings.server}) into {settings.venv}")
     for argv in install_commands(settings):
         runner.run(argv)
 
@@ -321,8 +386,10 @@ def http_probe(url: str) -> bool:
 def parse_args(argv: Sequence[str]) -> Settings:
     parser = argparse.ArgumentParser(prog="bootstrap", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--stage", required=True)
-    parser.add_argument("--color", required=True, choices=sorted(SERVE_COMMANDS))
-    parser.add_argument("--repo", required=True, type=Path)
+    parser.add_argument("--color", required=True, choices=SLOTS)
+    parser.add_argument("--server", required=True, choices=sorted(SERVE_COMMANDS))
+    parser.add_argument("--release", required=True)
+    parser.add_argument("--release-dir", required=True, type=Path)
     parser.add_argument("--prefix", required=True, type=Path)
     parser.add_argument("--secret-id", required=True)
     parser.add_argument("--region", required=True)
@@ -336,7 +403,9 @@ def parse_args(argv: Sequence[str]) -> Settings:
     return Settings(
         stage=args.stage,
         color=args.color,
-        repo=args.repo,
+        server=args.server,
+        release=args.release,
+        release_dir=args.release_dir,
         prefix=args.prefix,
         secret_id=args.secret_id,
         region=args.region,

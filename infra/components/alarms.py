@@ -7,13 +7,13 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import contract
+from infra.components.signals import ColorSignals
 from infra.config import MonitoringConfig
 
 
@@ -27,7 +27,7 @@ class CutoverAlarms(Construct):
         *,
         stage: str,
         config: MonitoringConfig,
-        target_groups: dict[contract.Color, elbv2.ApplicationTargetGroup],
+        colors: dict[contract.Color, ColorSignals],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -42,15 +42,12 @@ class CutoverAlarms(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         period = Duration.seconds(config.period_s)
         self.alarms: dict[tuple[contract.Color, str], cloudwatch.Alarm] = {}
-        for color, group in target_groups.items():
-            metrics = group.metrics
+        for color, signals in colors.items():
             error_rate = cloudwatch.MathExpression(
                 expression="IF(requests > 0, 100 * errors / requests, 0)",
                 using_metrics={
-                    "errors": metrics.http_code_target(
-                        elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=period
-                    ),
-                    "requests": metrics.request_count(statistic="Sum", period=period),
+                    "errors": signals.target_5xx(period=period),
+                    "requests": signals.requests(period=period),
                 },
                 label=f"{color} 5xx %",
                 period=period,
@@ -68,7 +65,7 @@ class CutoverAlarms(Construct):
                 stage,
                 color,
                 "p95-latency",
-                metrics.target_response_time(statistic="p95", period=period),
+                signals.response_time("p95", period=period),
                 threshold=config.max_p95_latency_s,
                 config=config,
                 description=f"{color}: p95 target response time above {config.max_p95_latency_s} s",
@@ -77,7 +74,7 @@ class CutoverAlarms(Construct):
                 stage,
                 color,
                 "unhealthy-hosts",
-                metrics.unhealthy_host_count(statistic="Maximum", period=period),
+                signals.unhealthy_hosts(period=period),
                 threshold=0,
                 config=config,
                 description=f"{color}: at least one registered target failing its /health check",

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from infra import contract
+from infra.components.signals import ColorSignals
+
+__all__ = ["ColorSignals", "CostDashboard", "OperationsDashboard"]
 
 _WIDTH = 8
 _HEIGHT = 6
-
-
-@dataclass(frozen=True, kw_only=True)
-class ColorSignals:
-    """What a dashboard needs to know about one colour."""
-
-    target_group: elbv2.ApplicationTargetGroup
-    auto_scaling_group_name: str
-
-
-def _asg_metric(namespace: str, name: str, asg_name: str, *, statistic: str, label: str) -> cloudwatch.Metric:
-    return cloudwatch.Metric(
-        namespace=namespace,
-        metric_name=name,
-        dimensions_map={"AutoScalingGroupName": asg_name},
-        statistic=statistic,
-        label=label,
-        period=Duration.minutes(1),
-    )
 
 
 class OperationsDashboard(Construct):
@@ -67,42 +49,25 @@ class OperationsDashboard(Construct):
             )
 
         self.dashboard.add_widgets(
-            per_color("Requests", lambda c, s: [s.target_group.metrics.request_count(label=c, statistic="Sum")]),
-            per_color(
-                "Target 5xx",
-                lambda c, s: [
-                    s.target_group.metrics.http_code_target(
-                        elbv2.HttpCodeTarget.TARGET_5XX_COUNT, label=c, statistic="Sum"
-                    )
-                ],
-            ),
+            per_color("Requests", lambda c, s: [s.requests(label=c)]),
+            per_color("Target 5xx", lambda c, s: [s.target_5xx(label=c)]),
             per_color(
                 "Latency p50 / p95 / p99 (s)",
-                lambda c, s: [
-                    s.target_group.metrics.target_response_time(statistic=p, label=f"{c} {p}")
-                    for p in ("p50", "p95", "p99")
-                ],
+                lambda c, s: [s.response_time(p, label=f"{c} {p}") for p in ("p50", "p95", "p99")],
             ),
         )
         self.dashboard.add_widgets(
             per_color(
                 "Healthy / unhealthy hosts",
-                lambda c, s: [
-                    s.target_group.metrics.healthy_host_count(label=f"{c} healthy", statistic="Minimum"),
-                    s.target_group.metrics.unhealthy_host_count(label=f"{c} unhealthy", statistic="Maximum"),
-                ],
+                lambda c, s: [s.healthy_hosts(label=f"{c} healthy"), s.unhealthy_hosts(label=f"{c} unhealthy")],
             ),
             per_color(
                 "CPU %",
-                lambda c, s: [
-                    _asg_metric("AWS/EC2", "CPUUtilization", s.auto_scaling_group_name, statistic="Average", label=c)
-                ],
+                lambda c, s: [s.asg_metric("AWS/EC2", "CPUUtilization", statistic="Average", label=c)],
             ),
             per_color(
                 "Memory % (CloudWatch agent)",
-                lambda c, s: [
-                    _asg_metric("CWAgent", "mem_used_percent", s.auto_scaling_group_name, statistic="Average", label=c)
-                ],
+                lambda c, s: [s.asg_metric("CWAgent", "mem_used_percent", statistic="Average", label=c)],
             ),
         )
         self.dashboard.add_widgets(
@@ -154,13 +119,7 @@ class CostDashboard(Construct):
             cloudwatch.GraphWidget(
                 title="In-service instances",
                 left=[
-                    _asg_metric(
-                        "AWS/AutoScaling",
-                        "GroupInServiceInstances",
-                        sig.auto_scaling_group_name,
-                        statistic="Average",
-                        label=color,
-                    )
+                    sig.asg_metric("AWS/AutoScaling", "GroupInServiceInstances", statistic="Average", label=color)
                     for color, sig in colors.items()
                 ],
                 width=_WIDTH,
@@ -168,10 +127,7 @@ class CostDashboard(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Requests per hour",
-                left=[
-                    sig.target_group.metrics.request_count(label=color, statistic="Sum", period=Duration.hours(1))
-                    for color, sig in colors.items()
-                ],
+                left=[sig.requests(label=color, period=Duration.hours(1)) for color, sig in colors.items()],
                 width=_WIDTH,
                 height=_HEIGHT,
             ),

@@ -15,7 +15,8 @@ from infra.config import DatabaseConfig
 
 
 class Database(Construct):
-    """Exposes `instance`, `secret`, `proxy` (or None), and `endpoint` / `connectable` that clients should use."""
+    """Exposes `instance`, `secret`, `proxy` (or None), `endpoint` that clients should use, and `clients`: the
+    security group a client joins to be admitted (on the instance, and on the proxy when there is one)."""
 
     PORT = 5432
 
@@ -76,6 +77,17 @@ class Database(Construct):
                 "This stage is disposable and torn down with cdk destroy; removal still takes a final snapshot.",
             )
 
+        # Clients join this group instead of being named on the database's own group: the group (and the one export
+        # the fleets import) stays the same when the proxy is turned on or off.
+        self.clients = ec2.SecurityGroup(
+            self,
+            "Clients",
+            vpc=vpc,
+            description="mcpstack database clients: members reach PostgreSQL (instance or proxy)",
+            allow_all_outbound=False,
+        )
+        self.instance.connections.allow_default_port_from(self.clients, "database clients to PostgreSQL")
+
         self.proxy: rds.DatabaseProxy | None = None
         if config.rds_proxy:
             self.proxy = self.instance.add_proxy(
@@ -85,7 +97,7 @@ class Database(Construct):
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
                 require_tls=True,
             )
-        self.connectable: ec2.IConnectable = self.proxy if self.proxy is not None else self.instance
+            self.proxy.connections.allow_from(self.clients, ec2.Port.tcp(self.PORT), "database clients to the proxy")
         self.endpoint: str = (
             self.proxy.endpoint if self.proxy is not None else self.instance.db_instance_endpoint_address
         )

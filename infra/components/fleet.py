@@ -1,7 +1,10 @@
-"""One colour's fleet: an Auto Scaling group whose instances install the repo from a CDK asset and start one server.
+"""One release slot's fleet: an Auto Scaling group whose instances install the slot's release and start its server.
 
-The boot path is CloudFormation Init: packages, the repo as an asset, then `infra/bootstrap/bootstrap.py`, with
-signals, so a broken install fails the deploy instead of leaving unhealthy instances behind.
+The instances' asset is the slot's release artifact (built by `mcpstack release build`), never the working tree, and
+the image is a pinned AMI: a deploy that changes one slot's release leaves the other slot's launch template and user
+data byte-identical, and a commit that changes nothing released changes neither. The boot path is CloudFormation
+Init: OS packages, the release unpacked, then the release's own `bootstrap.py` (install from the wheelhouse with
+hashes, migrate, start, wait for /health) and only then the success signal, so a broken install fails the deploy.
 """
 
 from __future__ import annotations
@@ -17,36 +20,22 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import contract
+from infra.bootstrap.bootstrap import BOOTSTRAP_NAME
 from infra.components.nag import acknowledge
 from infra.components.retention import log_retention
 from infra.config import FleetConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_PREFIX = "/opt/mcpstack"
-APP_DIR = f"{INSTALL_PREFIX}/app"
+APP_DIR = f"{INSTALL_PREFIX}/release"
 PYTHON = "python3.11"
-# Everything in the repo except local state, caches and tool installs.
-ASSET_EXCLUDE = [
-    ".git",
-    ".venv",
-    ".venv-*",
-    "node_modules",
-    "cdk.out",
-    "cdk.out.*",
-    ".state",
-    "**/__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "*.egg-info",
-]
 
 
 class Fleet(Construct):
-    """Exposes `auto_scaling_group`, `role`, `security_group`, `log_group`, `app_asset`, `scaling_policy`."""
+    """Exposes `auto_scaling_group`, `role`, `security_group`, `log_group`, `release_asset`, `scaling_policy`."""
 
     def __init__(
         self,
@@ -56,14 +45,14 @@ class Fleet(Construct):
         stage: str,
         color: contract.Color,
         config: FleetConfig,
+        release_dir: Path,
+        ami_id: str,
         vpc: ec2.IVpc,
         target_group: elbv2.IApplicationTargetGroup,
         target_group_full_name: str,
         load_balancer: elbv2.ApplicationLoadBalancer,
-        database: ec2.IConnectable,
-        database_port: int,
+        database_clients: ec2.ISecurityGroup,
         database_secret: secretsmanager.ISecret,
-        database_host: str | None = None,
         drain_s: int = 30,
         **kwargs: Any,
     ) -> None:
@@ -71,17 +60,17 @@ class Fleet(Construct):
         self.log_group = self._log_group(stage, color, config)
         self.role = self._instance_role(stage, color, database_secret)
         self.security_group = self._security_group(vpc, color)
-        # The repo itself is the application: cfn-init unpacks it on the instance and the bootstrap installs it.
-        self.app_asset = s3_assets.Asset(self, "App", path=str(REPO_ROOT), exclude=ASSET_EXCLUDE)
+        # The slot's release artifact, content-addressed: only a different release gives this slot a new asset.
+        self.release_asset = s3_assets.Asset(self, "Release", path=str(release_dir))
         init = self._boot_sequence(
             stage=stage,
             color=color,
+            config=config,
             database_secret=database_secret,
-            database_host=database_host,
             drain_s=drain_s,
         )
-        self.auto_scaling_group = self._auto_scaling_group(vpc, config, init)
-        self._attach(target_group, load_balancer, database, database_port)
+        self.auto_scaling_group = self._auto_scaling_group(vpc, config, ami_id, init)
+        self._attach(target_group, load_balancer, database_clients)
         self.scaling_policy = self._scale_on_requests(config, load_balancer, target_group_full_name)
         self._acknowledge_findings()
 
@@ -111,7 +100,8 @@ class Fleet(Construct):
             "SecurityGroup",
             vpc=vpc,
             description=f"mcpstack {color} instances: server port from the ALB only",
-            # Instances reach PyPI (install at boot) and AWS APIs through the NAT gateway.
+            # Instances reach the OS package repositories and AWS APIs through the NAT gateway (never PyPI: they
+            # install from the release), the release in S3 through the gateway endpoint, and PostgreSQL.
             allow_all_outbound=True,
         )
 
@@ -120,28 +110,33 @@ class Fleet(Construct):
         *,
         stage: str,
         color: contract.Color,
+        config: FleetConfig,
         database_secret: secretsmanager.ISecret,
-        database_host: str | None,
         drain_s: int,
     ) -> ec2.CloudFormationInit:
-        """CloudFormation Init: OS packages, the application asset, then the bootstrap (install, migrate, start)."""
+        """CloudFormation Init: OS packages, the release unpacked, then its bootstrap (install, migrate, start)."""
+        # A weak reference: the fleet reads the database host from SSM at deploy time instead of importing it, so
+        # the Data stack can switch between the instance and the RDS Proxy without breaking an export in use.
+        database_host = ssm.StringParameter.value_for_string_parameter(
+            self, contract.database_endpoint_parameter(stage)
+        )
         bootstrap_args = [
             PYTHON,
-            "-m",
-            "infra.bootstrap.bootstrap",
+            f"{APP_DIR}/{BOOTSTRAP_NAME}",
             f"--stage={stage}",
             f"--color={color}",
+            f"--server={config.server}",
+            f"--release={config.release}",
+            f"--release-dir={APP_DIR}",
             f"--prefix={INSTALL_PREFIX}",
-            f"--repo={APP_DIR}",
             f"--python={PYTHON}",
             f"--port={contract.SERVER_PORT}",
             f"--region={Stack.of(self).region}",
             f"--secret-id={database_secret.secret_arn}",
+            f"--db-host={database_host}",
             f"--log-group={self.log_group.log_group_name}",
             f"--drain-s={drain_s}",
         ]
-        if database_host is not None:
-            bootstrap_args.append(f"--db-host={database_host}")
         return ec2.CloudFormationInit.from_config_sets(
             config_sets={"default": ["packages", "app", "bootstrap"]},
             configs={
@@ -152,7 +147,7 @@ class Fleet(Construct):
                         ec2.InitPackage.yum("amazon-cloudwatch-agent"),
                     ]
                 ),
-                "app": ec2.InitConfig([ec2.InitSource.from_existing_asset(APP_DIR, self.app_asset)]),
+                "app": ec2.InitConfig([ec2.InitSource.from_existing_asset(APP_DIR, self.release_asset)]),
                 "bootstrap": ec2.InitConfig(
                     [ec2.InitCommand.shell_command(" ".join(bootstrap_args), cwd=APP_DIR, key="10-bootstrap")]
                 ),
@@ -160,7 +155,7 @@ class Fleet(Construct):
         )
 
     def _auto_scaling_group(
-        self, vpc: ec2.IVpc, config: FleetConfig, init: ec2.CloudFormationInit
+        self, vpc: ec2.IVpc, config: FleetConfig, ami_id: str, init: ec2.CloudFormationInit
     ) -> autoscaling.AutoScalingGroup:
         return autoscaling.AutoScalingGroup(
             self,
@@ -168,7 +163,8 @@ class Fleet(Construct):
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             instance_type=ec2.InstanceType(config.instance_type),
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(),
+            # Pinned, never looked up: a new image is a release of one slot, not a side effect of any deploy.
+            machine_image=ec2.MachineImage.generic_linux({Stack.of(self).region: ami_id}),
             role=self.role,
             security_group=self.security_group,
             require_imdsv2=True,
@@ -196,7 +192,7 @@ class Fleet(Construct):
             ),
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
-                grace_period=Duration.minutes(config.signal_timeout_min),
+                grace_period=Duration.seconds(config.health_check_grace_s),
             ),
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.minutes(3),
@@ -206,10 +202,9 @@ class Fleet(Construct):
         self,
         target_group: elbv2.IApplicationTargetGroup,
         load_balancer: elbv2.ApplicationLoadBalancer,
-        database: ec2.IConnectable,
-        database_port: int,
+        database_clients: ec2.ISecurityGroup,
     ) -> None:
-        """Registers the group in its target group and opens the server port to the ALB and the database to us."""
+        """Registers the group in its target group, opens the server port to the ALB, joins the database clients."""
         asg = self.auto_scaling_group
         # The target group lives in the Edge stack. Attaching through the L2 would add rules to the ALB's security
         # group from that stack and make a dependency cycle, so the ARN is set here and the port is opened below.
@@ -217,8 +212,14 @@ class Fleet(Construct):
         if not isinstance(cfn_asg, autoscaling.CfnAutoScalingGroup):
             raise TypeError("expected the ASG's default child to be a CfnAutoScalingGroup")
         cfn_asg.target_group_arns = [target_group.target_group_arn]
-        asg.connections.allow_from(load_balancer, ec2.Port.tcp(contract.SERVER_PORT), "ALB to the server port")
-        asg.connections.allow_to(database, ec2.Port.tcp(database_port), "fleet to PostgreSQL")
+        # On the instances' own group only: the group's connections would also open the port on the database
+        # clients group, which lives in the Data stack.
+        self.security_group.connections.allow_from(
+            load_balancer, ec2.Port.tcp(contract.SERVER_PORT), "ALB to the server port"
+        )
+        # The Data stack admits this group on the database (and on the proxy when there is one); joining it keeps
+        # the fleet's only database import the same whatever the Data stack's options are.
+        asg.add_security_group(database_clients)
 
     def _scale_on_requests(
         self, config: FleetConfig, load_balancer: elbv2.ApplicationLoadBalancer, target_group_full_name: str
@@ -262,7 +263,7 @@ class Fleet(Construct):
         )
         Annotations.of(self.security_group).acknowledge_warning(
             "@aws-cdk/aws-ec2:ipv4IgnoreEgressRule",
-            "All outbound traffic is allowed (PyPI and AWS APIs at boot), which already covers the PostgreSQL port.",
+            "All outbound traffic is allowed (OS packages and AWS APIs at boot), which covers the PostgreSQL port.",
         )
         acknowledge(
             self.auto_scaling_group,

@@ -1,4 +1,9 @@
-"""The ALB: a weighted blue/green forward, both target groups, a header rule to green, encrypted access logs."""
+"""The ALB: a weighted blue/green forward, both target groups, a header rule to green, encrypted access logs.
+
+The weights are not configuration: they are the live weights the cutover last verified and wrote back
+(`infra/live_weights.py`), so re-applying this construct never moves traffic. The port-80 listener is the same
+resource with or without HTTPS (it forwards, or redirects to 443), so turning HTTPS on replaces nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,26 @@ from constructs import Construct
 from infra import contract
 from infra.components.nag import acknowledge
 from infra.config import EdgeConfig
+from infra.live_weights import LiveWeights
 
 # Rule priority of the smoke-test rule; the default action (the weighted forward) takes everything else.
 SMOKE_RULE_PRIORITY = 10
 
 
 class LoadBalancer(Construct):
-    """Exposes `load_balancer`, `listener` (the one carrying the weights), `target_groups` by colour, `smoke_rule`,
-    `access_log_bucket`."""
+    """Exposes `load_balancer`, `listener` (the one carrying the weights), `http_listener` (port 80, always),
+    `target_groups` by colour, `smoke_rule`, `access_log_bucket`."""
 
-    def __init__(self, scope: Construct, id_: str, *, vpc: ec2.IVpc, config: EdgeConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: ec2.IVpc,
+        config: EdgeConfig,
+        weights: LiveWeights,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.access_log_bucket = s3.Bucket(
             self,
@@ -66,16 +81,25 @@ class LoadBalancer(Construct):
         }
         weighted = elbv2.ListenerAction.weighted_forward(
             [
-                elbv2.WeightedTargetGroup(target_group=self.target_groups["blue"], weight=config.blue_weight),
-                elbv2.WeightedTargetGroup(target_group=self.target_groups["green"], weight=config.green_weight),
+                elbv2.WeightedTargetGroup(target_group=self.target_groups[color], weight=weights.of(color))
+                for color in contract.COLORS
             ]
         )
-
-        if config.certificate_arn is None:
-            self.listener = self.load_balancer.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=True, default_action=weighted
-            )
-        else:
+        https = config.certificate_arn is not None
+        # One port-80 listener whatever the options: with HTTPS it redirects, without it carries the weights. A
+        # second construct for the redirect would make CloudFormation create a port-80 listener before deleting the
+        # old one, which the ALB refuses.
+        self.http_listener = self.load_balancer.add_listener(
+            "Http",
+            port=80,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=True,
+            default_action=(
+                elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True) if https else weighted
+            ),
+        )
+        self.listener = self.http_listener
+        if config.certificate_arn is not None:
             self.listener = self.load_balancer.add_listener(
                 "Https",
                 port=443,
@@ -85,7 +109,6 @@ class LoadBalancer(Construct):
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
                 default_action=weighted,
             )
-            self.load_balancer.add_redirect(source_port=80, target_port=443)
         acknowledge(
             self.security_group,
             "AwsSolutions-EC23",

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from infra import contract
 from infra.components.database import Database
-from infra.components.published import publish_output
+from infra.components.published import publish_output, publish_parameter
 from infra.config import StageConfig
 from infra.stacks.base import McpStackBase
 
@@ -26,4 +26,11 @@ class DataStack(McpStackBase):
         )
         publish_output(
             self, contract.OUTPUT_DATABASE_ENDPOINT, self.database.endpoint, "Endpoint the fleets connect to"
+        )
+        # The fleets read this at deploy time (a weak reference), so switching the proxy on or off breaks no import.
+        publish_parameter(
+            self,
+            contract.database_endpoint_parameter(config.name),
+            self.database.endpoint,
+            "Host the fleets connect to (RDS Proxy when on, else the instance)",
         )

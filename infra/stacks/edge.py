@@ -11,15 +11,18 @@ from infra import contract
 from infra.components.load_balancer import LoadBalancer
 from infra.components.published import publish_output, publish_parameter
 from infra.config import StageConfig
+from infra.live_weights import LiveWeights
 from infra.stacks.base import McpStackBase
 
 
 class EdgeStack(McpStackBase):
-    def __init__(self, scope: Construct, *, config: StageConfig, vpc: ec2.IVpc, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, *, config: StageConfig, vpc: ec2.IVpc, weights: LiveWeights, **kwargs: Any
+    ) -> None:
         super().__init__(
             scope, config=config, unit="Edge", description="mcpstack ALB and blue/green target groups", **kwargs
         )
-        self.edge = LoadBalancer(self, "LoadBalancer", vpc=vpc, config=config.edge)
+        self.edge = LoadBalancer(self, "LoadBalancer", vpc=vpc, config=config.edge, weights=weights)
         stage = config.name
         alb = self.edge.load_balancer
         published: list[tuple[str, str, str, str]] = [

@@ -1,7 +1,8 @@
-"""McpStack-<stage>-FleetBlue / -FleetGreen: one colour's Auto Scaling group behind its target group."""
+"""McpStack-<stage>-FleetBlue / -FleetGreen: one release slot's Auto Scaling group behind its target group."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_ec2 as ec2
@@ -15,8 +16,6 @@ from infra.components.published import publish_output, publish_parameter
 from infra.config import StageConfig
 from infra.stacks.base import McpStackBase
 
-_SERVERS = {"blue": "FastAPI baseline", "green": "native MCP server"}
-
 
 class FleetStack(McpStackBase):
     def __init__(
@@ -25,17 +24,19 @@ class FleetStack(McpStackBase):
         *,
         config: StageConfig,
         color: contract.Color,
+        release_dir: Path,
         vpc: ec2.IVpc,
         edge: LoadBalancer,
         database: Database,
         **kwargs: Any,
     ) -> None:
+        slot = config.fleet(color)
         super().__init__(
             scope,
             config=config,
             unit=contract.fleet_unit(color),
             color=color,
-            description=f"mcpstack {color} fleet ({_SERVERS[color]})",
+            description=f"mcpstack {color} slot ({slot.server} server)",
             **kwargs,
         )
         self.color = color
@@ -45,15 +46,15 @@ class FleetStack(McpStackBase):
             "Fleet",
             stage=config.name,
             color=color,
-            config=config.fleet(color),
+            config=slot,
+            release_dir=release_dir,
+            ami_id=config.ami_id(color),
             vpc=vpc,
             target_group=target_group,
             target_group_full_name=target_group.target_group_full_name,
             load_balancer=edge.load_balancer,
-            database=database.connectable,
-            database_port=Database.PORT,
+            database_clients=database.clients,
             database_secret=database.secret,
-            database_host=database.endpoint if database.proxy is not None else None,
             drain_s=config.edge.deregistration_delay_s,
         )
         asg_name = self.fleet.auto_scaling_group.auto_scaling_group_name

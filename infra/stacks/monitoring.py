@@ -32,15 +32,15 @@ class MonitoringStack(McpStackBase):
             scope, config=config, unit="Monitoring", description="mcpstack alarms and dashboards", **kwargs
         )
         stage = config.name
-        self.alarms = CutoverAlarms(
-            self, "CutoverAlarms", stage=stage, config=config.monitoring, target_groups=edge.target_groups
-        )
         colors = {
             color: ColorSignals(
-                target_group=edge.target_groups[color], auto_scaling_group_name=auto_scaling_group_names[color]
+                target_group_full_name=edge.target_groups[color].target_group_full_name,
+                load_balancer_full_name=edge.load_balancer.load_balancer_full_name,
+                auto_scaling_group_name=auto_scaling_group_names[color],
             )
             for color in contract.COLORS
         }
+        self.alarms = CutoverAlarms(self, "CutoverAlarms", stage=stage, config=config.monitoring, colors=colors)
         self.operations = OperationsDashboard(
             self,
             "Operations",

@@ -1,8 +1,10 @@
-"""The instance boot path (`infra/bootstrap/bootstrap.py`): unit tests with fakes, and one run on this machine.
+"""The instance boot path (`infra/bootstrap/bootstrap.py`): unit tests with fakes, and real boots on this machine.
 
-The end-to-end test runs the real boot sequence against a temporary prefix and the session's PostgreSQL: the secret
-comes from a fake Secrets Manager, systemd is a fake that starts the unit's ExecStart with its EnvironmentFile, and
-the venv step links the current venv instead of installing from PyPI. It ends with the server answering /health.
+The end-to-end test runs the real boot sequence against a temporary prefix and the session's PostgreSQL, for both
+servers in both slots: a real release artifact (built once per session by `mcpstack release build` from HEAD) is
+installed into a fresh venv by the real pip, with every index and proxy pointing at an unroutable address so a
+boot that tried to reach PyPI would fail. The secret comes from a fake Secrets Manager, systemd is a fake that
+starts the unit's ExecStart with its EnvironmentFile. It ends with the server answering /health.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ import pytest
 
 from infra.bootstrap.bootstrap import (
     CLOUDWATCH_AGENT_CTL,
+    MANIFEST_NAME,
     BootstrapError,
     Settings,
+    SubprocessRunner,
+    check_release,
     cloudwatch_agent_config,
     database_url,
     install_commands,
@@ -33,6 +38,7 @@ from infra.bootstrap.bootstrap import (
     run_bootstrap,
     server_argv,
 )
+from tests.infra.conftest import write_synth_release
 from tests.support import free_port
 
 SECRET = json.dumps(
@@ -40,11 +46,17 @@ SECRET = json.dumps(
 )
 
 
+RELEASE = "0.1.0-0123456789ab"
+SERVER_OF = {"blue": "fastapi", "green": "native"}
+
+
 def settings_for(tmp_path: Path, color: str = "green", **overrides: object) -> Settings:
     values: dict[str, object] = {
         "stage": "dev",
         "color": color,
-        "repo": tmp_path / "app",
+        "server": SERVER_OF[color],
+        "release": RELEASE,
+        "release_dir": tmp_path / "release",
         "prefix": tmp_path / "prefix",
         "root": tmp_path / "root",
         "secret_id": "arn:aws:secretsmanager:us-east-1:111122223333:secret:db",
@@ -100,26 +112,32 @@ class FakeClock:
 # --- unit tests ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("color", "target"), [("blue", "[baseline]"), ("green", "")])
-def test_install_creates_a_venv_and_installs_the_repo_with_the_lock(tmp_path: Path, color: str, target: str) -> None:
-    settings = settings_for(tmp_path, color)
-    python = str(settings.venv / "bin" / "python")
-    lock = str(settings.repo / "requirements.lock")
-    assert install_commands(settings) == [
-        ["python3.11", "-m", "venv", str(settings.venv)],
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"],
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-c",
-            lock,
-            f"{settings.repo}{target}",
-        ],
-    ]
+@pytest.mark.parametrize("server", ["fastapi", "native"])
+def test_install_uses_only_the_releases_wheelhouse_with_hashes(tmp_path: Path, server: str) -> None:
+    settings = settings_for(tmp_path, server=server)
+    venv, pip = install_commands(settings)
+    assert venv == ["python3.11", "-m", "venv", str(settings.venv)]
+    assert pip[:4] == [str(settings.venv / "bin" / "python"), "-m", "pip", "install"]
+    assert {"--no-index", "--require-hashes", "--only-binary=:all:"} <= set(pip)
+    assert pip[pip.index("--find-links") + 1] == str(settings.release_dir / "wheels")
+    assert pip[pip.index("-r") + 1] == str(settings.release_dir / f"requirements-{server}.txt")
+    assert "--upgrade" not in pip  # pip itself comes with the venv: nothing unpinned
+
+
+def test_release_check_accepts_the_named_release(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, release_dir=write_synth_release(tmp_path, RELEASE))
+    assert check_release(settings)["id"] == RELEASE
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"release": "0.1.0-ffffffffffff"}, {"release_dir": Path("/nonexistent")}],
+    ids=["other-release", "no-manifest"],
+)
+def test_release_check_refuses_an_artifact_the_slot_does_not_name(tmp_path: Path, overrides: dict[str, object]) -> None:
+    settings = settings_for(tmp_path, **{"release_dir": write_synth_release(tmp_path, RELEASE), **overrides})
+    with pytest.raises(BootstrapError):
+        check_release(settings)
 
 
 def test_database_url_quotes_credentials_from_the_secret() -> None:
@@ -136,9 +154,12 @@ def test_malformed_secret_is_a_bootstrap_error() -> None:
         database_url('{"username": "x"}')
 
 
-@pytest.mark.parametrize(("color", "command"), [("blue", "serve fastapi"), ("green", "serve native")])
-def test_unit_starts_the_colours_server_on_all_interfaces(tmp_path: Path, color: str, command: str) -> None:
-    settings = settings_for(tmp_path, color)
+@pytest.mark.parametrize(
+    ("color", "server", "command"),
+    [("blue", "fastapi", "serve fastapi"), ("green", "native", "serve native"), ("blue", "native", "serve native")],
+)
+def test_unit_starts_the_slots_server_on_all_interfaces(tmp_path: Path, color: str, server: str, command: str) -> None:
+    settings = settings_for(tmp_path, color, server=server)
     unit = render_unit(settings)
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert exec_start == f"ExecStart={settings.venv}/bin/mcpstack {command} --host 0.0.0.0 --port 8080"
@@ -159,17 +180,17 @@ def test_cloudwatch_agent_collects_memory_per_group_and_the_server_log(tmp_path:
 
 
 def test_boot_runs_install_migrate_start_agent_in_order(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, release_dir=write_synth_release(tmp_path, RELEASE))
     runner, systemd, secrets = RecordingRunner(), RecordingSystemd(), FakeSecrets(SECRET)
     run_bootstrap(settings, secrets=secrets, runner=runner, systemd=systemd, probe=lambda url: True, log=lambda m: None)
 
     mcpstack = str(settings.venv / "bin" / "mcpstack")
-    assert runner.calls[:3] == install_commands(settings)
-    assert runner.calls[3] == [mcpstack, "db", "migrate"]
-    env = runner.envs[3]
+    assert runner.calls[:2] == install_commands(settings)
+    assert runner.calls[2] == [mcpstack, "db", "migrate"]
+    env = runner.envs[2]
     assert env is not None
     assert env["DATABASE_URL"] == database_url(SECRET)
-    assert runner.calls[4][0] == CLOUDWATCH_AGENT_CTL
+    assert runner.calls[3][0] == CLOUDWATCH_AGENT_CTL
     assert secrets.reads == [settings.secret_id]
     assert systemd.calls == ["daemon-reload", "enable --now mcpstack-green.service"]
     assert settings.unit_path.read_text() == render_unit(settings)
@@ -179,9 +200,24 @@ def test_boot_runs_install_migrate_start_agent_in_order(tmp_path: Path) -> None:
     )
 
 
+def test_boot_refuses_a_release_other_than_the_slots_before_installing(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, release_dir=write_synth_release(tmp_path, "0.1.0-ffffffffffff"))
+    runner = RecordingRunner()
+    with pytest.raises(BootstrapError):
+        run_bootstrap(
+            settings,
+            secrets=FakeSecrets(SECRET),
+            runner=runner,
+            systemd=RecordingSystemd(),
+            probe=lambda url: True,
+            log=lambda m: None,
+        )
+    assert runner.calls == []
+
+
 def test_boot_fails_when_the_server_never_becomes_healthy(tmp_path: Path) -> None:
     clock = FakeClock()
-    settings = settings_for(tmp_path, health_timeout_s=30.0)
+    settings = settings_for(tmp_path, health_timeout_s=30.0, release_dir=write_synth_release(tmp_path, RELEASE))
     with pytest.raises(BootstrapError):
         run_bootstrap(
             settings,
@@ -197,7 +233,9 @@ def test_boot_fails_when_the_server_never_becomes_healthy(tmp_path: Path) -> Non
 
 
 def test_failed_step_exits_non_zero_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--stage=dev", "--color=green", f"--repo={tmp_path}", f"--prefix={tmp_path}/p", f"--root={tmp_path}/r"]
+    release = write_synth_release(tmp_path, RELEASE)
+    args = ["--stage=dev", "--color=green", "--server=native", f"--release={RELEASE}", f"--release-dir={release}"]
+    args += [f"--prefix={tmp_path}/p", f"--root={tmp_path}/r"]
     args += ["--secret-id=x", "--region=us-east-1", "--log-group=/g", "--python=/nonexistent/python3.11"]
     assert main(args) == 1
     assert capsys.readouterr().err.startswith("bootstrap failed: ")
@@ -206,23 +244,34 @@ def test_failed_step_exits_non_zero_with_one_line(tmp_path: Path, capsys: pytest
 # --- end to end on this machine --------------------------------------------------------------------------------------
 
 
-class LocalRunner:
-    """Runs commands for real, except the venv and pip steps: the venv links the current one (no network)."""
+# Every way pip could reach an index points at a port nothing listens on: a boot that needs PyPI fails here.
+UNREACHABLE = "http://127.0.0.1:9/"
+OFFLINE_ENV = {
+    "PIP_INDEX_URL": UNREACHABLE,
+    "PIP_EXTRA_INDEX_URL": UNREACHABLE,
+    "PIP_FIND_LINKS": "",
+    "http_proxy": UNREACHABLE,
+    "https_proxy": UNREACHABLE,
+    "HTTP_PROXY": UNREACHABLE,
+    "HTTPS_PROXY": UNREACHABLE,
+    "no_proxy": "",
+    "PIP_NO_CACHE_DIR": "1",
+}
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+
+class OfflineRunner:
+    """Runs every command for real with PyPI unreachable, except the CloudWatch agent (not on this machine)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
         self.skipped: list[list[str]] = []
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
-        if list(argv[1:3]) == ["-m", "venv"]:
-            bin_dir = self.settings.venv / "bin"
-            bin_dir.mkdir(parents=True)
-            for name in ("python", "mcpstack"):
-                (bin_dir / name).symlink_to(Path(sys.executable).parent / name)
-        elif list(argv[1:4]) == ["-m", "pip", "install"] or argv[0] == CLOUDWATCH_AGENT_CTL:
+        if argv[0] == CLOUDWATCH_AGENT_CTL:
             self.skipped.append(list(argv))
-        else:
-            subprocess.run(list(argv), env=None if env is None else dict(env), check=True, timeout=120)
+            return
+        self.calls.append(list(argv))
+        SubprocessRunner().run(argv, env={**(os.environ if env is None else env), **OFFLINE_ENV})
 
 
 class LocalSystemd:
@@ -275,10 +324,25 @@ def secret_for(url: str) -> str:
     )
 
 
-@pytest.fixture(params=["green", "blue"])
-def local_systemd(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, LocalSystemd]]:
-    repo = Path(__file__).resolve().parents[2]
-    settings = settings_for(tmp_path, request.param, port=free_port(), repo=repo, health_timeout_s=60.0)
+@pytest.fixture(
+    params=[("blue", "fastapi"), ("green", "native"), ("blue", "native"), ("green", "fastapi")],
+    ids=lambda p: "-".join(p),
+)
+def local_systemd(
+    tmp_path: Path, request: pytest.FixtureRequest, built_release: Path
+) -> Iterator[tuple[Settings, LocalSystemd]]:
+    color, server = request.param
+    release = json.loads((built_release / MANIFEST_NAME).read_text())["id"]
+    settings = settings_for(
+        tmp_path,
+        color,
+        server=server,
+        release=release,
+        release_dir=built_release,
+        python=sys.executable,
+        port=free_port(),
+        health_timeout_s=60.0,
+    )
     systemd = LocalSystemd(settings)
     try:
         yield settings, systemd
@@ -286,22 +350,32 @@ def local_systemd(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tu
         systemd.stop()
 
 
-def test_boot_on_this_machine_ends_with_the_server_answering_health(
+@pytest.mark.timeout(600)
+def test_boot_installs_the_slot_from_its_release_without_pypi_and_serves(
     database_url: str, local_systemd: tuple[Settings, LocalSystemd]
 ) -> None:
     settings, systemd = local_systemd
-    runner = LocalRunner(settings)
+    runner = OfflineRunner()
     run_bootstrap(
         settings, secrets=FakeSecrets(secret_for(database_url)), runner=runner, systemd=systemd, probe=http_ok
     )
     with urllib.request.urlopen(settings.health_url, timeout=5) as response:
         assert response.status == 200
     assert systemd.process is not None and systemd.process.args == server_argv(settings)
-    assert [argv[1:4] for argv in runner.skipped] == [
-        ["-m", "pip", "install"],
-        ["-m", "pip", "install"],
-        ["-a", "fetch-config", "-m"],
-    ]
+    assert runner.calls[:2] == install_commands(settings)
+    assert [argv[1:4] for argv in runner.skipped] == [["-a", "fetch-config", "-m"]]
+    installed = subprocess.run(
+        [str(settings.venv / "bin" / "python"), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **OFFLINE_ENV},
+        timeout=60,
+    )
+    names = {entry["name"].lower() for entry in json.loads(installed.stdout)}
+    # The slot's server only: the FastAPI slot has the baseline extra, the native slot does not.
+    assert "mcpstack" in names
+    assert ("gunicorn" in names) is (settings.server == "fastapi")
     assert json.loads(settings.cloudwatch_config.read_text()) == cloudwatch_agent_config(settings)
 
 

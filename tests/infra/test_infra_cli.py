@@ -28,15 +28,22 @@ def test_cdk_synth_works_offline_for_every_stage(cli_assemblies: dict[str, Path]
     assert [r["pluginName"] for r in report["pluginReports"] if r["conclusion"] != "success"] == []
 
 
-def test_application_asset_is_the_repo_without_local_state(cli_assemblies: dict[str, Path]) -> None:
+def test_fleet_assets_are_the_slots_releases_not_the_working_tree(
+    cli_assemblies: dict[str, Path], synth_releases: Path
+) -> None:
     out = cli_assemblies["dev"]
-    app_assets = [p for p in out.glob("asset.*") if (p / "infra" / "bootstrap" / "bootstrap.py").is_file()]
-    assert len(app_assets) == 1
-    asset = app_assets[0]
-    assert (asset / "requirements.lock").is_file()
-    assert (asset / "pyproject.toml").is_file()
-    for excluded in (".venv", ".git", "node_modules", "cdk.out", ".state", ".venv-checkov"):
-        assert not (asset / excluded).exists(), f"{excluded} leaked into the application asset"
+    staged = sorted(p for p in out.glob("asset.*") if p.is_dir())
+    releases = [p for p in staged if (p / "release.json").is_file()]
+    # Both slots run the same release in the committed dev stage: one content-addressed asset.
+    assert len(releases) == 1
+    for asset in releases:
+        # Exactly a release directory: nothing from the repository around it ships.
+        manifest = json.loads((asset / "release.json").read_text())
+        expected = sorted(p.name for p in (synth_releases / manifest["id"]).iterdir())
+        assert sorted(p.name for p in asset.iterdir()) == expected
+    for asset in staged:
+        for repo_file in ("pyproject.toml", "README.md", "docs", "services", "infra", ".git", ".venv"):
+            assert not (asset / repo_file).exists(), f"{repo_file} leaked into {asset.name}"
 
 
 def test_cfn_lint_passes_on_every_template(cli_assemblies: dict[str, Path]) -> None:

@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra import contract
 from infra.config import STAGES, EdgeConfig
+from infra.live_weights import LiveWeights
 from infra.synth import STAGE_NAMES, SynthesizedStage, synthesize
 
 Stages = dict[str, SynthesizedStage]
@@ -201,9 +202,13 @@ def test_without_certificate_there_is_only_an_http_listener(synthesized: Stages)
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
 
 
+LIVE = LiveWeights(blue=25, green=75)
+
+
 @pytest.fixture(scope="module")
-def optional_features(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
-    """A stage with every optional feature on: HTTPS, RDS Proxy, interface endpoints, alarm e-mail."""
+def optional_features(tmp_path_factory: pytest.TempPathFactory, synth_releases: Path) -> SynthesizedStage:
+    """A stage with every optional feature on (HTTPS, RDS Proxy, interface endpoints, alarm e-mail) and live
+    weights in the middle of a cutover."""
     dev = STAGES["dev"]
     config = dataclasses.replace(
         dev,
@@ -213,20 +218,23 @@ def optional_features(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedSt
         network=dataclasses.replace(dev.network, interface_endpoints=True),
         monitoring=dataclasses.replace(dev.monitoring, alarm_email="ops@example.com"),
     )
-    return synthesize(config, tmp_path_factory.mktemp("app-options"))
+    return synthesize(config, tmp_path_factory.mktemp("app-options"), releases_dir=synth_releases, weights=LIVE)
 
 
 def test_certificate_moves_the_weights_to_https_and_redirects_http(optional_features: SynthesizedStage) -> None:
     template = optional_features.templates["Edge"]
+    groups = Capture()
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
         {
             "Protocol": "HTTPS",
             "Port": 443,
             "Certificates": [{"CertificateArn": CERTIFICATE_ARN}],
-            "DefaultActions": [Match.object_like({"Type": "forward", "ForwardConfig": Match.any_value()})],
+            "DefaultActions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}],
         },
     )
+    weights = {color_tag(template, entry["TargetGroupArn"]["Ref"]): entry["Weight"] for entry in groups.as_array()}
+    assert weights == {"blue": LIVE.blue, "green": LIVE.green}  # the live weights, not a default
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
         {"Protocol": "HTTP", "Port": 80, "DefaultActions": [Match.object_like({"Type": "redirect"})]},
@@ -234,12 +242,27 @@ def test_certificate_moves_the_weights_to_https_and_redirects_http(optional_feat
 
 
 def test_rds_proxy_requires_tls_and_the_fleets_connect_through_it(optional_features: SynthesizedStage) -> None:
-    optional_features.templates["Data"].has_resource_properties(
-        "AWS::RDS::DBProxy", {"EngineFamily": "POSTGRESQL", "RequireTLS": True}
+    data = optional_features.templates["Data"]
+    data.has_resource_properties("AWS::RDS::DBProxy", {"EngineFamily": "POSTGRESQL", "RequireTLS": True})
+    endpoint = only(data, "AWS::RDS::DBProxy")
+    proxy_id = next(k for k, v in data.to_json()["Resources"].items() if v == endpoint)
+    data.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": contract.database_endpoint_parameter("options"),
+            "Value": {"Fn::GetAtt": [proxy_id, "Endpoint"]},
+        },
     )
-    asg = only(optional_features.templates["FleetGreen"], "AWS::AutoScaling::AutoScalingGroup")
+    # The fleets read that parameter at deploy time (a weak reference, not an import of the proxy's endpoint).
+    fleet = optional_features.templates["FleetGreen"]
+    parameters = fleet.find_parameters(
+        "*",
+        {"Type": "AWS::SSM::Parameter::Value<String>", "Default": contract.database_endpoint_parameter("options")},
+    )
+    assert len(parameters) == 1
+    asg = only(fleet, "AWS::AutoScaling::AutoScalingGroup")
     command = asg["Metadata"]["AWS::CloudFormation::Init"]["bootstrap"]["commands"]["10-bootstrap"]["command"]
-    assert " --db-host=" in str(command)
+    assert {"Ref": next(iter(parameters))} in command["Fn::Join"][1]
 
 
 def test_interface_endpoints_and_alarm_email_are_optional_extras(optional_features: SynthesizedStage) -> None:
@@ -302,7 +325,8 @@ def test_fleet_launch_template_requires_imdsv2_encrypted_gp3_and_stage_type(
                     ],
                     # Session Manager instead of SSH: no key pair on the instances.
                     "KeyName": Match.absent(),
-                    "ImageId": {"Ref": Match.string_like_regexp("al2023")},
+                    # The slot's pinned AMI, written into the template: no SSM lookup, no re-resolution per deploy.
+                    "ImageId": STAGES[stage].ami_id(color),
                 }
             )
         },
@@ -324,6 +348,7 @@ def test_fleet_waits_for_signals_and_rolls_one_at_a_time(
                     "MinSize": str(config.min_capacity),
                     "MaxSize": str(config.max_capacity),
                     "HealthCheckType": "ELB",
+                    "HealthCheckGracePeriod": config.health_check_grace_s,
                     "TargetGroupARNs": [Match.any_value()],
                 }
             ),
@@ -340,17 +365,21 @@ def test_fleet_waits_for_signals_and_rolls_one_at_a_time(
 
 
 @pytest.mark.parametrize("color", contract.COLORS)
-def test_fleet_boots_through_cfn_init_running_the_repo_bootstrap(synthesized: Stages, color: contract.Color) -> None:
+def test_fleet_boots_through_cfn_init_running_the_releases_bootstrap(
+    synthesized: Stages, color: contract.Color
+) -> None:
+    slot = STAGES["dev"].fleet(color)
     template = synthesized["dev"].templates[contract.fleet_unit(color)]
     asg = only(template, "AWS::AutoScaling::AutoScalingGroup")
     init = asg["Metadata"]["AWS::CloudFormation::Init"]
     assert init["configSets"]["default"] == ["packages", "app", "bootstrap"]
-    assert "/opt/mcpstack/app" in init["app"]["sources"]
+    assert "/opt/mcpstack/release" in init["app"]["sources"]
     command = init["bootstrap"]["commands"]["10-bootstrap"]
     parts = command["command"]["Fn::Join"][1]
-    assert parts[0].startswith("python3.11 -m infra.bootstrap.bootstrap ")
-    assert f"--color={color}" in parts[0]
-    assert command["cwd"] == "/opt/mcpstack/app"
+    assert parts[0].startswith("python3.11 /opt/mcpstack/release/bootstrap.py ")
+    for flag in (f"--color={color}", f"--server={slot.server}", f"--release={slot.release}"):
+        assert flag in parts[0]
+    assert command["cwd"] == "/opt/mcpstack/release"
     user_data = template.to_json()["Resources"]
     assert "cfn-signal" in str(user_data)
 
