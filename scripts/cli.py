@@ -31,13 +31,13 @@ def _local_database_url() -> str | None:
 
 
 def build_app() -> typer.Typer:
+    """Every command but the fast path of `serve native` (which is listed here too, and lands in the same place)."""
     import typer
 
     from scripts import db, demo, serve, stack
     from scripts.bench.cli import bench
     from scripts.cost.cli import app as cost
     from scripts.cutover import cli as cutover
-    from scripts.release import app as release
 
     app = typer.Typer(
         name="mcpstack",
@@ -52,7 +52,6 @@ def build_app() -> typer.Typer:
     app.add_typer(stack.app, name="stack")
     app.add_typer(cutover.app, name="cutover")
     app.add_typer(cost, name="cost")
-    app.add_typer(release, name="release")
     return app
 
 
