@@ -33,8 +33,21 @@ POST_CLAIM: Final = {
 }
 
 
+# One colour per part, the same on every bar (dedicated parts first, then the shared ones).
+PART_COLORS: Final = {
+    "instances": "#2b7bd9",
+    "volumes": "#9cc3ef",
+    "fleet monitoring": "#5a6fa8",
+    "load balancer": "#d9822b",
+    "NAT": "#a33",
+    "database": "#8a8a8a",
+    "monitoring and logs": "#c9b458",
+}
+
+
 def grid(price: Callable[[Workload], CostReport], base: Workload) -> dict[str, Any]:
-    calls = sweep_mod.volumes(LOW, HIGH, PER_DECADE)
+    # The report's own volume is on the grid, so the calculator opens on exactly the figures of the table above it.
+    calls = sorted({*sweep_mod.volumes(LOW, HIGH, PER_DECADE), base.calls_per_day})
     peaks = sorted({*PEAK_FACTORS, base.peak_factor})
     points = sweep_mod.sweep(price, base, calls, peaks)
     cells: dict[str, dict[str, Any]] = {}
@@ -99,7 +112,11 @@ def _breakdown(report: CostReport) -> dict[str, Any]:
             parts[group] = parts.get(group, Decimal(0)) + line.amount
         out[variant] = {
             "label": VARIANT_LABELS[variant],
-            "parts": [{"name": k, "usd": float(v), "text": usd(v)} for k, v in parts.items()],
+            "parts": [
+                {"name": k, "usd": float(parts[k]), "text": usd(parts[k]), "color": PART_COLORS[k]}
+                for k in PART_COLORS
+                if k in parts
+            ],
             "total_text": usd(cost.total),
         }
     return out
@@ -226,18 +243,27 @@ function clear(svg) { while (svg.firstChild) svg.removeChild(svg.firstChild); }
 function money(x) { return "$" + Math.round(x).toLocaleString("en-US"); }
 function bars(svg, rows) {
   clear(svg);
-  const max = Math.max(...rows.map(r => r.total)), w = 300;
+  const max = Math.max(...rows.map(r => r.total)), w = 300, seen = new Map();
   rows.forEach((r, i) => {
     let x = 150; const y = 20 + i * 40;
     el(svg, "text", {x: 4, y: y + 14}, r.label);
     r.parts.forEach((p, j) => {
       const width = max > 0 ? p.usd / max * w : 0;
-      el(svg, "rect", {x, y, width, height: 20, fill: r.palette[j % r.palette.length], "data-part": p.name},
+      const color = p.color || r.palette[j % r.palette.length];
+      if (!seen.has(p.name)) seen.set(p.name, color);
+      el(svg, "rect", {x, y, width, height: 20, fill: color, "data-part": p.name},
          undefined).appendChild(document.createElementNS(NS, "title")).textContent = p.name + " " + p.text;
       x += width;
     });
     el(svg, "text", {x: x + 4, y: y + 14}, r.totalText);
   });
+  let lx = 4, ly = 30 + rows.length * 40;
+  for (const [name, color] of seen) {
+    el(svg, "rect", {x: lx, y: ly, width: 10, height: 10, fill: color, "data-legend": name});
+    el(svg, "text", {x: lx + 14, y: ly + 9}, name);
+    lx += 24 + name.length * 6;
+    if (lx > 420) { lx = 4; ly += 16; }
+  }
 }
 const PALETTE = ["#2b7bd9", "#6aa5e8", "#9cc3ef", "#d9822b", "#e8a86a", "#8a8a8a", "#b5b5b5"];
 function drawBreakdown() {
@@ -261,19 +287,22 @@ function drawClaim() {
   ];
   bars(document.getElementById("chart-claim"), rows);
 }
-function lineChart(svg, series, yLabel, marks) {
+function lineChart(svg, series, yLabel, marks, logY) {
   clear(svg);
   const W = 540, H = 260, L = 60, R = 10, T = 10, B = 30;
   const xs = D.grid.calls.map(Number), lx = xs.map(Math.log10);
-  const ys = series.flatMap(s => s.values), ymin = Math.min(0, ...ys), ymax = Math.max(...ys) * 1.05 || 1;
+  const ys = series.flatMap(s => s.values);
+  const f = logY ? Math.log10 : (v => v);
+  const ymin = logY ? Math.min(...ys) / 1.2 : Math.min(0, ...ys), ymax = Math.max(...ys) * 1.05 || 1;
   const X = v => L + (Math.log10(v) - lx[0]) / (lx[lx.length - 1] - lx[0]) * (W - L - R);
-  const Y = v => H - B - (v - ymin) / (ymax - ymin) * (H - T - B);
+  const Y = v => H - B - (f(v) - f(ymin)) / (f(ymax) - f(ymin)) * (H - T - B);
   el(svg, "line", {x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#999"});
   el(svg, "line", {x1: L, y1: T, x2: L, y2: H - B, stroke: "#999"});
   for (let e = Math.ceil(lx[0]); e <= lx[lx.length - 1]; e++) {
     el(svg, "text", {x: X(10 ** e) - 10, y: H - 12}, "1e" + e);
   }
-  [ymin, (ymin + ymax) / 2, ymax].forEach(v => el(svg, "text", {x: 2, y: Y(v) + 4}, money(v)));
+  const mid = logY ? Math.sqrt(ymin * ymax) : (ymin + ymax) / 2;
+  [ymin, mid, ymax].forEach(v => el(svg, "text", {x: 2, y: Y(v) + 4}, money(v)));
   el(svg, "text", {x: L + 4, y: T + 10}, yLabel);
   series.forEach(s => {
     const d = s.values.map((v, i) => (i ? "L" : "M") + X(xs[i]).toFixed(1) + "," + Y(v).toFixed(1)).join(" ");
@@ -292,7 +321,7 @@ function drawVolume(peak) {
     return {x: s.calls_per_day, y: cell(peak, key)[s.variant].monthly, color: COLORS[s.variant],
             label: s.variant + " -> " + s.to + (s.leaves_floor ? " (leaves floor)" : "")};
   });
-  lineChart(document.getElementById("chart-volume"), series, "USD a month", marks);
+  lineChart(document.getElementById("chart-volume"), series, "USD a month (log scale)", marks, true);
   lineChart(document.getElementById("chart-savings"),
     [{name: "saving", color: "#2a2", values: D.grid.calls.map(c => cell(peak, c).saving.usd)}], "USD a month saved");
 }

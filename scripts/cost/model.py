@@ -378,7 +378,7 @@ def nat_lines(
             processed_gb,
             scope="shared",
             item="NAT data processed",
-            assumption="instances reach PyPI at boot and AWS APIs; the tool calls do not cross the NAT",
+            assumption="OS packages at boot, agent and AWS API traffic; the tool calls do not cross the NAT",
             resource=resource,
         ),
     ]

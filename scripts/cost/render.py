@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scripts.cost.model import CostReport, Line, VariantCost
-from scripts.cost.money import plain, usd
+from scripts.cost.money import cents, plain, usd
 from scripts.cost.throughput import VARIANT_LABELS
 
 FORMATS = ("table", "json", "markdown", "csv")
@@ -140,6 +140,40 @@ SUMMARY_HEADER = [
 LINE_HEADER = ["scope", "item", "quantity", "unit", "unit price", "monthly", "assumption"]
 
 
+SIZING_HEADER = [
+    "variant",
+    "CPU per request (measured)",
+    "capacity per instance",
+    "peak load",
+    "needed by throughput",
+    "availability floor",
+    "instances",
+    "average CPU per vCPU",
+]
+
+
+def sizing_rows(report: CostReport) -> list[list[str]]:
+    rows = []
+    for variant, cost in report.variants.items():
+        s = cost.sizing
+        if s is None:
+            continue
+        cpu_us = Decimal(1_000_000) * s.instance_type.vcpus / s.capacity_rps_per_instance
+        rows.append(
+            [
+                VARIANT_LABELS[variant],
+                f"{plain(cpu_us, 1)} us",
+                f"{s.capacity_rps_per_instance:,.0f} req/s ({s.instance_type.name}, {s.instance_type.vcpus} vCPU)",
+                f"{plain(report.workload.peak_rps, 2)} req/s",
+                str(s.required_by_throughput),
+                str(s.availability_floor),
+                f"{s.count} ({s.set_by})",
+                f"{s.average_utilisation:.2%}",
+            ]
+        )
+    return rows
+
+
 def _line_row(line: Line) -> list[str]:
     return [
         line.scope,
@@ -160,7 +194,7 @@ def heading(report: CostReport) -> str:
     w = report.workload
     return (
         f"stage {report.stage}, workload {w.name}: {w.calls_per_day:,} calls/day, peak {w.peak_factor}x "
-        f"({plain(w.peak_rps, 2)} req/s), {plain(w.calls_per_month, 0)} calls/month; "
+        f"({plain(w.peak_rps, 2)} req/s), {cents(w.calls_per_month).to_integral_value():,} calls/month; "
         f"benchmark: {report.run_name}; embedded prices as of {report.prices_as_of.isoformat()}"
     )
 
@@ -175,6 +209,7 @@ def to_markdown(report: CostReport) -> str:
         ]
 
     out = [f"_{heading(report)}_", "", *table(SUMMARY_HEADER, summary_rows(report)), ""]
+    out += ["Fleet sizing (at the target utilisation):", "", *table(SIZING_HEADER, sizing_rows(report)), ""]
     out += [f"Both fleets at once (during a cutover): {usd(report.stage_total)} a month.", ""]
     if report.labour:
         labour = ", ".join(f"{VARIANT_LABELS[v]} {usd(a)}" for v, a in report.labour.items())
@@ -205,6 +240,12 @@ def print_table(report: CostReport, console: Console) -> None:
     for row in summary_rows(report):
         summary.add_row(*row)
     console.print(summary)
+    sizing = Table(title="fleet sizing")
+    for h in SIZING_HEADER:
+        sizing.add_column(h)
+    for row in sizing_rows(report):
+        sizing.add_row(*row)
+    console.print(sizing)
     lines = Table(title="line items")
     for h in LINE_HEADER:
         lines.add_column(h, justify="right" if h in ("quantity", "unit price", "monthly") else "left")
