@@ -37,28 +37,10 @@ from services.fastapi_baseline.models import (
     JsonRpcRequest,
     JsonRpcSuccess,
 )
+from services.fastapi_baseline.security import Verdicts
 from services.fastapi_baseline.settings import SUPPORTED_VERSIONS
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
-
-_VERDICT_CACHE_SIZE = 512  # verdicts per distinct header value; hostile clients may vary them, so stay bounded
-
-
-class _Verdicts:
-    """A header rule's verdict per distinct value: clients send the same few values over and over."""
-
-    def __init__(self, rule: Any) -> None:
-        self.rule = rule
-        self.cache: dict[str, bool] = {}
-
-    def __call__(self, value: str) -> bool:
-        verdict = self.cache.get(value)
-        if verdict is None:
-            verdict = bool(self.rule(value))
-            if len(self.cache) >= _VERDICT_CACHE_SIZE:
-                self.cache.clear()
-            self.cache[value] = verdict
-        return verdict
 
 
 def _media_type(value: str) -> str:
@@ -79,9 +61,9 @@ def _accepts_json(accept: str) -> bool:
     return bool({_media_type(part) for part in accept.split(",")} & {"application/json", "application/*", "*/*"})
 
 
-_json_body = _Verdicts(_parsed_as_json)
-_json_type = _Verdicts(lambda value: _media_type(value) == "application/json")
-_json_accepted = _Verdicts(_accepts_json)
+_json_body = Verdicts[str](_parsed_as_json)
+_json_type = Verdicts[str](lambda value: _media_type(value) == "application/json")
+_json_accepted = Verdicts[str](_accepts_json)
 
 
 def _decode(body: bytes) -> Any:
