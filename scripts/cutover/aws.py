@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -396,6 +397,24 @@ class CloudWatchLogsAudit:
             raise domain_error(ex, "put_log_events", CutoverError) from ex
 
 
+class LiveWeightsFile:
+    """Writes each verified weight change into the stage's live-weights file (`infra/live_weights.py`), which the
+    CDK app reads so that a `cdk deploy` re-applies the live weights instead of resetting them."""
+
+    def __init__(self, stage: str, *, root: Path | None = None) -> None:
+        self.stage = stage
+        self.root = root
+
+    def record(self, weights: Mapping[Slot, int]) -> None:
+        from infra.live_weights import LiveWeights, write_live_weights
+
+        value = LiveWeights(blue=weights["blue"], green=weights["green"])
+        if self.root is None:
+            write_live_weights(self.stage, value)
+        else:
+            write_live_weights(self.stage, value, root=self.root)
+
+
 def audit_log_group(stage: str) -> str:
     return f"/{contract.PROJECT}/{stage}/cutover"
 
@@ -425,6 +444,7 @@ def build_aws_adapters(
     clock: Clock,
     run_name: str | None = None,
     with_smoke: bool = True,
+    live_weights_root: Path | None = None,
 ) -> Adapters:
     values = resolve(
         ssm,
@@ -461,6 +481,7 @@ def build_aws_adapters(
         lock=SsmLock(ssm, name=lock_parameter(stage), clock=clock),
         clock=clock,
         smoke=AlbSmoke(router, dns_name=values["dns"]) if with_smoke else None,
+        weights_sink=LiveWeightsFile(stage, root=live_weights_root),
     )
 
 

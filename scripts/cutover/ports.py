@@ -104,3 +104,8 @@ class Lock(Protocol):
         """Raise LockHeldError when another run holds it."""
 
     def release(self) -> None: ...
+
+
+class WeightsSink(Protocol):
+    def record(self, weights: Mapping[Slot, int]) -> None:
+        """Called after each verified weight change (AWS: the stage's live-weights file the CDK app reads)."""

@@ -40,6 +40,7 @@ from scripts.cutover.ports import (
     StateStore,
     ThrottledError,
     TrafficRouter,
+    WeightsSink,
 )
 
 
@@ -97,6 +98,7 @@ class Adapters:
     lock: Lock
     clock: Clock
     smoke: SmokeCheck | None = None
+    weights_sink: WeightsSink | None = None
     progress: Progress = dataclasses.field(default_factory=QuietProgress)
 
 
@@ -318,6 +320,8 @@ class Runner:
         self._write_verified(want, state)
         state = machine.weights_verified(state, pct, self.a.clock.now())
         self.a.store.save(state)
+        if self.a.weights_sink is not None:
+            self.a.weights_sink.record(want)
         self.a.audit.record("weights_verified", {"run_id": state.run_id, "weights": want, "phase": state.phase.value})
         self.a.progress.update(state, live=want, gates=(), note=state.message)
         return state

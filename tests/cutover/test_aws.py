@@ -5,8 +5,10 @@ come from a fake source (tests/cutover/fakes.py); the CloudWatch source's counts
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -52,11 +54,13 @@ class Aws:
     target_groups: dict[Slot, str]
     calls: list[str]
     throttle: dict[str, int]
+    root: Path
 
     def adapters(self, clock: FakeClock) -> Adapters:
         adapters = build_aws_adapters(
-            STAGE, elbv2=self.elbv2, cloudwatch=self.cloudwatch, ssm=self.ssm, logs=self.logs, clock=clock
-        )
+            STAGE, elbv2=self.elbv2, cloudwatch=self.cloudwatch, ssm=self.ssm, logs=self.logs, clock=clock,
+            live_weights_root=self.root,
+        )  # fmt: skip
         # moto computes no p95: the gates read a fake source that follows the listener's live weights.
         return dataclasses.replace(adapters, metrics=FakeMetrics(adapters.router), smoke=FakeSmoke())
 
@@ -80,7 +84,7 @@ def _watch(client: Any, calls: list[str], throttle: dict[str, int]) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -136,7 +140,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             _watch(client, calls, throttle)
         yield Aws(
             clients["elbv2"], clients["ssm"], clients["cloudwatch"], clients["logs"],
-            listener["ListenerArn"], groups, calls, throttle,
+            listener["ListenerArn"], groups, calls, throttle, tmp_path,
         )  # fmt: skip
 
 
@@ -149,6 +153,7 @@ def test_happy_path_reaches_green_100_on_the_listener(aws: Aws) -> None:
     assert result.code is ExitCode.OK, result.message
     assert aws.live() == {"blue": 0, "green": 100}
     assert aws.writes().count("ModifyListener") == 3
+    assert json.loads((aws.root / contract.live_weights_file(STAGE)).read_text()) == {"blue": 0, "green": 100}
     history = aws.adapters(FakeClock()).store.history()
     assert history[-1].phase == "Healthy" and len(history) > 3
     log = aws.logs.get_log_events(
@@ -166,6 +171,7 @@ def test_failing_gate_rolls_back_to_blue_100(aws: Aws) -> None:
     result = _runner(adapters).start(PLAN, run_id="r1")
     assert result.code is ExitCode.ROLLED_BACK
     assert aws.live() == {"blue": 100, "green": 0}
+    assert json.loads((aws.root / contract.live_weights_file(STAGE)).read_text()) == {"blue": 100, "green": 0}
 
 
 def test_green_answering_200_with_is_error_beyond_budget_fails_the_analysis(aws: Aws) -> None:

@@ -19,7 +19,7 @@ from scripts.cutover.haproxy import (
     validate,
     weight_to_pct,
 )
-from tests.support import free_port
+from scripts.pgcluster import free_port
 
 
 def _config(tmp_path: Path) -> HaproxyConfig:

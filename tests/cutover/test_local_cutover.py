@@ -27,9 +27,9 @@ import pytest
 from scripts.cutover.haproxy import HaproxyRouter, RuntimeApi
 from scripts.cutover.model import Slot
 from scripts.cutover.runner import ExitCode
-from scripts.pgcluster import Cluster
+from scripts.pgcluster import Cluster, free_port
 from tests.cutover import load
-from tests.support import REPO, free_port
+from tests.support import REPO
 
 PLAN = Path(__file__).with_name("short_plan.json")
 RATE_PER_S = 220.0
