@@ -237,8 +237,15 @@ class CloudWatchMetrics:
         return Reading(
             target=self._window(target, values),
             source=self._window(source, values),
-            firing_alarms=self.firing_alarms(alarm_names or self.alarm_names),
+            firing_alarms=self.firing_alarms(self.slot_alarms(target, alarm_names or self.alarm_names)),
         )
+
+    def slot_alarms(self, slot: Slot, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Without the source slot's own gate alarms: the analysis judges the receiving slot (pre-flight checks all)."""
+        other: Slot = "green" if slot == "blue" else "blue"
+        theirs = {contract.gate_alarm_name(self.stage, other, g) for g in contract.GATES}
+        theirs.add(contract.mcp_error_rate_alarm_name(self.stage, other))
+        return tuple(n for n in names if n not in theirs)
 
     @staticmethod
     def _window(slot: Slot, values: Mapping[str, list[float]]) -> SlotWindow:
@@ -461,7 +468,7 @@ def build_aws_adapters(
             ssm.get_parameter(Name=contract.gate_alarm_names_parameter(stage))["Parameter"]["Value"].split(",")
         )
     except ClientError:
-        alarms = contract.gate_alarm_names(stage)
+        alarms = (*contract.gate_alarm_names(stage), *(contract.mcp_error_rate_alarm_name(stage, c) for c in SLOTS))
     alarms = tuple(a for a in alarms if a)
     router = AlbRouter(elbv2, listener_arn=values["listener"], target_groups={c: values[f"tg_{c}"] for c in SLOTS})
     return Adapters(

@@ -325,3 +325,17 @@ def test_metrics_source_reads_the_contract_names_per_slot() -> None:
         contract.MCP_OUTCOMES
     )
     assert all({"Name": contract.MCP_DIMENSION_SLOT, "Value": "green"} in m["Dimensions"] for m in mcp)
+
+
+def test_analysis_judges_the_receiving_slots_alarms_only() -> None:
+    source = CloudWatchMetrics(
+        None, stage=STAGE, load_balancer="app/x/1", target_groups={"blue": "tg/b", "green": "tg/g"},
+        alarm_names=(), clock=FakeClock(),
+    )  # fmt: skip
+    every = (
+        *contract.gate_alarm_names(STAGE),
+        *(contract.mcp_error_rate_alarm_name(STAGE, c) for c in ("blue", "green")),
+    )
+    kept = source.slot_alarms("green", every)
+    assert contract.mcp_error_rate_alarm_name(STAGE, "green") in kept
+    assert all("-blue-" not in name for name in kept) and len(kept) == len(contract.GATES) + 1
