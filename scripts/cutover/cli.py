@@ -194,6 +194,12 @@ def status(target: TargetOpt = Target.LOCAL, stage: StageOpt = None) -> None:
         raise typer.Exit(int(ExitCode.NO_CUTOVER))
     gates = state.analyses[-1].gates if state.analyses else ()
     console.print(render(state, live, gates, f"run {state.run_id}: {state.message}"))
+    if state.phase == "Healthy" and state.finished_s is not None:
+        # Weight changes reach the load balancer's nodes eventually, and in-flight requests finish on the old slot.
+        after = state.finished_s + state.plan.deregistration_delay_s
+        when = time.strftime("%H:%M:%S UTC", time.gmtime(after))
+        wait = "now" if time.time() >= after else f"after {when}"
+        console.print(f"{state.plan.source} carries no traffic; it may be scaled down {wait} (deregistration delay)")
     stored = {state.plan.target: state.weight_pct, state.plan.source: 100 - state.weight_pct}
     if stored != live:
         console.print(f"[yellow]live weights {live} differ from the stored {stored}[/]")

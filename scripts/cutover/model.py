@@ -89,7 +89,7 @@ class Plan:
     inconclusive_limit: int = 2  # Inconclusive/Error results tolerated in a row; one more counts as a failure
     healthy_polls: int = 3  # consecutive healthy readings of every receiving target before the first shift
     poll_interval_s: float = 5.0
-    deregistration_delay_s: float = 300.0
+    deregistration_delay_s: float = 60.0  # the target groups drain for 30 s (infra/config.py); room for propagation
     start_weight_pct: int = 0
 
     def __post_init__(self) -> None:
