@@ -10,7 +10,8 @@ from constructs import Construct
 
 from infra import contract
 from infra.components.alarms import CutoverAlarms
-from infra.components.dashboards import ColorSignals, CostDashboard, OperationsDashboard
+from infra.components.cost_dashboard import CostDashboard
+from infra.components.dashboards import ColorSignals, OperationsDashboard
 from infra.components.load_balancer import LoadBalancer
 from infra.components.published import publish_list_parameter, publish_output, publish_parameter
 from infra.config import StageConfig
@@ -49,7 +50,14 @@ class MonitoringStack(McpStackBase):
             database=database,
             alarms=list(self.alarms.alarms.values()),
         )
-        self.cost = CostDashboard(self, "Cost", stage=stage, colors=colors)
+        self.cost = CostDashboard(
+            self,
+            "Cost",
+            config=config,
+            auto_scaling_group_names=auto_scaling_group_names,
+            target_group_full_names={c: edge.target_groups[c].target_group_full_name for c in contract.COLORS},
+            load_balancer_full_name=edge.load_balancer.load_balancer_full_name,
+        )
 
         # Refs, in the contract's order, so the published list cannot name an alarm that was not created.
         names = [self.alarms.alarms[(color, gate)].alarm_name for color in contract.COLORS for gate in contract.GATES]
