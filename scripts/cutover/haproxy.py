@@ -71,6 +71,9 @@ global
 defaults
     mode http
     option http-keep-alive
+    # A connection a slot refuses (it is draining or gone) is retried on the other slot: no client sees it.
+    retries 2
+    option redispatch 1
     timeout connect 2s
     timeout client {cfg.client_timeout_s}s
     timeout server {cfg.server_timeout_s}s

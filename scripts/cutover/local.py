@@ -113,7 +113,7 @@ class LocalMetrics:
         self.api = api
         self.slot_ports = dict(slot_ports)
         self.backend = backend
-        self.base: dict[Slot, tuple[HaproxyCounters, ServerCounters]] | None = None
+        self.base: dict[Slot, tuple[HaproxyCounters, ServerCounters | None]] | None = None
 
     def _haproxy(self) -> dict[str, HaproxyCounters]:
         out = {}
@@ -132,12 +132,21 @@ class LocalMetrics:
             raise MetricsError(f"{slot} /metrics answered {status}")
         return parse_server_metrics(body.decode())
 
-    def _snapshot(self) -> dict[Slot, tuple[HaproxyCounters, ServerCounters]]:
+    def _snapshot(self) -> dict[Slot, tuple[HaproxyCounters, ServerCounters | None]]:
         try:
             hap = self._haproxy()
-            return {slot: (hap[slot], self._server(slot)) for slot in self.slot_ports}
         except (HaproxyError, OSError, KeyError, ValueError) as ex:
-            raise MetricsError(f"local metrics unreadable: {type(ex).__name__}: {ex}") from ex
+            raise MetricsError(f"HAProxy stats unreadable: {type(ex).__name__}: {ex}") from ex
+        out: dict[Slot, tuple[HaproxyCounters, ServerCounters | None]] = {}
+        for slot in self.slot_ports:
+            if slot not in hap:
+                raise MetricsError(f"no server {self.backend}/{slot} in HAProxy stats")
+            try:
+                server = self._server(slot)
+            except (MetricsError, OSError, ValueError):
+                server = None  # a slot that does not answer /metrics: its MCP numbers are unknown, its health is not
+            out[slot] = (hap[slot], server)
+        return out
 
     def begin(self) -> None:
         self.base = self._snapshot()
@@ -154,12 +163,16 @@ class LocalMetrics:
 
     @staticmethod
     def _window(
-        before: tuple[HaproxyCounters, ServerCounters], after: tuple[HaproxyCounters, ServerCounters]
+        before: tuple[HaproxyCounters, ServerCounters | None], after: tuple[HaproxyCounters, ServerCounters | None]
     ) -> SlotWindow:
         (hb, sb), (ha, sa) = before, after
-        if sa.requests < sb.requests or ha.requests < hb.requests:
-            # A restarted server resets its counters: this window cannot be judged.
+        if ha.requests < hb.requests:
             return SlotWindow(None, None, None, None, None, int(ha.up), int(not ha.up))
+        if sa is None or sb is None or sa.requests < sb.requests:
+            # The server did not answer /metrics, or restarted (counters reset): only HAProxy's numbers are known.
+            return SlotWindow(
+                ha.requests - hb.requests, ha.http_5xx - hb.http_5xx, None, None, None, int(ha.up), int(not ha.up)
+            )
         base = dict(zip(sb.bounds, sb.buckets, strict=True))
         delta = tuple(c - base.get(b, 0.0) for b, c in zip(sa.bounds, sa.buckets, strict=True))
         p95_s = histogram_quantile(0.95, sa.bounds, delta) if sa.bounds else None

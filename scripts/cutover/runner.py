@@ -355,8 +355,14 @@ class Runner:
 
     def _bake(self, state: State, analysis: Analysis, until_s: float) -> State:
         clock, metrics, plan = self.a.clock, self.a.metrics, state.plan
-        metrics.begin()
         run: AnalysisRun | None = None
+        try:
+            metrics.begin()
+        except MetricsError as ex:
+            # No baseline, no window: an Error result (never a pass), after a poll interval so retries are paced.
+            clock.sleep(plan.poll_interval_s)
+            run = error_run(str(ex), step_index=state.step_index, weight_pct=state.weight_pct, at_s=clock.now())
+            return self._analysed(state, run)
         while True:
             now = clock.now()
             done = now >= until_s
@@ -377,6 +383,10 @@ class Runner:
             if done or run.outcome is Outcome.FAILED:
                 break
             clock.sleep(min(plan.poll_interval_s, max(until_s - now, 0.0)))
+        return self._analysed(state, run)
+
+    def _analysed(self, state: State, run: AnalysisRun) -> State:
+        clock = self.a.clock
         state = machine.analysis_done(state, run, clock.now())
         self.a.store.save(state)
         self.a.audit.record(

@@ -83,9 +83,12 @@ class FakeMetrics:
         self.script = script or (lambda _pct: GOOD)
         self.begins = 0
         self.firing: tuple[str, ...] = ()
+        self.begin_error: Exception | None = None
 
     def begin(self) -> None:
         self.begins += 1
+        if self.begin_error is not None:
+            raise self.begin_error
 
     def read(self, source: Slot, target: Slot, alarm_names: tuple[str, ...]) -> Reading:
         value = self.script(self.router.read_weights()[target])

