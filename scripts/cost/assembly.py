@@ -6,7 +6,9 @@ another's templates. Stale means older than any file of the CDK app (`infra/**`,
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,9 +49,20 @@ def is_current(assembly: Path, stage: str) -> bool:
     return min(t.stat().st_mtime for t in templates) >= _app_mtime()
 
 
-def synthesize(stage: str, out: Path, *, context: Sequence[str] = (), timeout_s: int = 600) -> None:
-    from infra.synth import offline_env
+def offline_env() -> dict[str, str]:
+    """The environment `infra/synth.py` gives the CDK CLI (no AWS profile or keys, no metadata lookups, no telemetry),
+    built here because importing `infra.synth` starts the jsii runtime in this process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        CDK_DISABLE_CLI_TELEMETRY="1",
+        CDK_DISABLE_VERSION_CHECK="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    return env
 
+
+def synthesize(stage: str, out: Path, *, context: Sequence[str] = (), timeout_s: int = 600) -> None:
     command = ["npx", "cdk", "synth", "--no-notices", "--quiet", "-c", f"stage={stage}", "-o", str(out)]
     for item in context:
         command += ["-c", item]
@@ -63,7 +76,10 @@ def synthesize(stage: str, out: Path, *, context: Sequence[str] = (), timeout_s:
         lines = [
             line for line in (result.stderr + result.stdout).splitlines() if line.strip() and "npm warn" not in line
         ]
-        raise SynthError(f"cdk synth -c stage={stage} failed: {lines[-1] if lines else 'no output'}")
+        # The app reports its own failure as one "error: ..." line; the CLI's exit line follows it.
+        errors = [line for line in lines if line.lower().startswith("error:")]
+        reason = (errors or lines or ["no output"])[-1].removeprefix("error: ")
+        raise SynthError(f"cdk synth -c stage={stage} failed: {reason}")
 
 
 def assembly_for(stage: str, cdk_out: Path | None = None, *, context: Sequence[str] = ()) -> Path:
