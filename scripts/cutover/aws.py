@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from infra import contract
 from scripts.cutover.codec import PlanError, state_from_dict, state_to_dict
-from scripts.cutover.local import HttpSmoke, rpc
+from scripts.cutover.local import HttpSmoke, HttpSynthetic, rpc
 from scripts.cutover.model import SLOTS, Reading, Slot, SlotWindow, State
 from scripts.cutover.ports import (
     Clock,
@@ -489,6 +489,7 @@ def build_aws_adapters(
         clock=clock,
         smoke=AlbSmoke(router, dns_name=values["dns"]) if with_smoke else None,
         weights_sink=LiveWeightsFile(stage, root=live_weights_root),
+        synthetic=AlbSynthetic(router, dns_name=values["dns"]) if with_smoke else None,
     )
 
 
@@ -514,3 +515,16 @@ class AlbSmoke:
             return rpc(port, method, params, host=self.dns_name, headers=header if to == "green" else None, tls=tls)
 
         return HttpSmoke(call).check(slot)
+
+
+class AlbSynthetic:
+    """Synthetic read-only calls through the ALB's default action (the weighted forward), HTTP or HTTPS as the
+    listener is."""
+
+    def __init__(self, router: AlbRouter, *, dns_name: str) -> None:
+        self.router = router
+        self.dns_name = dns_name
+
+    def send(self, count: int) -> int:
+        tls = self.router._listener().get("Protocol") == "HTTPS"
+        return HttpSynthetic(443 if tls else 80, host=self.dns_name, tls=tls).send(count)

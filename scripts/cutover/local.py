@@ -236,6 +236,42 @@ def local_smoke(slot_ports: Mapping[Slot, int]) -> HttpSmoke:
     return HttpSmoke(lambda slot, method, params: rpc(slot_ports[slot], method, params))
 
 
+class HttpSynthetic:
+    """Read-only `tools/call echo` requests on one keep-alive connection to the front door, bounded in count and
+    time (`max_s`)."""
+
+    def __init__(
+        self, port: int, *, host: str = "127.0.0.1", tls: bool = False, max_s: float = 20.0, timeout_s: float = 5.0
+    ) -> None:
+        self.port, self.host, self.tls, self.max_s, self.timeout_s = port, host, tls, max_s, timeout_s
+
+    def send(self, count: int) -> int:
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": GOLDEN_CALLS[0]}, separators=(",", ":")
+        ).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        cls = http.client.HTTPSConnection if self.tls else http.client.HTTPConnection
+        deadline, answered = time.monotonic() + self.max_s, 0
+        conn = cls(self.host, self.port, timeout=self.timeout_s)
+        try:
+            for _ in range(count):
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    conn.request("POST", "/mcp", body=body, headers=headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = cls(self.host, self.port, timeout=self.timeout_s)
+                    continue
+                if response.status == 200 and b'"isError":true' not in payload:
+                    answered += 1
+        finally:
+            conn.close()
+        return answered
+
+
 # --- state store, audit log, lock, clock -----------------------------------------------------------------------
 
 

@@ -91,6 +91,8 @@ class Plan:
     poll_interval_s: float = 5.0
     deregistration_delay_s: float = 60.0  # the target groups drain for 30 s (infra/config.py); room for propagation
     start_weight_pct: int = 0
+    # Per bake, at most this many synthetic read-only calls when real traffic is too low to judge (0: never).
+    synthetic_max_requests: int = 0
 
     def __post_init__(self) -> None:
         if self.source == self.target:
@@ -102,6 +104,8 @@ class Plan:
                 raise ValueError(f"shift_traffic weight {step.weight_pct} outside 0-100 %")
             if isinstance(step, Analysis) and (step.bake_s <= 0 or step.min_requests < 0):
                 raise ValueError("analysis needs bake_s > 0 and min_requests >= 0")
+        if self.synthetic_max_requests < 0:
+            raise ValueError("synthetic_max_requests must be >= 0")
         if self.failure_limit < 0 or self.inconclusive_limit < 0:
             raise ValueError("failure_limit and inconclusive_limit must be >= 0")
         if self.final_weight_pct() != 100:
@@ -120,7 +124,13 @@ def default_plan(
     for pct in (1, 5, 25, 50, 100):
         steps.append(ShiftTraffic(pct))
         steps.append(Analysis(bake_s=3 * metric_period_s, min_requests=min_requests))
-    return Plan(source=source, target=target, steps=tuple(steps), poll_interval_s=metric_period_s / 4)
+    return Plan(
+        source=source,
+        target=target,
+        steps=tuple(steps),
+        poll_interval_s=metric_period_s / 4,
+        synthetic_max_requests=20 * min_requests,
+    )
 
 
 @dataclass(frozen=True)

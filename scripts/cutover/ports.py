@@ -109,3 +109,9 @@ class Lock(Protocol):
 class WeightsSink(Protocol):
     def record(self, weights: Mapping[Slot, int]) -> None:
         """Called after each verified weight change (AWS: the stage's live-weights file the CDK app reads)."""
+
+
+class SyntheticTraffic(Protocol):
+    def send(self, count: int) -> int:
+        """Send up to `count` read-only MCP tool calls through the load balancer's front door (bounded in time);
+        returns how many were answered. Used only when real traffic is too low to judge a step."""

@@ -6,6 +6,7 @@ audits every decision, and reconciles stored state with live weights on resume. 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -38,6 +39,7 @@ from scripts.cutover.ports import (
     RouterError,
     SmokeCheck,
     StateStore,
+    SyntheticTraffic,
     ThrottledError,
     TrafficRouter,
     WeightsSink,
@@ -99,6 +101,7 @@ class Adapters:
     clock: Clock
     smoke: SmokeCheck | None = None
     weights_sink: WeightsSink | None = None
+    synthetic: SyntheticTraffic | None = None
     progress: Progress = dataclasses.field(default_factory=QuietProgress)
 
 
@@ -363,6 +366,7 @@ class Runner:
             clock.sleep(plan.poll_interval_s)
             run = error_run(str(ex), step_index=state.step_index, weight_pct=state.weight_pct, at_s=clock.now())
             return self._analysed(state, run)
+        started, synthetic_sent = clock.now(), 0
         while True:
             now = clock.now()
             done = now >= until_s
@@ -382,8 +386,31 @@ class Runner:
             # A gate that already fails on enough traffic ends the bake early: waiting only adds failed requests.
             if done or run.outcome is Outcome.FAILED:
                 break
+            synthetic_sent += self._top_up(
+                state, analysis, run, started, until_s, budget=plan.synthetic_max_requests - synthetic_sent
+            )
             clock.sleep(min(plan.poll_interval_s, max(until_s - now, 0.0)))
         return self._analysed(state, run)
+
+    def _top_up(
+        self, state: State, analysis: Analysis, run: AnalysisRun, started: float, until_s: float, *, budget: int
+    ) -> int:
+        """Half-way through a bake with too few requests on the receiving slot, send bounded synthetic calls so the
+        gates judge real answers instead of passing (or stalling) on no data. Returns how many were sent."""
+        if self.a.synthetic is None or budget <= 0 or state.weight_pct <= 0:
+            return 0
+        seen = next((g.value for g in run.gates if g.name == "requests"), None) or 0.0
+        if seen >= analysis.min_requests or self.a.clock.now() < started + (until_s - started) / 2:
+            return 0
+        # Through the front door, the receiving slot gets its weight's share of them.
+        want = math.ceil((analysis.min_requests - seen) * 100 / state.weight_pct * 1.2)
+        count = min(want, budget)
+        answered = self.a.synthetic.send(count)
+        self.a.audit.record(
+            "synthetic_traffic",
+            {"run_id": state.run_id, "sent": count, "answered": answered, "weight_pct": state.weight_pct},
+        )
+        return count
 
     def _analysed(self, state: State, run: AnalysisRun) -> State:
         clock = self.a.clock

@@ -8,7 +8,15 @@ from scripts.cutover.runner import Adapters
 
 def local_adapters(stage: str) -> Adapters:
     from scripts.cutover.haproxy import HaproxyRouter
-    from scripts.cutover.local import FileLock, FileStore, JsonlAudit, LocalMetrics, SystemClock, local_smoke
+    from scripts.cutover.local import (
+        FileLock,
+        FileStore,
+        HttpSynthetic,
+        JsonlAudit,
+        LocalMetrics,
+        SystemClock,
+        local_smoke,
+    )
     from scripts.stack import cutover_dir, files, load_spec
 
     spec = load_spec()
@@ -22,6 +30,7 @@ def local_adapters(stage: str) -> Adapters:
         lock=FileLock(directory / "lock"),
         clock=SystemClock(),
         smoke=local_smoke(spec.slot_ports),
+        synthetic=HttpSynthetic(spec.port),
     )
 
 

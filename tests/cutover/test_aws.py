@@ -62,7 +62,7 @@ class Aws:
             live_weights_root=self.root,
         )  # fmt: skip
         # moto computes no p95: the gates read a fake source that follows the listener's live weights.
-        return dataclasses.replace(adapters, metrics=FakeMetrics(adapters.router), smoke=FakeSmoke())
+        return dataclasses.replace(adapters, metrics=FakeMetrics(adapters.router), smoke=FakeSmoke(), synthetic=None)
 
     def writes(self) -> list[str]:
         return [c for c in self.calls if c in WRITES]

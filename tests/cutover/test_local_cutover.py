@@ -226,6 +226,22 @@ def test_green_stopping_mid_cutover_rolls_back_by_itself_without_failed_requests
         )
 
 
+def test_without_real_traffic_synthetic_calls_let_the_cutover_judge_and_complete(
+    cluster_url: str, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({**json.loads(PLAN.read_text()), "synthetic_max_requests": 2000}))
+    with local_stack(cluster_url, blue="fastapi", green="native") as stack:
+        result = stack.mcpstack("cutover", "start", "--target", "local", "--plan", str(plan))
+        assert result.returncode == ExitCode.OK, result.stderr
+        events = stack.audit()
+        synthetic = [e for e in events if e["event"] == "synthetic_traffic"]
+        assert synthetic and all(e["sent"] <= 2000 and e["answered"] == e["sent"] for e in synthetic)
+        analyses = [e for e in events if e["event"] == "analysis"]
+        assert all(e["outcome"] == "Successful" for e in analyses) and len(analyses) == 3
+        assert stack.weights() == {"blue": 0, "green": 100}
+
+
 def test_reverse_cutover_with_native_in_both_slots_completes(cluster_url: str) -> None:
     with local_stack(cluster_url, blue="native", green="native") as stack:
         with constant_load(stack.port) as stats:

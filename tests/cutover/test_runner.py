@@ -209,3 +209,32 @@ def test_unreadable_metrics_baseline_is_an_error_result_that_ends_in_rollback(ri
     assert result.code is ExitCode.ROLLED_BACK
     assert result.state is not None and {a.outcome for a in result.state.analyses} == {"Error"}
     assert rig.router.weights == {"blue": 100, "green": 0}
+
+
+class FakeSynthetic:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, count: int) -> int:
+        self.sent += count
+        return count
+
+
+def test_too_little_traffic_gets_bounded_synthetic_calls_and_then_judges(rig: Rig) -> None:
+    synthetic = FakeSynthetic()
+    # Real traffic gives the receiving slot 10 requests a bake; synthetic calls reach it in proportion to its weight.
+    rig.metrics.script = lambda pct: Reading(target=window(10 + synthetic.sent * pct // 100), source=window(1000))
+    plan = dataclasses.replace(PLAN, synthetic_max_requests=5000)
+    runner = rig.runner()
+    runner.a = dataclasses.replace(runner.a, synthetic=synthetic)
+    result = runner.start(plan, run_id="r1")
+    assert result.code is ExitCode.OK
+    assert 0 < synthetic.sent <= 2 * plan.synthetic_max_requests
+    assert "synthetic_traffic" in rig.audit.names()
+
+
+def test_without_synthetic_traffic_too_little_traffic_never_passes(rig: Rig) -> None:
+    rig.metrics.script = lambda pct: Reading(target=window(10), source=window(1000))
+    result = rig.runner().start(PLAN, run_id="r1")
+    assert result.code is ExitCode.ROLLED_BACK
+    assert rig.router.weights == {"blue": 100, "green": 0}
