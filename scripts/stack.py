@@ -172,12 +172,22 @@ def start_server(spec: StackSpec, slot: Slot, database_url: str | None) -> int:
     return proc.pid
 
 
+def _ours(pid: int) -> bool:
+    """A stale pid file must not stop someone else's process: the pid must still be one of our servers."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read()
+    except OSError:
+        return False
+    return any(marker in argv for marker in (b"scripts.cli", b"gunicorn", b"services.mcp_server", b"mcpstack"))
+
+
 def stop_server(slot: Slot, timeout_s: float = 30.0) -> bool:
     """SIGTERM the server's process group (it drains), SIGKILL after `timeout_s`. True if something was running."""
     f = files()
     pid = _read_pid(f.server_pid(slot))
     f.server_pid(slot).unlink(missing_ok=True)
-    if pid is None or not process_alive(pid):
+    if pid is None or not process_alive(pid) or not _ours(pid):
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -129,8 +129,7 @@ def _finish(result: RunResult) -> None:
     raise typer.Exit(int(result.code))
 
 
-def _run(target: Target, stage: str, verb: str, body: object) -> None:
-    assert callable(body)
+def _run(target: Target, stage: str, verb: str, body: Callable[[Runner], RunResult]) -> None:
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         runner = Runner(_adapters(target, stage, LiveProgress(live)), owner=f"{verb} {uuid.uuid4().hex[:8]}")
         result = body(runner)
