@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from infra import contract
 from scripts.cost import model
 from scripts.cost.model import CostReport, Line, Scope, Sizing, Unpriced
 from scripts.cost.money import ZERO
@@ -37,6 +38,8 @@ class Assumptions:
     access_log_bytes_per_call: Decimal = Decimal(500)
     # PostgreSQL logs exported to CloudWatch: connection and error logs of a quiet database.
     db_log_gb_per_month: Decimal = Decimal("0.5")
+    # Any other log group of a slot (metric documents, agent logs): not driven by calls in this model.
+    other_log_gb_per_month: Decimal = Decimal(1)
 
     def lines(self) -> tuple[str, ...]:
         floor = "one instance per AZ the group spans" if self.availability_floor is None else self.availability_floor
@@ -47,6 +50,7 @@ class Assumptions:
             f"VPC flow logs: {self.flow_log_bytes_per_connection} bytes per new connection",
             f"ALB access logs: {self.access_log_bytes_per_call} bytes per call, uncompressed (upper bound)",
             f"PostgreSQL logs exported: {self.db_log_gb_per_month} GB a month",
+            f"any other log group of a slot: {self.other_log_gb_per_month} GB a month",
         )
 
 
@@ -71,7 +75,9 @@ class _Pricer:
         workload: Workload,
         table: PriceTable,
         assumptions: Assumptions,
+        stage: str,
     ) -> None:
+        self.stage = stage
         self.resources = resources
         self.by_id = {(r.stack, r.logical_id): r for r in resources}
         self.workload = workload
@@ -145,9 +151,14 @@ class _Pricer:
                         calls * self.workload.new_connections_per_call * self.a.flow_log_bytes_per_connection / model.GB
                     )
                     item = "VPC flow logs"
-                elif scope in ("blue", "green"):
+                elif scope in ("blue", "green") and r.properties.get("LogGroupName") == contract.app_log_group_name(
+                    self.stage, scope
+                ):
                     gb = calls * self.workload.log_bytes_per_call / model.GB
                     item = f"{scope} application logs (all calls)"
+                elif scope in ("blue", "green"):
+                    gb = self.a.other_log_gb_per_month
+                    item = f"{scope} log group {r.properties.get('LogGroupName', r.logical_id)}"
                 else:
                     gb = ZERO
                     item = "log group"
@@ -277,7 +288,7 @@ def price_stage(
     variants_by_slot: dict[str, Variant] | None = None,
 ) -> CostReport:
     a = assumptions or Assumptions()
-    pricer = _Pricer(resources, workload=workload, table=table, assumptions=a)
+    pricer = _Pricer(resources, workload=workload, table=table, assumptions=a, stage=stage)
     other = pricer.shared_and_slot_lines()
     slots = variants_by_slot or slot_variants(stage)
     by_variant: dict[Variant, model.VariantCost] = {}

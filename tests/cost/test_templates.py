@@ -93,3 +93,31 @@ def test_stage_instance_count_follows_the_measured_throughput(assemblies: dict[s
         capacity = Decimal(1_000_000) / run.measured[variant].cpu_us_per_request * sizing.instance_type.vcpus
         expected = (heavy.peak_rps / (capacity * sizing.target_utilisation)).to_integral_value(rounding="ROUND_CEILING")
         assert sizing.count == max(sizing.availability_floor, int(expected))
+
+
+def test_a_slot_log_group_other_than_the_app_logs_is_priced_at_the_stated_volume(
+    assemblies: dict[str, Path], tmp_path: Path
+) -> None:
+    name = next(iter(assemblies))
+    for template in assemblies[name].glob("*.template.json"):
+        (tmp_path / template.name).write_text(template.read_text())
+    blue = next(tmp_path.glob("*-FleetBlue.template.json"))
+    body = json.loads(blue.read_text())
+    body["Resources"]["Extra"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupName": "/extra", "RetentionInDays": 30, "Tags": [{"Key": "Color", "Value": "blue"}]},
+    }
+    blue.write_text(json.dumps(body))
+    report = stage.price_stage(
+        templates.load(tmp_path, name),
+        stage=name,
+        workload=workload.preset("low"),
+        run=throughput.load(RESULTS),
+        table=prices.EMBEDDED,
+    )
+    extra = [line for line in report.variants["fastapi"].dedicated if "/extra" in line.item]
+    assert [(line.price_key, line.quantity) for line in extra] == [
+        ("cw.logs.ingest", stage.Assumptions().other_log_gb_per_month),
+        ("cw.logs.storage", stage.Assumptions().other_log_gb_per_month),
+    ]
+    assert len([line for line in report.variants["fastapi"].dedicated if "application logs" in line.item]) == 2
