@@ -32,6 +32,8 @@ from scripts.pgcluster import Cluster, free_port
 from tests.cutover import load
 from tests.support import REPO
 
+pytestmark = pytest.mark.slow
+
 PLAN = Path(__file__).with_name("short_plan.json")
 RATE_PER_S = 220.0
 FAULT_RATE = 0.5
@@ -252,3 +254,4 @@ def test_reverse_cutover_with_native_in_both_slots_completes(cluster_url: str) -
         assert reverse.returncode == ExitCode.OK, reverse.stderr
         assert stack.weights() == {"blue": 100, "green": 0}
         assert stats.failed == 0 and stats.rate >= 200, (dict(stats.failures), stats.rate)
+        print(f"\nreverse (native/native, to green then to blue): {stats.sent} requests, {stats.failed} failed")
