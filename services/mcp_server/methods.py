@@ -1,8 +1,9 @@
 """MCP methods for the handshake era (2025-11-25, 2025-06-18, 2025-03-26), served statelessly.
 
-Input: a decoded JSON-RPC request and the `MCP-Protocol-Version` the client sent. Output: the response bytes, either
-directly (initialize, ping, tools/list and synchronous tools never touch the event loop) or as an awaitable for tools
-that do I/O. Results that never change (initialize, the first tools/list page) are encoded once at start.
+Input: a decoded JSON-RPC request. Output: the response bytes as a `Reply` (services/tools/reply.py): ready at once for
+initialize, ping, tools/list and synchronous tools, which never touch the event loop; pending for tools that do I/O.
+Every request is counted in the metrics here, in one place (`_counted`), whichever form its answer takes. Results that
+never change (initialize, the first tools/list page) are encoded once at start.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,15 @@ from services.mcp_server.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcErr
 from services.mcp_server.metrics import Metrics
 from services.tools.context import Database, ToolContext
 from services.tools.registry import ToolRegistry, ToolResult
-
-Reply = bytes | Awaitable[bytes]
+from services.tools.reply import Reply, then
 
 HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
+
+
+# A method's answer to one request: the response bytes, then the tool label ("" unless tools/call) and the outcome
+# label ("ok", "tool_error" for an isError result, "rpc_error") the request counts under in the metrics. A plain
+# tuple: one is made per request, and a named tuple costs several times as much to create.
+Answer = tuple[bytes, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,7 @@ class McpMethods:
         descriptors = [tool.descriptor() for tool in registry]
         self._pages = [descriptors[i : i + info.page_size] for i in range(0, len(descriptors), info.page_size)] or [[]]
         self._first_page = orjson.dumps(self._list_page(0))
-        self._routes: dict[str, Callable[[jsonrpc.Request], Reply]] = {
+        self._routes: dict[str, Callable[[jsonrpc.Request], Reply[Answer]]] = {
             "initialize": self._on_initialize,
             "ping": self._on_ping,
             "tools/list": self._on_tools_list,
@@ -62,22 +68,26 @@ class McpMethods:
     def is_supported(self, version: str) -> bool:
         return version in self._supported
 
-    def handle(self, request: jsonrpc.Request) -> Reply:
-        route = self._routes.get(request.method)
+    def handle(self, request: jsonrpc.Request) -> Reply[bytes]:
         started = time.perf_counter()
-        if route is None:
-            self._metrics.record("unknown", "", "rpc_error", 0.0)  # client-chosen names never become labels
-            return jsonrpc.encode_error(request.id, METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+        method = request.method
+        route = self._routes.get(method)
+        answer: Reply[Answer]
         try:
-            reply = route(request)
+            if route is None:
+                method = "unknown"  # client-chosen names never become metric labels
+                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+            answer = route(request)
         except RpcError as ex:
-            self._metrics.record(request.method, "", "rpc_error", time.perf_counter() - started)
-            return jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data)
-        if type(reply) is bytes:
-            if request.method != "tools/call":
-                self._metrics.record(request.method, "", "ok", time.perf_counter() - started)
-            return reply
-        return reply
+            answer = jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data), "", "rpc_error"
+        return then(answer, self._counted, (method, started))
+
+    def _counted(self, answer: Answer, timing: tuple[str, float]) -> bytes:
+        """The one place a request is counted in the metrics, once its answer is known."""
+        body, tool, outcome = answer
+        method, started = timing
+        self._metrics.record(method, tool, outcome, time.perf_counter() - started)
+        return body
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -91,16 +101,16 @@ class McpMethods:
             result["instructions"] = self._info.instructions
         return result
 
-    def _on_initialize(self, request: jsonrpc.Request) -> bytes:
+    def _on_initialize(self, request: jsonrpc.Request) -> Answer:
         params = request.params or {}
         requested = params.get("protocolVersion")
         if not isinstance(requested, str):
             raise RpcError(INVALID_PARAMS, "initialize: params.protocolVersion (string) is required")
         version = requested if requested in self._supported else self._info.protocol_versions[0]
-        return _with_result(request.id, self._initialize[version])
+        return _with_result(request.id, self._initialize[version]), "", "ok"
 
-    def _on_ping(self, request: jsonrpc.Request) -> bytes:
-        return _with_result(request.id, b"{}")
+    def _on_ping(self, request: jsonrpc.Request) -> Answer:
+        return _with_result(request.id, b"{}"), "", "ok"
 
     # -- tools ---------------------------------------------------------------------------------------------------
 
@@ -110,10 +120,10 @@ class McpMethods:
             page["nextCursor"] = base64.urlsafe_b64encode(f"tools:{index + 1}".encode()).decode()
         return page
 
-    def _on_tools_list(self, request: jsonrpc.Request) -> bytes:
+    def _on_tools_list(self, request: jsonrpc.Request) -> Answer:
         cursor = (request.params or {}).get("cursor")
         if cursor is None:
-            return _with_result(request.id, self._first_page)
+            return _with_result(request.id, self._first_page), "", "ok"
         if not isinstance(cursor, str):
             raise RpcError(INVALID_PARAMS, "tools/list: cursor must be a string from a previous nextCursor")
         try:
@@ -123,9 +133,9 @@ class McpMethods:
             raise RpcError(INVALID_PARAMS, "tools/list: invalid cursor") from None
         if kind != "tools" or not 0 <= index < len(self._pages):
             raise RpcError(INVALID_PARAMS, "tools/list: invalid cursor")
-        return _with_result(request.id, orjson.dumps(self._list_page(index)))
+        return _with_result(request.id, orjson.dumps(self._list_page(index))), "", "ok"
 
-    def _on_tools_call(self, request: jsonrpc.Request) -> Reply:
+    def _on_tools_call(self, request: jsonrpc.Request) -> Reply[Answer]:
         params = request.params
         if params is None:
             raise RpcError(INVALID_PARAMS, "tools/call: params with a tool name are required")
@@ -138,25 +148,16 @@ class McpMethods:
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
-        started = time.perf_counter()
         outcome = tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else None)
-        if isinstance(outcome, ToolResult):
-            self._metrics.record(
-                "tools/call", name, "tool_error" if outcome.is_error else "ok", time.perf_counter() - started
-            )
-            return _encode_call(request.id, outcome)
-        return self._finish_call(request.id, name, started, outcome)
-
-    async def _finish_call(self, id_: jsonrpc.Id, name: str, started: float, pending: Awaitable[ToolResult]) -> bytes:
-        result = await pending
-        self._metrics.record(
-            "tools/call", name, "tool_error" if result.is_error else "ok", time.perf_counter() - started
-        )
-        return _encode_call(id_, result)
+        return then(outcome, _call_answer, request)
 
 
 def _with_result(id_: jsonrpc.Id, encoded_result: bytes) -> bytes:
     return b'{"jsonrpc":"2.0","id":' + orjson.dumps(id_) + b',"result":' + encoded_result + b"}"
+
+
+def _call_answer(result: ToolResult, request: jsonrpc.Request) -> Answer:
+    return _encode_call(request.id, result), request.params["name"], "tool_error" if result.is_error else "ok"
 
 
 def _encode_call(id_: jsonrpc.Id, result: ToolResult) -> bytes:

@@ -6,13 +6,14 @@ Routes `/mcp`, `/health`, `/ready` and `/metrics`; checks Host and Origin, metho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
 from services.mcp_server.methods import McpMethods
 from services.mcp_server.wire import HttpRequest, Response
+from services.tools.reply import Reply, then
 
 _JSON = b"content-type: application/json\r\n"
 _TEXT = b"content-type: text/plain; charset=utf-8\r\n"
@@ -58,19 +59,17 @@ class McpEndpoint:
         self._metrics_text = metrics_text
         self._supported_data = {"supported": list(methods.supported_versions)}
         # Verdicts per distinct header value: clients send the same few values over and over.
-        self._host_verdicts: dict[bytes | None, bool] = {}
-        self._origin_verdicts: dict[bytes, bool] = {}
-        self._type_verdicts: dict[bytes, bool] = {}
-        self._accept_verdicts: dict[bytes, bool] = {}
-        self._version_verdicts: dict[bytes, bool] = {}
+        self._host_verdicts: Verdicts[bytes | None] = Verdicts(self._host_allowed)
+        self._origin_verdicts: Verdicts[bytes] = Verdicts(self._origin_allowed)
+        self._type_verdicts: Verdicts[bytes] = Verdicts(_is_json)
+        self._accept_verdicts: Verdicts[bytes] = Verdicts(_accepts_json)
+        self._version_verdicts: Verdicts[bytes] = Verdicts(self._version_ok)
 
-    def __call__(self, request: HttpRequest) -> Response | Coroutine[Any, Any, Response]:
+    def __call__(self, request: HttpRequest) -> Reply[Response]:
         path = request.path
         if b"?" in path:
             path = path.split(b"?", 1)[0]
-        if self._allowed_hosts and not self._cached(
-            self._host_verdicts, request.headers.get(b"host"), self._host_allowed
-        ):
+        if self._allowed_hosts and not self._host_verdicts[request.headers.get(b"host")]:
             return 403, _JSON, b'{"error":"Host not allowed"}'
         if path == self._mcp_path:
             return self._mcp(request)
@@ -84,15 +83,6 @@ class McpEndpoint:
 
     async def _readiness(self) -> Response:
         return READY if await self._ready() else NOT_READY
-
-    @staticmethod
-    def _cached(cache: dict[Any, bool], value: Any, check: Callable[[Any], bool]) -> bool:
-        """The verdict of `check` on a header value, computed once per distinct value (bounded cache)."""
-        verdict = cache.get(value)
-        if verdict is None:
-            verdict = check(value)
-            _remember(cache, value, verdict)
-        return verdict
 
     def _version_ok(self, version: bytes) -> bool:
         return self._methods.is_supported(version.decode("latin-1"))
@@ -119,24 +109,24 @@ class McpEndpoint:
             return self._host_allowed(host.encode("latin-1"))
         return False
 
-    def _mcp(self, request: HttpRequest) -> Response | Coroutine[Any, Any, Response]:
+    def _mcp(self, request: HttpRequest) -> Reply[Response]:
         headers = request.headers
         origin = headers.get(b"origin")
-        if origin is not None and not self._cached(self._origin_verdicts, origin, self._origin_allowed):
+        if origin is not None and not self._origin_verdicts[origin]:
             return _error(403, None, INVALID_REQUEST, "Forbidden: Origin not allowed")
         if request.method != b"POST":
             # No standalone SSE stream and no sessions: GET and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
         content_type = headers.get(b"content-type", b"")
-        if not self._cached(self._type_verdicts, content_type, _is_json):
+        if not self._type_verdicts[content_type]:
             return _error(415, None, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
         accept = headers.get(b"accept")
-        if accept is not None and not self._cached(self._accept_verdicts, accept, _accepts_json):
+        if accept is not None and not self._accept_verdicts[accept]:
             return _error(406, None, INVALID_REQUEST, "Not Acceptable: Accept must include application/json")
         message = jsonrpc.decode(request.body)
         kind = type(message)
         version = headers.get(b"mcp-protocol-version")
-        if version is not None and not self._cached(self._version_verdicts, version, self._version_ok):
+        if version is not None and not self._version_verdicts[version]:
             id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
             return _error(
                 400,
@@ -146,26 +136,36 @@ class McpEndpoint:
                 self._supported_data,
             )
         if kind is jsonrpc.Request:
-            reply = self._methods.handle(message)  # type: ignore[arg-type]
-            if type(reply) is bytes:
-                return 200, _JSON, reply
-            return _json_later(reply)  # type: ignore[arg-type]
+            return then(self._methods.handle(message), _ok, _JSON)  # type: ignore[arg-type]
         if kind is jsonrpc.Invalid:
             return _error(400, message.id, message.code, message.message)  # type: ignore[union-attr]
         return ACCEPTED  # notification or a response to a server request: nothing to answer
 
 
-async def _json_later(reply: Awaitable[bytes]) -> Response:
-    return 200, _JSON, await reply
+def _ok(body: bytes, headers: bytes) -> Response:
+    return 200, headers, body
 
 
 _VERDICT_CACHE_SIZE = 512
+K = TypeVar("K")
 
 
-def _remember(cache: dict[Any, bool], key: Any, verdict: bool) -> None:
-    if len(cache) >= _VERDICT_CACHE_SIZE:  # hostile clients may vary headers: stay bounded
-        cache.clear()
-    cache[key] = verdict
+class Verdicts(dict[K, bool]):
+    """The verdicts of one header check, computed once per distinct value: a hit is a plain dict lookup, and a miss
+    runs the check (`__missing__`). Bounded, since hostile clients may vary their headers."""
+
+    __slots__ = ("_check",)
+
+    def __init__(self, check: Callable[[K], bool]) -> None:
+        super().__init__()
+        self._check = check
+
+    def __missing__(self, value: K) -> bool:
+        verdict = self._check(value)
+        if len(self) >= _VERDICT_CACHE_SIZE:
+            self.clear()
+        self[value] = verdict
+        return verdict
 
 
 def _is_json(content_type: bytes) -> bool:

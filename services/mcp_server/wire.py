@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
 import httptools
 
+from services.tools.reply import Reply, pending
+
 log = logging.getLogger("mcpstack.wire")
 
 # (status, header lines "name: value\r\n" (already encoded), body)
 Response = tuple[int, bytes, bytes]
-Handler = Callable[["HttpRequest"], "Response | Coroutine[Any, Any, Response]"]  # a coroutine when it must wait
+Handler = Callable[["HttpRequest"], Reply[Response]]  # pending (a coroutine) when it must wait
 
 STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
 _JSON = b"content-type: application/json\r\n"
@@ -56,6 +59,17 @@ class HttpRequest:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+
+
+class _Exchange:
+    """One request on a connection whose response cannot be written yet: earlier ones are still pending, or its own
+    is. The connection keeps these in request order; a response known at once with none pending needs no record."""
+
+    __slots__ = ("close", "response")
+
+    def __init__(self, response: Response | None, close: bool) -> None:
+        self.response = response  # None until known
+        self.close = close  # close the connection after this response
 
 
 _SHED_PARSER_AFTER_S = 1.0
@@ -147,9 +161,9 @@ class HttpProtocol(asyncio.Protocol):
         self._header_bytes = 0
         self._body: list[bytes] = _NO_BODY
         self._body_size = 0
-        # [response or None, close_after] per request in flight; a list, not a deque: it is short, and an idle
-        # connection should cost little memory (a deque allocates a 64-slot block up front).
-        self._pipeline: list[list[Any]] = []
+        # A list, not a deque: it is short, and an idle connection should cost little memory (a deque allocates a
+        # 64-slot block up front).
+        self._pipeline: list[_Exchange] = []
         self._request_started: float | None = None
         self._idle_since = server.now
         self._close_at: float | None = None
@@ -202,7 +216,7 @@ class HttpProtocol(asyncio.Protocol):
         if not self._pipeline:
             self.close()
         else:
-            self._pipeline[-1][1] = True
+            self._pipeline[-1].close = True
         return True
 
     # -- httptools callbacks ----------------------------------------------------------------------------------------
@@ -254,11 +268,9 @@ class HttpProtocol(asyncio.Protocol):
         self._headers = _NO_HEADERS  # an idle connection keeps nothing of its last request
         self._body = _NO_BODY
         self._url = b""
-        slot: list[Any] = [None, not keep_alive]
-        self._pipeline.append(slot)
+        close = not keep_alive
         if server.in_flight >= server.limits.max_in_flight:
-            slot[0] = server.overloaded
-            self._flush()
+            self._respond(server.overloaded, close)
             return
         server.in_flight += 1
         try:
@@ -266,64 +278,82 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:
             log.exception("request handler failed")
             outcome = server.internal_error
-        if isinstance(outcome, tuple):
-            server.in_flight -= 1
-            slot[0] = outcome
-            self._flush()
-        else:
+        if pending(outcome):
+            exchange = _Exchange(None, close)
+            self._pipeline.append(exchange)
             task = asyncio.get_running_loop().create_task(outcome)
-            task.add_done_callback(lambda t: self._finished(slot, t))
+            task.add_done_callback(partial(self._finished, exchange))
             if len(self._pipeline) >= server.limits.max_pipelined:
                 self._update_reading()
+        else:
+            server.in_flight -= 1
+            self._respond(outcome, close)
 
     # -- responses --------------------------------------------------------------------------------------------------
 
-    def _finished(self, slot: list[Any], task: asyncio.Future[Response]) -> None:
+    def _finished(self, exchange: _Exchange, task: asyncio.Future[Response]) -> None:
         self._server.in_flight -= 1
         if task.cancelled():
-            slot[0] = self._server.internal_error
+            exchange.response = self._server.internal_error
         elif task.exception() is not None:
             log.error("request handler failed", exc_info=task.exception())
-            slot[0] = self._server.internal_error
+            exchange.response = self._server.internal_error
         else:
-            slot[0] = task.result()
+            exchange.response = task.result()
         self._flush()
 
+    def _respond(self, response: Response, close: bool) -> None:
+        """Answer a request whose response is known now: at once, unless earlier ones on this connection still wait."""
+        if self._pipeline:
+            self._pipeline.append(_Exchange(response, close))
+            self._flush()
+        elif self._write(response, close):
+            self._written()
+
     def _flush(self) -> None:
+        """Write the responses that are known, in request order, up to the first that is still pending."""
         pipeline = self._pipeline
-        while pipeline and pipeline[0][0] is not None:
-            (status, headers, body), close = pipeline.pop(0)
-            close = close or self._server.draining
-            if self._closed:
-                continue
-            self._transport.write(
-                b"".join(
-                    (
-                        STATUS_LINES[status],
-                        headers,
-                        b"content-length: %d\r\n" % len(body),
-                        _CLOSE if close else b"",
-                        b"\r\n",
-                        body,
-                    )
-                )
-            )
-            if close:
-                self.close()
+        while pipeline and (response := pipeline[0].response) is not None:
+            if not self._write(response, pipeline.pop(0).close):
                 return
-        if not pipeline:
+        self._written()
+
+    def _written(self) -> None:
+        if not self._pipeline:
             self._idle_since = self._server.now
         if self._read_paused:
             self._update_reading()
 
+    def _write(self, response: Response, close: bool) -> bool:
+        """Write one response; False when the connection is closed after it (nothing more is written)."""
+        if self._closed:
+            return True  # the peer is gone: the response is dropped, and so will be those queued after it
+        close = close or self._server.draining
+        status, headers, body = response
+        self._transport.write(
+            b"".join(
+                (
+                    STATUS_LINES[status],
+                    headers,
+                    b"content-length: %d\r\n" % len(body),
+                    _CLOSE if close else b"",
+                    b"\r\n",
+                    body,
+                )
+            )
+        )
+        if close:
+            self.close()
+            return False
+        return True
+
     def _reject(self, status: int, message: str) -> None:
         """A request we cannot parse or accept: answer it after those before it, then close (the stream is lost)."""
         self._request_started = None
-        self._pipeline.append([error_response(status, message), True])
         self._parser = httptools.HttpRequestParser(self)  # stop feeding the broken stream
         self._read_paused = True
         self._transport.pause_reading()
-        self._flush()
+        self._respond(error_response(status, message), True)
 
     def _update_reading(self) -> None:
         if self._closed:
@@ -332,7 +362,7 @@ class HttpProtocol(asyncio.Protocol):
         if should_pause and not self._read_paused:
             self._read_paused = True
             self._transport.pause_reading()
-        elif not should_pause and self._read_paused and not (self._pipeline and self._pipeline[-1][1]):
+        elif not should_pause and self._read_paused and not (self._pipeline and self._pipeline[-1].close):
             self._read_paused = False
             self._transport.resume_reading()
 

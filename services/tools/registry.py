@@ -14,7 +14,7 @@ import inspect
 import logging
 import re
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -23,6 +23,7 @@ from typing_extensions import get_type_hints
 
 from services.tools import deadlines
 from services.tools.context import DatabaseUnavailable, ToolContext, ToolError
+from services.tools.reply import Reply
 from services.tools.typeschema import JsonSchema, is_object_type, parse_docstring, schema_for
 from services.tools.validate import ValidationError, compile_schema
 
@@ -94,8 +95,8 @@ class Tool:
             entry["annotations"] = self.annotations
         return entry
 
-    def invoke(self, arguments: Any, ctx: ToolContext | None) -> ToolResult | Awaitable[ToolResult]:
-        """Validate and run; sync tools answer directly (no task, no await), async tools return an awaitable."""
+    def invoke(self, arguments: Any, ctx: ToolContext | None) -> Reply[ToolResult]:
+        """Validate and run; sync tools answer directly (no task, no await), async tools return a coroutine."""
         try:
             kwargs = self.validator({} if arguments is None else arguments)
         except ValidationError as ex:
