@@ -180,3 +180,19 @@ def test_estimated_charges_outside_us_east_1_is_refused() -> None:
     client = boto3.client("cloudwatch", region_name="eu-west-1")
     with pytest.raises(actual.ActualError, match="only in us-east-1"):
         actual.estimated_charges(client)
+
+
+@mock_aws
+def test_actual_command_prints_spend_per_color_and_the_billing_total() -> None:
+    from typer.testing import CliRunner
+
+    from scripts.cost.cli import app
+
+    queue_ce(ce_result([("Color$blue", "10.10"), ("Color$shared", "5.005")]))
+    result = CliRunner().invoke(app, ["actual", "--start", "2026-11-01", "--end", "2026-12-01", "--stage", "dev"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "blue: $10.10",
+        "shared: $5.01",
+        "EstimatedCharges, month to date (us-east-1, no tag split): no datapoint",
+    ]
