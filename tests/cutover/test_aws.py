@@ -17,17 +17,12 @@ import pytest
 from moto import mock_aws
 
 from infra import contract
-from scripts.cutover.aws import (
-    AlbRouter,
-    CloudWatchMetrics,
-    SsmLock,
-    WeightError,
-    build_aws_adapters,
-    forward_action,
-    lock_parameter,
-)
+from scripts.cutover.alb import AlbRouter, WeightError, forward_action
+from scripts.cutover.aws import build_aws_adapters, lock_parameter
+from scripts.cutover.cloudwatch import CloudWatchMetrics
 from scripts.cutover.model import Analysis, Plan, Reading, ShiftTraffic, Slot
 from scripts.cutover.runner import Adapters, ExitCode, RetryPolicy, Runner
+from scripts.cutover.ssm import SsmLock
 from tests.cutover.fakes import GOOD, Crash, FakeClock, FakeMetrics, FakeSmoke, window
 
 STAGE = "dev"
