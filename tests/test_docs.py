@@ -49,11 +49,16 @@ def test_every_relative_link_resolves(doc: Path) -> None:
 
 
 def _command_tree() -> dict[str, Any]:
-    """`mcpstack`'s commands by name; a group's value is its own such dict, a command's is None."""
+    """`mcpstack`'s commands by name: a group maps to its own such dict, a command to its option names (None for a
+    command that hands its arguments to a parser of its own: `serve native`, whose flags its --help test checks)."""
 
-    def tree(command: Any) -> dict[str, Any] | None:
+    def tree(command: Any) -> Any:
         subcommands = getattr(command, "commands", None)
-        return None if subcommands is None else {name: tree(sub) for name, sub in subcommands.items()}
+        if subcommands is not None:
+            return {name: tree(sub) for name, sub in subcommands.items()}
+        if command.context_settings.get("ignore_unknown_options"):
+            return None
+        return {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]} | {"--help"}
 
     commands = tree(typer.main.get_command(build_app()))
     assert commands
@@ -61,15 +66,26 @@ def _command_tree() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
-def test_every_mcpstack_command_named_in_code_exists(doc: Path) -> None:
+def test_every_mcpstack_command_and_option_named_in_code_exists(doc: Path) -> None:
     commands = _command_tree()
     unknown = []
     for span in _code(doc.read_text()):
-        for first, second in re.findall(r"\bmcpstack ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", span):
-            if first not in commands:
-                unknown.append(first)
-            elif commands[first] is not None and second and second not in commands[first]:
-                unknown.append(f"{first} {second}")
+        for line in span.splitlines():
+            for words, rest in re.findall(r"\bmcpstack((?: [a-z][a-z-]*)+)([^#|;`]*)", line):
+                node: Any = commands
+                named = []
+                for word in words.split():
+                    if not isinstance(node, dict):
+                        break
+                    if word not in node:
+                        unknown.append(" ".join([*named, word]))
+                        node = None
+                        break
+                    named.append(word)
+                    node = node[word]
+                if isinstance(node, set):
+                    options = re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest)
+                    unknown += [f"{' '.join(named)} {o}" for o in options if o not in node]
     assert unknown == []
 
 
