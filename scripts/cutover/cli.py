@@ -133,6 +133,7 @@ def _run(target: Target, stage: str, verb: str, body: Callable[[Runner], RunResu
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         runner = Runner(_adapters(target, stage, LiveProgress(live)), owner=f"{verb} {uuid.uuid4().hex[:8]}")
         result = body(runner)
+    console.line()  # the live view's last frame may end without a newline
     _finish(result)
 
 
