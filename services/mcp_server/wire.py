@@ -3,13 +3,16 @@ bytes.
 
 It knows nothing of JSON-RPC or MCP. It enforces the transport limits (URL, header and body size, header count,
 slow requests), keeps pipelined responses in request order, applies write backpressure, answers over the concurrency
-limit with a pre-built 503, closes idle keep-alive connections, and drains on shutdown.
+limit with a pre-built 503, closes idle keep-alive connections, and drains on shutdown. Every response carries a
+`Date` header (RFC 9110, section 6.6.1: an origin server with a clock must send one), formatted when the second
+changes, never per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +32,27 @@ Handler = Callable[["HttpRequest"], Reply[Response]]  # pending (a coroutine) wh
 STATUS_LINES: dict[int, bytes] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
 _JSON = b"content-type: application/json\r\n"
 _CLOSE = b"connection: close\r\n"
+
+
+_DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")  # time.gmtime's tm_wday: Monday is 0
+_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
+
+
+def date_header(epoch_s: float) -> bytes:
+    """The `Date` header line for a moment, in RFC 9110's IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`).
+
+    Written out by hand: `time.strftime` names days and months in the current locale, and `email.utils` would add
+    its imports to the server's start."""
+    t = time.gmtime(epoch_s)
+    return b"date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n" % (
+        _DAYS[t.tm_wday],
+        t.tm_mday,
+        _MONTHS[t.tm_mon - 1],
+        t.tm_year,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+    )
 
 
 def error_response(status: int, message: str) -> Response:
@@ -87,7 +111,15 @@ class _Reject(Exception):
 class WireServer:
     """State shared by all connections of one worker: handler, limits, live connections, in-flight count."""
 
-    def __init__(self, handler: Handler, limits: WireLimits, *, overloaded: Response, internal_error: Response) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        limits: WireLimits,
+        *,
+        overloaded: Response,
+        internal_error: Response,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.handler = handler
         self.limits = limits
         self.overloaded = overloaded
@@ -97,13 +129,21 @@ class WireServer:
         self.draining = False
         self.now = 0.0  # coarse clock, advanced by the sweeper
         self.drained = asyncio.Event()
+        self._wall_clock = wall_clock
+        self._date_second = int(wall_clock())
+        self.date = date_header(self._date_second)  # the `Date` line of every response, renewed by the sweeper
 
     def protocol_factory(self) -> HttpProtocol:
         return HttpProtocol(self)
 
     def tick(self, now: float) -> None:
-        """Advance the coarse clock and close connections that idled or stalled too long. Called about once a second."""
+        """Advance the coarse clock, renew the `Date` line when the second changed, and close connections that idled
+        or stalled too long. Called about once a second."""
         self.now = now
+        second = int(self._wall_clock())
+        if second != self._date_second:
+            self._date_second = second
+            self.date = date_header(second)
         limits = self.limits
         for conn in list(self.connections):
             conn.sweep(now, limits)
@@ -328,13 +368,15 @@ class HttpProtocol(asyncio.Protocol):
         """Write one response; False when the connection is closed after it (nothing more is written)."""
         if self._closed:
             return True  # the peer is gone: the response is dropped, and so will be those queued after it
-        close = close or self._server.draining
+        server = self._server
+        close = close or server.draining
         status, headers, body = response
         self._transport.write(
             b"".join(
                 (
                     STATUS_LINES[status],
                     headers,
+                    server.date,
                     b"content-length: %d\r\n" % len(body),
                     _CLOSE if close else b"",
                     b"\r\n",

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import time
 
 from services.mcp_server.config import ServerConfig
 from services.mcp_server.database import ConnectionSet
@@ -25,6 +26,7 @@ from services.tools.registry import ToolRegistry
 log = logging.getLogger("mcpstack.worker")
 
 TICK_S = 1.0
+_PAST_THE_SECOND_S = 0.002  # a timer may fire a little early; the tick must land in the new second
 LISTEN_BACKLOG = 4096
 DRAIN_TICK_S = 0.05
 
@@ -97,11 +99,12 @@ class Worker:
         return await loop.create_server(self.wire.protocol_factory, sock=sock, backlog=LISTEN_BACKLOG)  # default: 100
 
     async def sweep(self) -> None:
-        """About once a second: advance the wire's clock, close idle and stalled connections, publish metrics."""
+        """Once a second, just after the wall clock's second changes (so the `Date` header is never a second behind):
+        advance the wire's clock, close idle and stalled connections, publish metrics."""
         loop = asyncio.get_running_loop()
         wire = self.wire
         while True:
-            await asyncio.sleep(DRAIN_TICK_S if wire.draining else TICK_S)
+            await asyncio.sleep(DRAIN_TICK_S if wire.draining else _next_second_s())
             wire.tick(loop.time())
             if not wire.draining:
                 self._count_connections()
@@ -125,6 +128,10 @@ class Worker:
             if self._connecting is not None:
                 self._connecting.cancel()
             await self.db.close()
+
+
+def _next_second_s() -> float:
+    return TICK_S - time.time() % TICK_S + _PAST_THE_SECOND_S
 
 
 def _database(config: ServerConfig) -> ConnectionSet | None:
