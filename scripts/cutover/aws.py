@@ -18,7 +18,7 @@ from scripts.cutover.cloudwatch import CloudWatchLogsAudit, CloudWatchMetrics
 from scripts.cutover.model import SLOTS, Slot
 from scripts.cutover.ports import Clock, RouterError
 from scripts.cutover.runner import Adapters
-from scripts.cutover.ssm import SsmLock, SsmStateStore
+from scripts.cutover.ssm import SsmAbortSignal, SsmLock, SsmStateStore
 
 
 class LiveWeightsFile:
@@ -41,6 +41,10 @@ class LiveWeightsFile:
 
 def audit_log_group(stage: str) -> str:
     return f"/{contract.PROJECT}/{stage}/cutover"
+
+
+def abort_parameter(stage: str) -> str:
+    return f"{contract.cutover_state_parameter(stage)}-abort"
 
 
 def lock_parameter(stage: str) -> str:
@@ -107,4 +111,5 @@ def build_aws_adapters(
         smoke=AlbSmoke(router, dns_name=values["dns"]) if with_smoke else None,
         weights_sink=LiveWeightsFile(stage, root=live_weights_root),
         synthetic=AlbSynthetic(router, dns_name=values["dns"]) if with_smoke else None,
+        abort_signal=SsmAbortSignal(ssm, name=abort_parameter(stage)),
     )

@@ -356,6 +356,25 @@ class FileLock:
             self.fd = None
 
 
+class FileAbortSignal:
+    """A file beside the state: `cutover abort` writes it, the running cutover sees it at its next poll."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def request(self, owner: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.path, owner.encode())
+
+    def requested(self) -> str | None:
+        with contextlib.suppress(FileNotFoundError):
+            return self.path.read_text().strip() or "unknown"
+        return None
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 class SystemClock:
     def now(self) -> float:
         return time.time()  # wall time: a resumed run (another process) reads the same clock

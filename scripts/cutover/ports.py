@@ -115,3 +115,14 @@ class SyntheticTraffic(Protocol):
     def send(self, count: int) -> int:
         """Send up to `count` read-only MCP tool calls through the load balancer's front door (bounded in time);
         returns how many were answered. Used only when real traffic is too low to judge a step."""
+
+
+class AbortSignal(Protocol):
+    """How `cutover abort` reaches a run that holds the lock (in another terminal): the run checks it every poll."""
+
+    def request(self, owner: str) -> None: ...
+
+    def requested(self) -> str | None:
+        """Who asked, or None."""
+
+    def clear(self) -> None: ...

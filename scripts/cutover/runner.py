@@ -5,6 +5,7 @@ audits every decision, and reconciles stored state with live weights on resume. 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from scripts.cutover.model import (
     State,
 )
 from scripts.cutover.ports import (
+    AbortSignal,
     AuditLog,
     Clock,
     CutoverError,
@@ -102,6 +104,7 @@ class Adapters:
     smoke: SmokeCheck | None = None
     weights_sink: WeightsSink | None = None
     synthetic: SyntheticTraffic | None = None
+    abort_signal: AbortSignal | None = None
     progress: Progress = dataclasses.field(default_factory=QuietProgress)
 
 
@@ -136,8 +139,23 @@ class Runner:
     def promote(self, *, full: bool) -> RunResult:
         return self._locked(lambda: self._verb(lambda s, now: machine.promote(s, full=full, now_s=now), "promote"))
 
-    def abort(self) -> RunResult:
-        return self._locked(lambda: self._verb(machine.abort, "abort"))
+    def abort(self, *, wait_s: float = 120.0) -> RunResult:
+        """Abort; when another run holds the lock, ask it (abort signal) and wait until it has sent traffic back."""
+        result = self._locked(lambda: self._verb(machine.abort, "abort"))
+        signal = self.a.abort_signal
+        if result.code is not ExitCode.LOCK_HELD or signal is None:
+            return result
+        signal.request(self.owner)
+        self.a.audit.record("abort_requested", {"by": self.owner})
+        deadline = self.a.clock.now() + wait_s
+        while self.a.clock.now() < deadline:
+            state = self.a.store.load()
+            if state is not None and state.phase is Phase.ABORTED and state.weight_pct == 0:
+                return RunResult(ExitCode.OK, f"the running cutover aborted: {state.message}", state)
+            self.a.clock.sleep(1.0)
+        return RunResult(
+            ExitCode.LOCK_HELD, f"abort requested; the running cutover has not confirmed in {wait_s:.0f} s"
+        )
 
     def rollback(self) -> RunResult:
         return self._locked(lambda: self._verb(machine.rollback, "rollback"))
@@ -217,8 +235,11 @@ class Runner:
         try:
             return body()
         except CutoverError as ex:
-            self.a.audit.record("adapter_failed", {"error": f"{type(ex).__name__}: {ex}"})
-            return RunResult(ExitCode.ADAPTER_FAILED, f"{type(ex).__name__}: {ex}", self.a.store.load())
+            state = None
+            with contextlib.suppress(CutoverError):  # the failing adapter may be the store or the audit log itself
+                self.a.audit.record("adapter_failed", {"error": f"{type(ex).__name__}: {ex}"})
+                state = self.a.store.load()
+            return RunResult(ExitCode.ADAPTER_FAILED, f"{type(ex).__name__}: {ex}", state)
         finally:
             self.a.lock.release()
 
@@ -231,6 +252,8 @@ class Runner:
             if dict(live) == weights_for(plan, plan.final_weight_pct()):
                 self.a.audit.record("noop", {"run_id": stored.run_id, "weights": dict(live)})
                 return RunResult(ExitCode.OK, f"already promoted ({stored.run_id}): nothing to do", stored)
+        if self.a.abort_signal is not None:
+            self.a.abort_signal.clear()  # a request left from an earlier run must not abort this one
         problems = self.preflight(plan)
         if problems:
             return RunResult(ExitCode.PREFLIGHT_FAILED, "pre-flight failed: " + "; ".join(problems))
@@ -294,8 +317,22 @@ class Runner:
             return RunResult(ExitCode.OK, outcome.message, outcome.state)
         return outcome
 
+    def _abort_requested(self, state: State) -> State | None:
+        signal = self.a.abort_signal
+        if signal is None or state.phase not in (Phase.PROGRESSING, Phase.PAUSED):
+            return None
+        by = signal.requested()
+        if by is None:
+            return None
+        signal.clear()
+        state = machine.abort(state, self.a.clock.now())
+        self.a.store.save(state)
+        self.a.audit.record("abort", {"run_id": state.run_id, "by": by})
+        return state
+
     def _drive(self, state: State) -> RunResult:
         while True:
+            state = self._abort_requested(state) or state
             action = machine.decide(state)
             if isinstance(action, machine.Finished):
                 self.a.audit.record("finished", {"run_id": state.run_id, "phase": state.phase.value})
@@ -310,7 +347,10 @@ class Runner:
             if isinstance(action, machine.SetWeights):
                 state = self._set_weights(state, action.weight_pct)
             elif isinstance(action, machine.WaitUntil):
-                self._wait(state, action.until_s)
+                aborted = self._wait(state, action.until_s)
+                if aborted is not None:
+                    state = aborted
+                    continue
                 state = machine.pause_elapsed(state, self.a.clock.now())
                 self.a.store.save(state)
             else:
@@ -350,11 +390,15 @@ class Runner:
             delay = min(delay * 2, retry.max_backoff_s)
         raise RouterError(f"weights {want} not verified after {retry.attempts} attempts")
 
-    def _wait(self, state: State, until_s: float) -> None:
+    def _wait(self, state: State, until_s: float) -> State | None:
+        """Sleep through a timed pause; the aborted state if an abort was requested meanwhile."""
         clock = self.a.clock
         while (left := until_s - clock.now()) > 0:
+            if (aborted := self._abort_requested(state)) is not None:
+                return aborted
             self.a.progress.update(state, live=None, gates=(), note=f"pause: {left:.0f} s left")
             clock.sleep(min(left, state.plan.poll_interval_s))
+        return None
 
     def _bake(self, state: State, analysis: Analysis, until_s: float) -> State:
         clock, metrics, plan = self.a.clock, self.a.metrics, state.plan
@@ -368,6 +412,8 @@ class Runner:
             return self._analysed(state, run)
         started, synthetic_sent = clock.now(), 0
         while True:
+            if (aborted := self._abort_requested(state)) is not None:
+                return aborted
             now = clock.now()
             done = now >= until_s
             try:

@@ -100,3 +100,32 @@ class SsmLock:
         except ClientError as ex:
             raise domain_error(ex, "delete_parameter (lock)", StateStoreError) from ex
         self.held = False
+
+
+class SsmAbortSignal:
+    """A parameter beside the state: `cutover abort` (another terminal) writes it, the running cutover polls it."""
+
+    def __init__(self, ssm: Any, *, name: str) -> None:
+        self.ssm = ssm
+        self.name = name
+
+    def request(self, owner: str) -> None:
+        try:
+            self.ssm.put_parameter(Name=self.name, Value=owner, Type="String", Overwrite=True)
+        except ClientError as ex:
+            raise domain_error(ex, "put_parameter (abort)", StateStoreError) from ex
+
+    def requested(self) -> str | None:
+        try:
+            return str(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
+        except ClientError as ex:
+            if ex.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                return None
+            raise domain_error(ex, "get_parameter (abort)", StateStoreError) from ex
+
+    def clear(self) -> None:
+        try:
+            self.ssm.delete_parameter(Name=self.name)
+        except ClientError as ex:
+            if ex.response.get("Error", {}).get("Code") != "ParameterNotFound":
+                raise domain_error(ex, "delete_parameter (abort)", StateStoreError) from ex

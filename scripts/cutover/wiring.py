@@ -9,6 +9,7 @@ from scripts.cutover.runner import Adapters
 def local_adapters(stage: str) -> Adapters:
     from scripts.cutover.haproxy import HaproxyRouter
     from scripts.cutover.local import (
+        FileAbortSignal,
         FileLock,
         FileStore,
         HttpSynthetic,
@@ -31,6 +32,7 @@ def local_adapters(stage: str) -> Adapters:
         clock=SystemClock(),
         smoke=local_smoke(spec.slot_ports),
         synthetic=HttpSynthetic(spec.port),
+        abort_signal=FileAbortSignal(directory / "abort-request"),
     )
 
 

@@ -146,3 +146,17 @@ class FakeSmoke:
     def check(self, slot: Slot) -> SmokeResult:
         self.checked.append(slot)
         return SmokeResult(self.ok, "ok" if self.ok else "tools/call answered isError")
+
+
+class MemoryAbortSignal:
+    def __init__(self) -> None:
+        self.by: str | None = None
+
+    def request(self, owner: str) -> None:
+        self.by = owner
+
+    def requested(self) -> str | None:
+        return self.by
+
+    def clear(self) -> None:
+        self.by = None

@@ -334,3 +334,16 @@ def test_analysis_judges_the_receiving_slots_alarms_only() -> None:
     kept = source.slot_alarms("green", every)
     assert contract.mcp_error_rate_alarm_name(STAGE, "green") in kept
     assert all("-blue-" not in name for name in kept) and len(kept) == len(contract.GATES) + 1
+
+
+def test_abort_request_parameter_round_trips(aws: Aws) -> None:
+    from scripts.cutover.aws import abort_parameter
+    from scripts.cutover.ssm import SsmAbortSignal
+
+    signal = SsmAbortSignal(aws.ssm, name=abort_parameter(STAGE))
+    assert signal.requested() is None
+    signal.request("operator")
+    assert signal.requested() == "operator"
+    signal.clear()
+    signal.clear()  # idempotent
+    assert signal.requested() is None

@@ -238,3 +238,45 @@ def test_without_synthetic_traffic_too_little_traffic_never_passes(rig: Rig) -> 
     result = rig.runner().start(PLAN, run_id="r1")
     assert result.code is ExitCode.ROLLED_BACK
     assert rig.router.weights == {"blue": 100, "green": 0}
+
+
+def test_abort_requested_from_another_terminal_stops_the_bake_and_returns_traffic(rig: Rig) -> None:
+    from tests.cutover.fakes import MemoryAbortSignal
+
+    signal = MemoryAbortSignal()
+
+    def reading(pct: int) -> Reading:
+        if pct == 50:
+            signal.request("operator in another terminal")
+        return GOOD
+
+    rig.metrics.script = reading
+    runner = rig.runner()
+    runner.a = dataclasses.replace(runner.a, abort_signal=signal)
+    result = runner.start(PLAN, run_id="r1")
+    assert result.code is ExitCode.ABORTED
+    assert rig.router.weights == {"blue": 100, "green": 0}
+    assert signal.requested() is None
+    assert ("abort", {"run_id": "r1", "by": "operator in another terminal"}) in rig.audit.events
+
+
+def test_abort_while_another_run_holds_the_lock_asks_it_and_says_when_unconfirmed(rig: Rig) -> None:
+    from tests.cutover.fakes import MemoryAbortSignal
+
+    signal = MemoryAbortSignal()
+    rig.lock.acquire("the running cutover")
+    runner = rig.runner()
+    runner.a = dataclasses.replace(runner.a, abort_signal=signal)
+    result = runner.abort(wait_s=10)
+    assert result.code is ExitCode.LOCK_HELD and "not confirmed" in result.message
+    assert signal.requested() is not None  # left for the running cutover to act on
+
+
+def test_stale_abort_request_does_not_abort_a_new_run(rig: Rig) -> None:
+    from tests.cutover.fakes import MemoryAbortSignal
+
+    signal = MemoryAbortSignal()
+    signal.request("yesterday")
+    runner = rig.runner()
+    runner.a = dataclasses.replace(runner.a, abort_signal=signal)
+    assert runner.start(PLAN, run_id="r1").code is ExitCode.OK
