@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from services.fastapi_baseline.app import create_app, open_pool
 from services.fastapi_baseline.models import INVALID_REQUEST, PARSE_ERROR
 from services.fastapi_baseline.settings import Settings
-from tests.support import ServerProcess, build_request, fastapi_server, post, raw_request, rpc
+from tests.support import ServerProcess, build_request, fastapi_server, post, raw_request, read_reply, rpc
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,23 @@ def test_metrics_are_the_native_servers_set_with_no_http_level_metrics(
         "mcp_in_flight_requests",
         "mcp_open_connections",
     }
+
+
+def _gauge(port: int, name: str) -> float:
+    text = raw_request(port, build_request(method="GET", path="/metrics")).body.decode()
+    return float(next(line for line in text.splitlines() if line.startswith(name + " ")).rsplit(" ", 1)[1])
+
+
+def test_open_connections_gauge_counts_idle_keep_alive_connections_within_seconds(fastapi: ServerProcess) -> None:
+    with contextlib.ExitStack() as stack:
+        for _ in range(3):
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", fastapi.port)))
+            sock.sendall(build_request({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+            assert read_reply(sock, bytearray()).status == 200
+        deadline = time.monotonic() + 5.0  # the worker samples its connections once a second
+        while _gauge(fastapi.port, "mcp_open_connections") < 3:
+            assert time.monotonic() < deadline, "the open-connections gauge never counted the idle connections"
+            time.sleep(0.1)
 
 
 def test_pool_hands_a_connection_back_without_the_reset_round_trip_as_the_native_server_does(
