@@ -84,9 +84,6 @@ def _decode(body: bytes) -> Any:
         return invalid_request(ex.errors(include_url=False), value)
 
 
-_EMPTY_BODY = JsonRpcException(PARSE_ERROR, "Parse error: the body is not valid JSON", status_code=400)
-
-
 async def mcp_endpoint(request: Request) -> Response:
     """One JSON-RPC message per POST. Requests are answered with one JSON-RPC response; notifications and client
     responses are acknowledged with 202 and no body."""
@@ -103,8 +100,8 @@ async def mcp_endpoint(request: Request) -> Response:
     accept = headers.get("accept")
     if accept is not None and not _json_accepted(accept):
         raise JsonRpcException(INVALID_REQUEST, "Not Acceptable: Accept must include application/json", status_code=406)
-    if message is None:
-        raise _EMPTY_BODY
+    if message is None:  # an empty body
+        raise JsonRpcException(PARSE_ERROR, "Parse error: the body is not valid JSON", status_code=400)
     if type(message) is JsonRpcException:
         raise message
     version = headers.get("mcp-protocol-version")
