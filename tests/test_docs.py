@@ -94,3 +94,26 @@ def test_every_make_target_named_in_code_exists(doc: Path) -> None:
     targets = set(re.findall(r"^([a-z][\w-]*):", (REPO / "Makefile").read_text(), flags=re.M))
     named = {t for span in _code(doc.read_text()) for t in re.findall(r"\bmake ([a-z][\w-]*)", span)}
     assert sorted(named - targets) == []
+
+
+# A document outside the repository, cited as if it were in it: the design folder, outside documents by number
+# ("seed 002", "the seed's table"), or the protocol design under a bare name instead of docs/protocol.md.
+OUTSIDE = re.compile(
+    r"shared/(design|seeds)|\bseeds?/\d|\bseed 00\d|\bseed (post|claim|ratio)|\bthe seed(s|'s)\b"
+    r"|(?<![\w/])protocol\.md",
+    re.I,
+)
+CITING = ["README.md", "docs/*.md", "scripts/**/*.py", "tests/**/*.py"]
+GENERATED = {"docs/benchmarks.md"}  # written by scripts/bench/report.py, which is checked instead
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    files = {p for pattern in CITING for p in REPO.glob(pattern)} - {REPO / g for g in GENERATED}
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()[:100]}"
+        for path in sorted(files)
+        if path != Path(__file__)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
+    assert found == []
