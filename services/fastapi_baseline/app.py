@@ -3,9 +3,9 @@
 The pool is asyncpg's own (`create_pool`, min = max = 4 per worker by default). Its release policy is the native
 server's: a connection goes straight back to the pool. asyncpg's default `reset` costs one more database round trip
 per checkout (`RESET ALL`, `UNLISTEN *`, `CLOSE ALL`, advisory unlocks) to undo session state these tools never
-set; with `reset=keep_session` asyncpg still rolls back a transaction left open and drops listeners, without the
-round trip. A database that is down at start is not fatal: the pool then opens connections on demand and `/ready`
-answers 503 until it is back.
+set; with `reset=keep_session` asyncpg still rolls back a transaction left open (and forgets local listener
+callbacks), without the round trip. A database that is down at start is not fatal: the pool then opens connections
+on demand and `/ready` answers 503 until it is back.
 
 FastAPI's built-in OpenTelemetry instrumentation is switched off: the service exports Prometheus metrics
 (`metrics.py`), like the native server, and an unconfigured instrumentation still looks up its providers on every
