@@ -1,5 +1,5 @@
-"""The reference tools both servers serve, mirroring the seed's workload: database queries, document search,
-external-API-sized payloads, notifications, and pure computation."""
+"""The reference tools both servers serve, mirroring the workload of the cost post ("Conduit vs FastAPI"): database
+queries, document search, external-API-sized payloads, notifications, and pure computation."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def echo(
 
     Args:
         message: Text to echo back unchanged.
-        payload_bytes: Size of the filler payload in bytes (the seed's payloads are 512 to 2048).
+        payload_bytes: Size of the filler payload in bytes (512 to 2048 is typical).
     """
     return {"message": message, "payload": _payload(payload_bytes), "payload_bytes": payload_bytes}
 

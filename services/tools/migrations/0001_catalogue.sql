@@ -1,4 +1,4 @@
--- mcpstack reference schema: the workload the seed post describes
+-- mcpstack reference schema: the workload the cost post ("Conduit vs FastAPI") describes
 -- ("database queries, document search, external APIs, notifications").
 
 CREATE TABLE customers (
