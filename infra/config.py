@@ -119,6 +119,8 @@ class MonitoringConfig:
     # Cutover gates (absolute limits; the cutover also compares green against blue).
     max_5xx_rate_pct: float = 1.0
     max_p95_latency_s: float = 0.5
+    # Tool calls answered with `isError`, a JSON-RPC error or a timeout, as a percentage of all tool calls.
+    max_mcp_error_rate_pct: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,7 +148,7 @@ class StageConfig:
 
 # The release every slot runs until an operator deploys a newer one into a slot (`mcpstack release build`, then set
 # that slot's `release` and deploy its fleet stack; docs/deploy.md). Built from the commit named in the id.
-INITIAL_RELEASE: Final = "0.1.0-000000000000"
+INITIAL_RELEASE: Final = "0.1.0-f93e78c43636"
 
 STAGES: dict[str, StageConfig] = {
     # Small and cheap: one NAT, single-AZ micro database, one small instance per colour.

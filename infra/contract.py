@@ -150,6 +150,11 @@ def app_log_group_name(stage: str, color: Color) -> str:
     return f"/{PROJECT}/{stage}/{color}/app"
 
 
+def mcp_metrics_log_group_name(stage: str, color: Color) -> str:
+    """Where the instances' MCP metrics land as Embedded Metric Format documents (CloudWatch extracts the metrics)."""
+    return f"/{PROJECT}/{stage}/{color}/mcp-metrics"
+
+
 # --- CloudFormation outputs -------------------------------------------------------------------------------------
 
 OUTPUT_LISTENER_ARN: Final = "ListenerArn"

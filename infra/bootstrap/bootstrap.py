@@ -43,7 +43,7 @@ EXTRAS = {"fastapi": "baseline", "native": None}
 SLOTS = ("blue", "green")
 
 # --- the release artifact's layout ---
-RELEASE_FORMAT = 1
+RELEASE_FORMAT = 2  # 2: the bootstrap takes --metrics-log-group and starts the metrics bridge
 MANIFEST_NAME = "release.json"
 WHEELHOUSE_NAME = "wheels"
 BOOTSTRAP_NAME = "bootstrap.py"
@@ -89,6 +89,8 @@ class Settings:
     secret_id: str
     region: str
     log_group: str
+    # The log group of the MCP metrics' EMF documents (the metrics bridge names it in every document).
+    metrics_log_group: str
     port: int = 8080
     python: str = "python3.11"
     db_host: str | None = None
@@ -118,6 +120,14 @@ class Settings:
     @property
     def unit_path(self) -> Path:
         return self.root / "etc" / "systemd" / "system" / self.unit_name
+
+    @property
+    def bridge_unit_name(self) -> str:
+        return f"mcpstack-{self.color}-metrics.service"
+
+    @property
+    def bridge_unit_path(self) -> Path:
+        return self.root / "etc" / "systemd" / "system" / self.bridge_unit_name
 
     @property
     def log_file(self) -> Path:
@@ -242,8 +252,43 @@ def render_unit(settings: Settings) -> str:
     )
 
 
+def bridge_argv(settings: Settings) -> list[str]:
+    """The metrics bridge (`infra/bootstrap/metrics_bridge.py`), run from the slot's venv where the release put it."""
+    return [
+        str(settings.venv / "bin" / "python"),
+        "-m",
+        "infra.bootstrap.metrics_bridge",
+        f"--stage={settings.stage}",
+        f"--slot={settings.color}",
+        f"--port={settings.port}",
+        f"--log-group={settings.metrics_log_group}",
+    ]
+
+
+def render_bridge_unit(settings: Settings) -> str:
+    return "\n".join(
+        [
+            "[Unit]",
+            f"Description=mcpstack {settings.stage} {settings.color}: MCP metrics to the CloudWatch agent",
+            f"After={settings.unit_name}",
+            "",
+            "[Service]",
+            "Type=simple",
+            "DynamicUser=yes",
+            f"ExecStart={shlex.join(bridge_argv(settings))}",
+            "Restart=always",
+            "RestartSec=5",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
 def cloudwatch_agent_config(settings: Settings) -> dict[str, object]:
-    """Memory and disk metrics per Auto Scaling group (CWAgent namespace) and the server log file."""
+    """Memory and disk metrics per Auto Scaling group (CWAgent namespace), the server log file, and the EMF listener
+    (127.0.0.1:25888) that takes the metrics bridge's MCP metrics."""
     return {
         "agent": {"metrics_collection_interval": 60},
         "metrics": {
@@ -259,6 +304,7 @@ def cloudwatch_agent_config(settings: Settings) -> dict[str, object]:
             },
         },
         "logs": {
+            "metrics_collected": {"emf": {}},
             "logs_collected": {
                 "files": {
                     "collect_list": [
@@ -269,7 +315,7 @@ def cloudwatch_agent_config(settings: Settings) -> dict[str, object]:
                         }
                     ]
                 }
-            }
+            },
         },
     }
 
@@ -319,8 +365,10 @@ def run_bootstrap(
     log(f"starting {settings.unit_name}")
     settings.log_file.parent.mkdir(parents=True, exist_ok=True)
     _write(settings.unit_path, render_unit(settings))
+    _write(settings.bridge_unit_path, render_bridge_unit(settings))
     systemd.daemon_reload()
     systemd.enable_now(settings.unit_name)
+    systemd.enable_now(settings.bridge_unit_name)
 
     log("configuring the CloudWatch agent")
     _write(settings.cloudwatch_config, json.dumps(cloudwatch_agent_config(settings), indent=2) + "\n")
@@ -394,6 +442,7 @@ def parse_args(argv: Sequence[str]) -> Settings:
     parser.add_argument("--secret-id", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--log-group", required=True)
+    parser.add_argument("--metrics-log-group", required=True)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--python", default="python3.11")
     parser.add_argument("--db-host")
@@ -410,6 +459,7 @@ def parse_args(argv: Sequence[str]) -> Settings:
         secret_id=args.secret_id,
         region=args.region,
         log_group=args.log_group,
+        metrics_log_group=args.metrics_log_group,
         port=args.port,
         python=args.python,
         db_host=args.db_host,

@@ -13,12 +13,13 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import contract
+from infra.components.mcp_signals import McpSignals
 from infra.components.signals import ColorSignals
 from infra.config import MonitoringConfig
 
 
 class CutoverAlarms(Construct):
-    """Exposes `topic` and `alarms`, keyed by (colour, gate)."""
+    """Exposes `topic`, `alarms` keyed by (colour, gate), and `mcp_error_rate` keyed by colour."""
 
     def __init__(
         self,
@@ -79,6 +80,27 @@ class CutoverAlarms(Construct):
                 config=config,
                 description=f"{color}: at least one registered target failing its /health check",
             )
+        # The MCP-level gate: an ALB counts a failed tool call as a 200, the servers' own metrics do not.
+        self.mcp_error_rate: dict[contract.Color, cloudwatch.Alarm] = {}
+        for color in colors:
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{color.capitalize()}McpErrorRate",
+                alarm_name=contract.mcp_error_rate_alarm_name(stage, color),
+                alarm_description=(
+                    f"{color}: MCP tool calls failing (isError, JSON-RPC error, timeout) above "
+                    f"{config.max_mcp_error_rate_pct} % of tool calls"
+                ),
+                metric=McpSignals(stage=stage, color=color).error_rate_pct(period=period),
+                threshold=config.max_mcp_error_rate_pct,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=config.evaluation_periods,
+                datapoints_to_alarm=config.evaluation_periods,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+            alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+            self.mcp_error_rate[color] = alarm
 
     def _alarm(
         self,

@@ -10,6 +10,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from infra import contract
+from infra.components.mcp_signals import McpSignals
 from infra.components.signals import ColorSignals
 
 __all__ = ["ColorSignals", "CostDashboard", "OperationsDashboard"]
@@ -68,6 +69,29 @@ class OperationsDashboard(Construct):
             per_color(
                 "Memory % (CloudWatch agent)",
                 lambda c, s: [s.asg_metric("CWAgent", "mem_used_percent", statistic="Average", label=c)],
+            ),
+        )
+        # The servers' own MCP metrics per slot: what the ALB cannot see (a failed tool call is an HTTP 200).
+        mcp = {color: McpSignals(stage=stage, color=color) for color in colors}
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="MCP requests",
+                left=[m.requests(label=c) for c, m in mcp.items()],
+                width=_WIDTH,
+                height=_HEIGHT,
+            ),
+            cloudwatch.GraphWidget(
+                title="MCP tool calls failing (%)",
+                left=[m.error_rate_pct() for m in mcp.values()],
+                right=[m.tool_calls(o, label=f"{c} {o}") for c, m in mcp.items() for o in contract.MCP_ERROR_OUTCOMES],
+                width=_WIDTH,
+                height=_HEIGHT,
+            ),
+            cloudwatch.GraphWidget(
+                title="MCP tool latency p50 / p95 (ms)",
+                left=[m.tool_latency(p, label=f"{c} {p}") for c, m in mcp.items() for p in ("p50", "p95")],
+                width=_WIDTH,
+                height=_HEIGHT,
             ),
         )
         self.dashboard.add_widgets(

@@ -35,7 +35,8 @@ PYTHON = "python3.11"
 
 
 class Fleet(Construct):
-    """Exposes `auto_scaling_group`, `role`, `security_group`, `log_group`, `release_asset`, `scaling_policy`."""
+    """Exposes `auto_scaling_group`, `role`, `security_group`, `log_group`, `metrics_log_group`, `release_asset`,
+    `scaling_policy`."""
 
     def __init__(
         self,
@@ -58,6 +59,14 @@ class Fleet(Construct):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.log_group = self._log_group(stage, color, config)
+        # Created here (with a retention) rather than by the agent on first use.
+        self.metrics_log_group = logs.LogGroup(
+            self,
+            "McpMetrics",
+            log_group_name=contract.mcp_metrics_log_group_name(stage, color),
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.role = self._instance_role(stage, color, database_secret)
         self.security_group = self._security_group(vpc, color)
         # The slot's release artifact, content-addressed: only a different release gives this slot a new asset.
@@ -135,6 +144,7 @@ class Fleet(Construct):
             f"--secret-id={database_secret.secret_arn}",
             f"--db-host={database_host}",
             f"--log-group={self.log_group.log_group_name}",
+            f"--metrics-log-group={self.metrics_log_group.log_group_name}",
             f"--drain-s={drain_s}",
         ]
         return ec2.CloudFormationInit.from_config_sets(

@@ -48,7 +48,7 @@ class MonitoringStack(McpStackBase):
             stage=stage,
             colors=colors,
             database=database,
-            alarms=list(self.alarms.alarms.values()),
+            alarms=[*self.alarms.alarms.values(), *self.alarms.mcp_error_rate.values()],
         )
         self.cost = CostDashboard(
             self,

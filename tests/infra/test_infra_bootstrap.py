@@ -19,27 +19,33 @@ import sys
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from infra import contract
 from infra.bootstrap.bootstrap import (
     CLOUDWATCH_AGENT_CTL,
     MANIFEST_NAME,
     BootstrapError,
     Settings,
     SubprocessRunner,
+    bridge_argv,
     check_release,
     cloudwatch_agent_config,
     database_url,
     install_commands,
     main,
+    render_bridge_unit,
     render_unit,
     run_bootstrap,
     server_argv,
 )
+from infra.bootstrap.metrics_bridge import run as run_bridge
+from infra.bootstrap.metrics_bridge import scrape
 from tests.infra.conftest import write_synth_release
-from tests.support import free_port
+from tests.support import free_port, rpc
 
 SECRET = json.dumps(
     {"username": "mcpstack", "password": "p@ss/w:rd", "host": "db.example", "port": 5432, "dbname": "mcpstack"}
@@ -62,6 +68,7 @@ def settings_for(tmp_path: Path, color: str = "green", **overrides: object) -> S
         "secret_id": "arn:aws:secretsmanager:us-east-1:111122223333:secret:db",
         "region": "us-east-1",
         "log_group": f"/mcpstack/dev/{color}/app",
+        "metrics_log_group": f"/mcpstack/dev/{color}/mcp-metrics",
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -192,7 +199,12 @@ def test_boot_runs_install_migrate_start_agent_in_order(tmp_path: Path) -> None:
     assert env["DATABASE_URL"] == database_url(SECRET)
     assert runner.calls[3][0] == CLOUDWATCH_AGENT_CTL
     assert secrets.reads == [settings.secret_id]
-    assert systemd.calls == ["daemon-reload", "enable --now mcpstack-green.service"]
+    assert systemd.calls == [
+        "daemon-reload",
+        "enable --now mcpstack-green.service",
+        "enable --now mcpstack-green-metrics.service",
+    ]
+    assert settings.bridge_unit_path.read_text() == render_bridge_unit(settings)
     assert settings.unit_path.read_text() == render_unit(settings)
     assert stat.S_IMODE(settings.env_file.stat().st_mode) == 0o600
     assert 'DATABASE_URL="postgresql://mcpstack:p%40ss%2Fw%3Ard@db.example:5432/mcpstack"' in (
@@ -236,7 +248,8 @@ def test_failed_step_exits_non_zero_with_one_line(tmp_path: Path, capsys: pytest
     release = write_synth_release(tmp_path, RELEASE)
     args = ["--stage=dev", "--color=green", "--server=native", f"--release={RELEASE}", f"--release-dir={release}"]
     args += [f"--prefix={tmp_path}/p", f"--root={tmp_path}/r"]
-    args += ["--secret-id=x", "--region=us-east-1", "--log-group=/g", "--python=/nonexistent/python3.11"]
+    args += ["--secret-id=x", "--region=us-east-1", "--log-group=/g", "--metrics-log-group=/m"]
+    args += ["--python=/nonexistent/python3.11"]
     assert main(args) == 1
     assert capsys.readouterr().err.startswith("bootstrap failed: ")
 
@@ -280,11 +293,15 @@ class LocalSystemd:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
+        self.enabled: list[str] = []
 
     def daemon_reload(self) -> None:
         pass
 
     def enable_now(self, unit: str) -> None:
+        self.enabled.append(unit)
+        if unit != self.settings.unit_name:
+            return  # the metrics bridge: the test runs it in process against the server (see below)
         directives = dict(
             line.split("=", 1) for line in self.settings.unit_path.read_text().splitlines() if "=" in line
         )
@@ -376,7 +393,58 @@ def test_boot_installs_the_slot_from_its_release_without_pypi_and_serves(
     # The slot's server only: the FastAPI slot has the baseline extra, the native slot does not.
     assert "mcpstack" in names
     assert ("gunicorn" in names) is (settings.server == "fastapi")
-    assert json.loads(settings.cloudwatch_config.read_text()) == cloudwatch_agent_config(settings)
+    agent = json.loads(settings.cloudwatch_config.read_text())
+    assert agent == cloudwatch_agent_config(settings)
+    assert agent["logs"]["metrics_collected"] == {"emf": {}}  # the listener the metrics bridge sends to
+    assert systemd.enabled == [settings.unit_name, settings.bridge_unit_name]
+
+    # The bridge's unit, run against this server: a baseline scrape, two tool calls, a second scrape.
+    bridge = shlex.split(
+        next(line for line in settings.bridge_unit_path.read_text().splitlines() if line.startswith("ExecStart="))[10:]
+    )
+    assert bridge == bridge_argv(settings)
+    sent: list[dict[str, object]] = []
+
+    def between_scrapes(seconds: float) -> None:
+        assert rpc(settings.port, "tools/call", {"name": "echo", "arguments": {"message": "hi"}}).status == 200
+        rpc(settings.port, "tools/call", {"name": "echo", "arguments": {"message": 7}})  # a wrong argument type
+
+    run_bridge(
+        stage=settings.stage,
+        slot=settings.color,
+        port=settings.port,
+        log_group=settings.metrics_log_group,
+        interval_s=0,
+        fetch=scrape,
+        send=lambda docs: sent.extend(docs) or True,
+        sleep=between_scrapes,
+        periods=2,
+    )
+    assert_mcp_documents(sent, settings)
+
+
+def assert_mcp_documents(sent: list[dict[str, object]], settings: Settings) -> None:
+    """The documents carry the contract's namespace, metric and dimension names, and count what happened."""
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for doc in sent:
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]  # type: ignore[index]
+        assert directive["Namespace"] == contract.MCP_METRICS_NAMESPACE
+        assert doc["_aws"]["LogGroupName"] == settings.metrics_log_group  # type: ignore[index]
+        assert doc[contract.MCP_DIMENSION_SLOT] == settings.color
+        (metric,) = directive["Metrics"]
+        by_metric.setdefault(metric["Name"], []).append({**doc, "dimensions": directive["Dimensions"]})
+    calls = {
+        (d[contract.MCP_DIMENSION_TOOL], d[contract.MCP_DIMENSION_OUTCOME]): d[contract.MCP_METRIC_TOOL_CALLS]
+        for d in by_metric[contract.MCP_METRIC_TOOL_CALLS]
+    }
+    assert calls[("echo", "ok")] == 1
+    assert set(calls) <= {("echo", outcome) for outcome in contract.MCP_OUTCOMES}
+    (calls_doc, *_) = by_metric[contract.MCP_METRIC_TOOL_CALLS]
+    assert calls_doc["dimensions"] == [list(d) for d in contract.MCP_TOOL_CALLS_DIMENSIONS]
+    requests = {d[contract.MCP_DIMENSION_METHOD]: d[contract.MCP_METRIC_REQUESTS] for d in by_metric["Requests"]}
+    assert requests["tools/call"] == 2
+    (latency,) = by_metric[contract.MCP_METRIC_TOOL_LATENCY]
+    assert sum(latency[contract.MCP_METRIC_TOOL_LATENCY]["Counts"]) == 2
 
 
 def http_ok(url: str) -> bool:

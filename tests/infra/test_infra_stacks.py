@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -380,6 +381,12 @@ def test_fleet_boots_through_cfn_init_running_the_releases_bootstrap(
     for flag in (f"--color={color}", f"--server={slot.server}", f"--release={slot.release}"):
         assert flag in parts[0]
     assert command["cwd"] == "/opt/mcpstack/release"
+    # The MCP metrics' EMF documents land in a log group the stack owns (with a retention).
+    assert "--metrics-log-group=" in json.dumps(parts)
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"LogGroupName": contract.mcp_metrics_log_group_name("dev", color), "RetentionInDays": Match.any_value()},
+    )
     user_data = template.to_json()["Resources"]
     assert "cfn-signal" in str(user_data)
 
@@ -477,3 +484,54 @@ def test_operations_and_cost_dashboards_exist(synthesized: Stages) -> None:
     body = str(template.to_json())
     for metric in ("RequestCount", "HTTPCode_Target_5XX_Count", "mem_used_percent", "DatabaseConnections"):
         assert metric in body
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_mcp_error_rate_alarm_per_slot_reads_the_contracts_tool_call_outcomes(
+    synthesized: Stages, color: contract.Color
+) -> None:
+    template = synthesized["dev"].templates["Monitoring"]
+    alarms = template.find_resources(
+        "AWS::CloudWatch::Alarm",
+        {"Properties": Match.object_like({"AlarmName": contract.mcp_error_rate_alarm_name("dev", color)})},
+    )
+    assert len(alarms) == 1
+    (alarm,) = alarms.values()
+    properties = alarm["Properties"]
+    assert properties["Threshold"] == STAGES["dev"].monitoring.max_mcp_error_rate_pct
+    assert properties["AlarmActions"] and properties["TreatMissingData"] == "notBreaching"
+    stats = {q["Id"]: q["MetricStat"]["Metric"] for q in properties["Metrics"] if "MetricStat" in q}
+    assert sorted(stats) == sorted(f"{color}_{outcome}" for outcome in contract.MCP_OUTCOMES)
+    rollup = (contract.MCP_DIMENSION_STAGE, contract.MCP_DIMENSION_SLOT, contract.MCP_DIMENSION_OUTCOME)
+    assert rollup in contract.MCP_TOOL_CALLS_DIMENSIONS
+    for metric_id, metric in stats.items():
+        outcome = metric_id.removeprefix(f"{color}_")
+        assert metric["Namespace"] == contract.MCP_METRICS_NAMESPACE
+        assert metric["MetricName"] == contract.MCP_METRIC_TOOL_CALLS
+        assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == dict(
+            zip(rollup, ("dev", color, outcome), strict=True)
+        )
+    (expression,) = [q["Expression"] for q in properties["Metrics"] if "Expression" in q]
+    for outcome in contract.MCP_ERROR_OUTCOMES:
+        assert f"{color}_{outcome}" in expression.split("/")[0]  # every failure outcome counts in the numerator
+
+
+def test_operations_dashboard_shows_mcp_metrics_per_slot(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Monitoring"]
+    (dashboard,) = template.find_resources(
+        "AWS::CloudWatch::Dashboard",
+        {"Properties": Match.object_like({"DashboardName": contract.operations_dashboard_name("dev")})},
+    ).values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    # Tokens (imports, refs) sit inside JSON strings; a placeholder keeps the body parseable.
+    body = json.loads("".join(part if isinstance(part, str) else "token" for part in parts))
+    shown = set()
+    for widget in body["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            fields = [f for f in row if isinstance(f, str)]
+            if fields[:1] == [contract.MCP_METRICS_NAMESPACE]:
+                dims = dict(zip(fields[2::2], fields[3::2], strict=False))
+                shown.add((fields[1], dims.get(contract.MCP_DIMENSION_STAGE), dims.get(contract.MCP_DIMENSION_SLOT)))
+    for name in (contract.MCP_METRIC_REQUESTS, contract.MCP_METRIC_TOOL_CALLS, contract.MCP_METRIC_TOOL_LATENCY):
+        for color in contract.COLORS:
+            assert (name, "dev", color) in shown, (name, color)
