@@ -8,10 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-
 from infra import contract
-from scripts.cutover.awserrors import domain_error
+from scripts.cutover.awserrors import AWS_ERRORS, domain_error
 from scripts.cutover.local import HttpSmoke, HttpSynthetic, rpc
 from scripts.cutover.model import SLOTS, Slot
 from scripts.cutover.ports import CutoverError, RouterError, SmokeResult, TargetHealth
@@ -57,7 +55,7 @@ class AlbRouter:
     def _listener(self) -> dict[str, Any]:
         try:
             listeners = self.elbv2.describe_listeners(ListenerArns=[self.listener_arn])["Listeners"]
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "describe_listeners") from ex
         if not listeners:
             raise RouterError(f"listener {self.listener_arn} not found")
@@ -67,7 +65,7 @@ class AlbRouter:
         self._listener()
         try:
             found = self.elbv2.describe_target_groups(TargetGroupArns=list(self.target_groups.values()))
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "describe_target_groups") from ex
         arns = {tg["TargetGroupArn"] for tg in found["TargetGroups"]}
         missing = [slot for slot, arn in self.target_groups.items() if arn not in arns]
@@ -106,13 +104,13 @@ class AlbRouter:
         action = self._action(weights)
         try:
             self.elbv2.modify_listener(ListenerArn=self.listener_arn, DefaultActions=[action])
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "modify_listener") from ex
 
     def target_health(self, slot: Slot) -> TargetHealth:
         try:
             found = self.elbv2.describe_target_health(TargetGroupArn=self.target_groups[slot])
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "describe_target_health") from ex
         states = [d.get("TargetHealth", {}).get("State") for d in found["TargetHealthDescriptions"]]
         # `initial` (still registering) is not healthy yet; `draining`/`unused` carry no traffic either way.

@@ -9,11 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-
 from infra import contract
 from scripts.cutover.alb import AlbRouter, AlbSmoke, AlbSynthetic
-from scripts.cutover.awserrors import domain_error
+from scripts.cutover.awserrors import AWS_ERRORS, domain_error
 from scripts.cutover.cloudwatch import CloudWatchLogsAudit, CloudWatchMetrics
 from scripts.cutover.model import SLOTS, Slot
 from scripts.cutover.ports import Clock, RouterError
@@ -57,7 +55,7 @@ def resolve(ssm: Any, names: Mapping[str, str]) -> dict[str, str]:
     for key, name in names.items():
         try:
             out[key] = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, f"SSM parameter {name} (is the stage deployed?)", RouterError) from ex
     return out
 
@@ -88,7 +86,7 @@ def build_aws_adapters(
         alarms = tuple(
             ssm.get_parameter(Name=contract.gate_alarm_names_parameter(stage))["Parameter"]["Value"].split(",")
         )
-    except ClientError:
+    except AWS_ERRORS:
         alarms = (*contract.gate_alarm_names(stage), *(contract.mcp_error_rate_alarm_name(stage, c) for c in SLOTS))
     alarms = tuple(a for a in alarms if a)
     router = AlbRouter(elbv2, listener_arn=values["listener"], target_groups={c: values[f"tg_{c}"] for c in SLOTS})

@@ -9,10 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-
 from infra import contract
-from scripts.cutover.awserrors import domain_error
+from scripts.cutover.awserrors import AWS_ERRORS, domain_error, error_code
 from scripts.cutover.model import Reading, Slot, SlotWindow
 from scripts.cutover.ports import Clock, CutoverError, MetricsError
 
@@ -100,7 +98,7 @@ class CloudWatchMetrics:
                 token = answer.get("NextToken")
                 if not token:
                     break
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "get_metric_data", MetricsError) from ex
         return Reading(
             target=self._window(target, values),
@@ -146,7 +144,7 @@ class CloudWatchMetrics:
             return ()
         try:
             found = self.cw.describe_alarms(AlarmNames=list(names))["MetricAlarms"]
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "describe_alarms", MetricsError) from ex
         return tuple(sorted(a["AlarmName"] for a in found if a.get("StateValue") == "ALARM"))
 
@@ -168,8 +166,8 @@ class CloudWatchLogsAudit:
         ):
             try:
                 call(**kwargs)
-            except ClientError as ex:
-                if ex.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            except AWS_ERRORS as ex:
+                if error_code(ex) != "ResourceAlreadyExistsException":
                     raise domain_error(ex, "create log group/stream", CutoverError) from ex
         self.ready = True
 
@@ -183,5 +181,5 @@ class CloudWatchLogsAudit:
                 logStreamName=self.stream,
                 logEvents=[{"timestamp": int(time.time() * 1000), "message": message}],
             )
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "put_log_events", CutoverError) from ex

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-
-from scripts.cutover.awserrors import domain_error
+from scripts.cutover.awserrors import AWS_ERRORS, domain_error, error_code
 from scripts.cutover.codec import PlanError, state_from_dict, state_to_dict
 from scripts.cutover.model import State
 from scripts.cutover.ports import Clock, LockHeldError, StateStoreError
@@ -28,8 +26,8 @@ class SsmStateStore:
     def load(self) -> State | None:
         try:
             value = self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
-        except ClientError as ex:
-            if ex.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        except AWS_ERRORS as ex:
+            if error_code(ex) == "ParameterNotFound":
                 return None
             raise domain_error(ex, "get_parameter", StateStoreError) from ex
         return self._decode(value)
@@ -47,7 +45,7 @@ class SsmStateStore:
         tier = "Standard" if len(value.encode()) <= STANDARD_PARAMETER_BYTES else "Advanced"
         try:
             self.ssm.put_parameter(Name=self.name, Value=value, Type="String", Overwrite=True, Tier=tier)
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "put_parameter", StateStoreError) from ex
 
     def history(self) -> list[State]:
@@ -62,8 +60,8 @@ class SsmStateStore:
                 token = page.get("NextToken")
                 if not token:
                     return states
-        except ClientError as ex:
-            if ex.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        except AWS_ERRORS as ex:
+            if error_code(ex) == "ParameterNotFound":
                 return []
             raise domain_error(ex, "get_parameter_history", StateStoreError) from ex
 
@@ -83,8 +81,8 @@ class SsmLock:
         value = json.dumps({"owner": owner, "expires_s": self.clock.now() + self.ttl_s})
         try:
             self.ssm.put_parameter(Name=self.name, Value=value, Type="String", Overwrite=False)
-        except ClientError as ex:
-            if ex.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
+        except AWS_ERRORS as ex:
+            if error_code(ex) != "ParameterAlreadyExists":
                 raise domain_error(ex, "put_parameter (lock)", StateStoreError) from ex
             holder = json.loads(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
             if float(holder.get("expires_s", 0)) > self.clock.now():
@@ -97,7 +95,7 @@ class SsmLock:
             return
         try:
             self.ssm.delete_parameter(Name=self.name)
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "delete_parameter (lock)", StateStoreError) from ex
         self.held = False
 
@@ -112,20 +110,20 @@ class SsmAbortSignal:
     def request(self, owner: str) -> None:
         try:
             self.ssm.put_parameter(Name=self.name, Value=owner, Type="String", Overwrite=True)
-        except ClientError as ex:
+        except AWS_ERRORS as ex:
             raise domain_error(ex, "put_parameter (abort)", StateStoreError) from ex
 
     def requested(self) -> str | None:
         try:
             return str(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
-        except ClientError as ex:
-            if ex.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        except AWS_ERRORS as ex:
+            if error_code(ex) == "ParameterNotFound":
                 return None
             raise domain_error(ex, "get_parameter (abort)", StateStoreError) from ex
 
     def clear(self) -> None:
         try:
             self.ssm.delete_parameter(Name=self.name)
-        except ClientError as ex:
-            if ex.response.get("Error", {}).get("Code") != "ParameterNotFound":
+        except AWS_ERRORS as ex:
+            if error_code(ex) != "ParameterNotFound":
                 raise domain_error(ex, "delete_parameter (abort)", StateStoreError) from ex

@@ -37,21 +37,25 @@ def local_adapters(stage: str) -> Adapters:
 
 
 def aws_adapters(stage: str) -> Adapters:
-    """Clients from the default credential chain and region (AWS_PROFILE, AWS_REGION)."""
+    """Clients from the default credential chain and region (AWS_PROFILE, AWS_DEFAULT_REGION)."""
     import boto3  # type: ignore[import-untyped]
     from botocore.config import Config  # type: ignore[import-untyped]
 
     from scripts.cutover.aws import build_aws_adapters
+    from scripts.cutover.awserrors import AWS_ERRORS, domain_error
     from scripts.cutover.local import SystemClock
 
-    session = boto3.session.Session()
-    # Retries of our own (verified writes with backoff): botocore's standard mode handles transient errors below it.
-    config = Config(retries={"mode": "standard", "max_attempts": 3})
-    return build_aws_adapters(
-        stage,
-        elbv2=session.client("elbv2", config=config),
-        cloudwatch=session.client("cloudwatch", config=config),
-        ssm=session.client("ssm", config=config),
-        logs=session.client("logs", config=config),
-        clock=SystemClock(),
-    )
+    try:
+        session = boto3.session.Session()
+        # Retries of our own (verified writes with backoff); botocore's standard mode handles transient errors below.
+        config = Config(retries={"mode": "standard", "max_attempts": 3})
+        return build_aws_adapters(
+            stage,
+            elbv2=session.client("elbv2", config=config),
+            cloudwatch=session.client("cloudwatch", config=config),
+            ssm=session.client("ssm", config=config),
+            logs=session.client("logs", config=config),
+            clock=SystemClock(),
+        )
+    except AWS_ERRORS as ex:
+        raise domain_error(ex, "AWS") from ex

@@ -40,3 +40,14 @@ def test_local_status_without_a_stack_is_one_line(tmp_path: Path, monkeypatch: p
     result = CliRunner().invoke(app, ["status"])
     assert result.exit_code == ExitCode.ADAPTER_FAILED
     assert "stack up" in result.output and "Traceback" not in result.output
+
+
+def test_aws_without_region_or_credentials_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = CliRunner().invoke(app, ["status", "--target", "aws", "--stage", "dev"])
+    assert result.exit_code == ExitCode.ADAPTER_FAILED
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
