@@ -246,7 +246,13 @@ class Runner:
     def _start(self, plan: Plan, run_id: str) -> RunResult:
         stored = self.a.store.load()
         if stored is not None and stored.phase not in TERMINAL_PHASES:
-            return self._resume_state(stored)
+            # An unfinished run is resumed with its own plan: a new plan starts only once it has finished.
+            result = self._resume_state(stored)
+            if stored.plan != plan:
+                return dataclasses.replace(
+                    result, message=f"resumed run {stored.run_id} (its stored plan): {result.message}"
+                )
+            return result
         if stored is not None and stored.phase is Phase.HEALTHY and _same_direction(stored.plan, plan):
             live = self.a.router.read_weights()
             if dict(live) == weights_for(plan, plan.final_weight_pct()):

@@ -280,3 +280,11 @@ def test_stale_abort_request_does_not_abort_a_new_run(rig: Rig) -> None:
     runner = rig.runner()
     runner.a = dataclasses.replace(runner.a, abort_signal=signal)
     assert runner.start(PLAN, run_id="r1").code is ExitCode.OK
+
+
+def test_start_with_an_unfinished_run_resumes_it_and_says_so(rig: Rig) -> None:
+    paused = dataclasses.replace(PLAN, steps=(ShiftTraffic(10), Pause(), ShiftTraffic(100)))
+    assert rig.runner().start(paused, run_id="r1").code is ExitCode.PAUSED
+    result = rig.runner().start(PLAN, run_id="r2")
+    assert result.code is ExitCode.PAUSED and "resumed run r1" in result.message
+    assert rig.router.weights == {"blue": 90, "green": 10}
