@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,16 @@ MIX: tuple[dict[str, Any], ...] = (
     {"method": "tools/list", "params": {}},
 )
 
+# A request's method and params by its sequence number (a function, so writes can carry a fresh idempotency key).
+Messages = Callable[[int], dict[str, Any]]
+
+
+def cycle(mix: tuple[dict[str, Any], ...]) -> Messages:
+    return lambda n: mix[n % len(mix)]
+
+
+DEFAULT_MESSAGES: Messages = cycle(MIX)
+
 
 @dataclass
 class LoadStats:
@@ -31,6 +42,7 @@ class LoadStats:
     failures: Counter[str] = field(default_factory=Counter)
     failure_times: list[float] = field(default_factory=list)  # wall clock, comparable with the audit log
     samples: list[str] = field(default_factory=list)  # the first failed responses, for the assertion message
+    latencies_ms: list[float] = field(default_factory=list)  # every answered request, in arrival order
     started: float = 0.0
     ended: float = 0.0
 
@@ -85,8 +97,12 @@ async def run(
     connections: int = 96,
     stop: threading.Event | None = None,
     warmed: threading.Event | None = None,
+    messages: Messages = DEFAULT_MESSAGES,
+    stats: LoadStats | None = None,
 ) -> LoadStats:
-    stats = LoadStats(started=time.monotonic())
+    """`stats`, when given, is filled in place, so another thread can watch the counts while the load runs."""
+    stats = stats if stats is not None else LoadStats()
+    stats.started = time.monotonic()
     deadline = stats.started + duration_s
     interval = connections / rate_per_s
     max_requests = int(rate_per_s * duration_s * 1.1) + connections
@@ -108,7 +124,7 @@ async def run(
                     stats.failure_times.append(time.time())
                     continue
             assert reader is not None
-            message = {"jsonrpc": "2.0", "id": n, **MIX[n % len(MIX)]}
+            message = {"jsonrpc": "2.0", "id": n, **messages(n)}
             n += connections
             body = orjson.dumps(message)
             writer.write(
@@ -119,6 +135,7 @@ async def run(
                 + body
             )
             stats.sent += 1
+            sent_at = time.monotonic()
             try:
                 status, payload, close = await asyncio.wait_for(_read(reader), 30)
             except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError):
@@ -127,6 +144,7 @@ async def run(
                 writer.close()
                 reader = writer = None
                 continue
+            stats.latencies_ms.append((time.monotonic() - sent_at) * 1000)
             kind = _classify(status, payload, str(message["method"]))
             if kind is None:
                 stats.ok += 1

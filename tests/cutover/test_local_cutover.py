@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
+from scripts.cutover import load
 from scripts.cutover.haproxy import HaproxyRouter, RuntimeApi
 from scripts.cutover.model import Slot
 from scripts.cutover.runner import ExitCode
 from scripts.pgcluster import Cluster, free_port
-from tests.cutover import load
 from tests.support import REPO
 
 pytestmark = pytest.mark.slow
