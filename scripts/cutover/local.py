@@ -132,7 +132,8 @@ class LocalMetrics:
             raise MetricsError(f"{slot} /metrics answered {status}")
         return parse_server_metrics(body.decode())
 
-    def _snapshot(self) -> dict[Slot, tuple[HaproxyCounters, ServerCounters | None]]:
+    def snapshot(self) -> dict[Slot, tuple[HaproxyCounters, ServerCounters | None]]:
+        """Both slots' cumulative counters now (HAProxy's, and the server's own, None when it does not answer)."""
         try:
             hap = self._haproxy()
         except (HaproxyError, OSError, KeyError, ValueError) as ex:
@@ -149,12 +150,12 @@ class LocalMetrics:
         return out
 
     def begin(self) -> None:
-        self.base = self._snapshot()
+        self.base = self.snapshot()
 
     def read(self, source: Slot, target: Slot, alarm_names: tuple[str, ...]) -> Reading:
         if self.base is None:
             raise MetricsError("read before begin")
-        now = self._snapshot()
+        now = self.snapshot()
         return Reading(
             target=self._window(self.base[target], now[target]),
             source=self._window(self.base[source], now[source]),
