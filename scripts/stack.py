@@ -202,6 +202,19 @@ def stop_server(slot: Slot, timeout_s: float = 30.0) -> bool:
     return True
 
 
+def set_faults(slot: Slot, faults: dict[str, float] | None) -> Path:
+    """Write (atomically) or remove (None) the fault file the slot's server re-reads."""
+    path = files().faults(slot)
+    if faults is None:
+        path.unlink(missing_ok=True)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(faults))
+    os.replace(tmp, path)
+    return path
+
+
 def initial_weights(spec: StackSpec) -> dict[Slot, int]:
     """From the cutover's stored state when there is one (it owns the weights), else everything on blue."""
     with contextlib.suppress(Exception):
@@ -361,13 +374,9 @@ def faults_command(
     if slot not in SLOTS or not 0.0 <= tool_error_rate <= 1.0 or added_latency_ms < 0:
         console.print("[red]error:[/] slot must be blue or green, --tool-error-rate 0-1, --added-latency-ms >= 0")
         raise typer.Exit(2)
-    path = files().faults(slot)
     if clear:
-        path.unlink(missing_ok=True)
+        set_faults(slot, None)
         console.print(f"{slot}: faults cleared")
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"tool_error_rate": tool_error_rate, "added_latency_ms": added_latency_ms}))
-    os.replace(tmp, path)
+    path = set_faults(slot, {"tool_error_rate": tool_error_rate, "added_latency_ms": added_latency_ms})
     console.print(f"{slot}: tool_error_rate={tool_error_rate}, added_latency_ms={added_latency_ms} ({path})")
