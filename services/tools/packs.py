@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from services.tools.registry import ToolRegistry
 
+PACKS = ("reference", "conformance")
+
 
 def load_packs(names: tuple[str, ...]) -> ToolRegistry:
     registry = ToolRegistry()
@@ -12,6 +14,11 @@ def load_packs(names: tuple[str, ...]) -> ToolRegistry:
             from services.tools.catalogue import catalogue
 
             registry.include(catalogue)
+        elif name == "conformance":
+            # The official conformance suite's fixtures: only when asked for, never part of the default catalogue.
+            from services.tools.conformance import conformance
+
+            registry.include(conformance)
         else:
-            raise ValueError(f"unknown tool pack {name!r} (available: reference)")
+            raise ValueError(f"unknown tool pack {name!r} (available: {', '.join(PACKS)})")
     return registry
