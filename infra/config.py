@@ -91,10 +91,10 @@ class FleetConfig:
     # How long CloudFormation waits for the instances' success signals (install, migrate, healthy).
     signal_timeout_min: int = 20
     # How long the ASG ignores a failing ELB health check after launch. The bootstrap's part of a boot (venv, install
-    # from the release, migrate, start, /health) measured 39-56 s on the shared 2-core test machine under load
-    # (tests/infra/test_infra_bootstrap.py, four boots); cfn-init's OS packages and the CloudWatch agent come on top
-    # (not measured here: no AWS). Five minutes covers that with room and stays far below the signal timeout, so a
-    # boot that never serves is replaced instead of staying in service for the whole timeout.
+    # from the release, migrate, start, /health) measured 13-56 s on the shared 2-core test machine, depending on its
+    # load (tests/infra/test_infra_bootstrap.py, four boots per run); cfn-init's OS packages and the CloudWatch agent
+    # come on top (not measured here: no AWS). Five minutes covers that with room and stays far below the signal
+    # timeout, so a boot that never serves is replaced instead of staying in service for the whole timeout.
     health_check_grace_s: int = 300
     log_retention_days: int = 30
 
