@@ -38,13 +38,9 @@ from services.fastapi_baseline.models import (
     JsonRpcSuccess,
 )
 from services.fastapi_baseline.security import Verdicts
-from services.fastapi_baseline.settings import SUPPORTED_VERSIONS
+from services.protocol import ECHO_METHOD_CHARS, ECHO_VERSION_CHARS, HANDSHAKE_VERSIONS, accepts_json, is_json
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
-
-
-def _media_type(value: str) -> str:
-    return value.split(";", 1)[0].strip().lower()
 
 
 def _parsed_as_json(content_type: str) -> bool:
@@ -57,13 +53,9 @@ def _parsed_as_json(content_type: str) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
-def _accepts_json(accept: str) -> bool:
-    return bool({_media_type(part) for part in accept.split(",")} & {"application/json", "application/*", "*/*"})
-
-
 _json_body = Verdicts[str](_parsed_as_json)
-_json_type = Verdicts[str](lambda value: _media_type(value) == "application/json")
-_json_accepted = Verdicts[str](_accepts_json)
+_json_type = Verdicts[str](is_json)
+_json_accepted = Verdicts[str](accepts_json)
 
 
 def _decode(body: bytes) -> Any:
@@ -106,13 +98,13 @@ async def mcp_endpoint(request: Request) -> Response:
         raise message
     version = headers.get("mcp-protocol-version")
     is_request = type(message) is JsonRpcRequest
-    if version is not None and version not in SUPPORTED_VERSIONS:
+    if version is not None and version not in HANDSHAKE_VERSIONS:
         raise JsonRpcException(
             UNSUPPORTED_PROTOCOL_VERSION,
-            f"Unsupported protocol version: {version[:40]}",
+            f"Unsupported protocol version: {version[:ECHO_VERSION_CHARS]}",
             id_=message.id if is_request else None,
             status_code=400,
-            data={"supported": list(SUPPORTED_VERSIONS)},
+            data={"supported": list(HANDSHAKE_VERSIONS)},
         )
     if not is_request:
         return Response(status_code=202)
@@ -121,7 +113,7 @@ async def mcp_endpoint(request: Request) -> Response:
     handler = service.methods.get(method)
     if handler is None:
         record("unknown", "", "rpc_error", 0.0)
-        raise JsonRpcException(METHOD_NOT_FOUND, f"Method not found: {method[:100]}", id_=message.id)
+        raise JsonRpcException(METHOD_NOT_FOUND, f"Method not found: {method[:ECHO_METHOD_CHARS]}", id_=message.id)
     started = time.perf_counter()
     tool = service.tool_label(message)
     try:
@@ -161,7 +153,7 @@ ROUTE_DOCS: dict[str, Any] = {
         "parameters": [
             _header_doc("content-type", "Must be application/json."),
             _header_doc("accept", "If present, must include application/json."),
-            _header_doc("mcp-protocol-version", f"If present, one of {', '.join(SUPPORTED_VERSIONS)}."),
+            _header_doc("mcp-protocol-version", f"If present, one of {', '.join(HANDSHAKE_VERSIONS)}."),
         ],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {**MESSAGE_SCHEMA}}}},
     },

@@ -10,13 +10,10 @@ their own timeout. Every tool failure becomes an `isError` result whose text com
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from services.fastapi_baseline.errors import JsonRpcException
@@ -29,7 +26,15 @@ from services.fastapi_baseline.models import (
     ListToolsParams,
     arguments_model,
 )
-from services.fastapi_baseline.settings import SUPPORTED_VERSIONS, Settings
+from services.fastapi_baseline.settings import Settings
+from services.protocol import (
+    ECHO_TOOL_CHARS,
+    HANDSHAKE_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+)
 from services.tools.context import Database, ToolContext
 from services.tools.registry import Tool, ToolRegistry, ToolResult, failure_text
 
@@ -67,7 +72,7 @@ class McpService:
         params = _params(InitializeParams, request, "initialize: params.protocolVersion (string) is required")
         requested = params.protocolVersion
         return {
-            "protocolVersion": requested if requested in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0],
+            "protocolVersion": requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE_VERSION,
             "capabilities": {"tools": {"listChanged": False}},
             "serverInfo": {"name": self.settings.server_name, "version": self.settings.server_version},
         }
@@ -82,7 +87,7 @@ class McpService:
         index = 0 if params.cursor is None else _page_index(params.cursor, len(self.pages))
         page: Result = {"tools": self.pages[index]}
         if index + 1 < len(self.pages):
-            page["nextCursor"] = _cursor(index + 1)
+            page["nextCursor"] = encode_cursor("tools", index + 1)
         return page
 
     async def call_tool(self, request: JsonRpcRequest) -> Result:
@@ -91,7 +96,7 @@ class McpService:
         params = _params(CallToolParams, request, "tools/call: params need a string name and an object of arguments")
         tool = self.tools.get(params.name)
         if tool is None:
-            raise JsonRpcException(INVALID_PARAMS, f"Unknown tool: {params.name[:128]}")
+            raise JsonRpcException(INVALID_PARAMS, f"Unknown tool: {params.name[:ECHO_TOOL_CHARS]}")
         return await self._run(tool, params.arguments or {}, request.id)
 
     async def _run(self, tool: Tool, arguments: dict[str, Any], request_id: JsonRpcId) -> Result:
@@ -119,18 +124,11 @@ def _params(model: type[BaseModel], request: JsonRpcRequest, message: str) -> An
         raise JsonRpcException(INVALID_PARAMS, message) from None
 
 
-def _cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"page": index})).decode()
-
-
 def _page_index(cursor: str, pages: int) -> int:
     try:
-        index = TypeAdapter(dict[str, int]).validate_json(base64.urlsafe_b64decode(cursor.encode("ascii")))["page"]
-    except (ValueError, KeyError, UnicodeError, binascii.Error):
+        return decode_cursor("tools", cursor, pages)
+    except InvalidCursor:
         raise JsonRpcException(INVALID_PARAMS, "tools/list: invalid cursor") from None
-    if not 0 <= index < pages:
-        raise JsonRpcException(INVALID_PARAMS, "tools/list: invalid cursor")
-    return index
 
 
 def _invalid_arguments(tool: str, ex: ValidationError) -> str:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.fastapi_baseline.errors import error_response
 from services.fastapi_baseline.models import INVALID_REQUEST
+from services.protocol import HOST_REFUSED, ORIGIN_REFUSED, host_allowed, origin_allowed
 
 _VERDICT_CACHE_SIZE = 512  # hostile clients may vary the values: stay bounded
 
@@ -42,13 +43,6 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-def _host_name(host: str) -> str:
-    name = host.strip().lower()
-    if name.startswith("["):
-        return name[: name.find("]") + 1]
-    return name.rsplit(":", 1)[0] if ":" in name else name
-
-
 class OriginHostMiddleware:
     def __init__(
         self, app: ASGIApp, *, mcp_path: str, allowed_hosts: frozenset[str], allowed_origins: frozenset[str]
@@ -61,14 +55,10 @@ class OriginHostMiddleware:
         self._origin_verdict = Verdicts[bytes](lambda value: self.origin_allowed(value.decode("latin-1")))
 
     def host_allowed(self, host: str | None) -> bool:
-        return host is not None and _host_name(host) in self.allowed_hosts
+        return host_allowed(host, self.allowed_hosts)
 
     def origin_allowed(self, origin: str) -> bool:
-        text = origin.strip().lower()
-        if "*" in self.allowed_origins or text in self.allowed_origins:
-            return True
-        # Same-machine origins are allowed when the server only accepts local Host names.
-        return bool(self.allowed_hosts) and self.host_allowed(text.split("://", 1)[-1])
+        return origin_allowed(origin, allowed_origins=self.allowed_origins, allowed_hosts=self.allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -79,11 +69,11 @@ class OriginHostMiddleware:
                 elif name == b"origin":
                     origin = value
             if self.allowed_hosts and not self._host_verdict(host):
-                response = error_response(403, INVALID_REQUEST, "Forbidden: Host not allowed")
+                response = error_response(403, INVALID_REQUEST, HOST_REFUSED)
                 await response(scope, receive, send)
                 return
             if origin is not None and scope["path"] == self.mcp_path and not self._origin_verdict(origin):
-                response = error_response(403, INVALID_REQUEST, "Forbidden: Origin not allowed")
+                response = error_response(403, INVALID_REQUEST, ORIGIN_REFUSED)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

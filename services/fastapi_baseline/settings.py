@@ -6,8 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+from services import protocol
 
 
 def _items(raw: str | None) -> tuple[str, ...]:
@@ -46,8 +45,4 @@ class Settings:
     @property
     def host_allow_list(self) -> frozenset[str]:
         """Host names accepted in the Host header; empty means no check (behind a load balancer)."""
-        if self.allowed_hosts:
-            return frozenset(h.lower() for h in self.allowed_hosts)
-        if self.bind_host in LOCAL_HOSTS:
-            return frozenset(LOCAL_HOSTS)
-        return frozenset()
+        return protocol.host_allow_list(self.bind_host, self.allowed_hosts)
