@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick release clean
+.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick bench-peers release clean
 
 all: test
 
@@ -57,6 +57,11 @@ bench: venv system
 
 bench-quick: venv system
 	$(BIN)/mcpstack bench --quick
+
+# Opt in: the full benchmark plus its peers, FastMCP and the official TypeScript SDK (FastMCP's pinned venv is
+# installed under .state/peers on first use). `make bench` does not run them.
+bench-peers: venv system
+	$(BIN)/mcpstack bench --peers
 
 # An immutable release of HEAD for the blue/green slots (docs/deploy.md): .state/releases/<version>-<commit>/.
 release: venv

@@ -18,9 +18,19 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Seconds per point, no conclusions: keeps the harness working.")] = False,
     out: Annotated[Path | None, typer.Option(help="Directory for results.json and charts.")] = None,
     report_only: Annotated[bool, typer.Option(help="Regenerate the page from an existing results.json.")] = False,
+    peers: Annotated[
+        bool,
+        typer.Option(
+            "--peers",
+            help="Opt in: after the usual phases, also check and measure FastMCP and the official TypeScript SDK "
+            "(echo and get_customer; FastMCP's pinned venv is installed under .state/peers on first use, about 90 s). "
+            "Without it the run, its results and its duration are unchanged.",
+        ),
+    ] = False,
 ) -> None:
     """Measure native, FastAPI (as deployed, tuned, one worker), the official SDK server and nginx side by side."""
     from scripts.bench import report
+    from scripts.bench.peers import PeerCheckError, PeerSetupError
     from scripts.bench.run import FULL, QUICK, run_bench
 
     plan = QUICK if quick else FULL
@@ -28,7 +38,11 @@ def bench(
     if report_only:
         results = orjson.loads((out_dir / "results.json").read_bytes())
     else:
-        results = run_bench(plan, out_dir, console)
+        try:
+            results = run_bench(plan, out_dir, console, with_peers=peers)
+        except (PeerSetupError, PeerCheckError) as ex:
+            console.print(f"[red]peers: {ex}[/]")
+            raise typer.Exit(1) from None
     report.charts(results, out_dir)
     page = out_dir / "benchmarks.md" if quick or out else REPO_ROOT / "docs" / "benchmarks.md"
     chart_dir = "benchmarks" if page.parent != out_dir else "."

