@@ -48,7 +48,7 @@ from scripts.demo_view import LiveView
 from scripts.pgcluster import ClusterError
 from scripts.state import REPO_ROOT, state_dir
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one failure, one line (never wrapped)
 
 STAGE = "demo"  # the local stage the demo's cutovers are kept under (never the user's `local` one)
 COST_STAGE = "burstable"  # the CDK stage modelled on the cost post's shapes
@@ -138,6 +138,9 @@ class DemoConfig:
             source="blue",
             target="green",
             steps=steps,
+            # This release fails at the MCP level (HTTP 200, isError); a p95 of a few dozen requests on a shared
+            # machine must not be what stops it first, so the latency gate is loose here and only here.
+            gates=Gates(max_p95_ratio=10.0),
             failure_limit=0,
             poll_interval_s=0.5,
             healthy_polls=2,
@@ -418,7 +421,6 @@ def _rehearse(cfg: DemoConfig, summary: DemoSummary, timer: Timer, run_id: str) 
     with running_load(cfg.port, cfg.rate_per_s, cfg.warmup_s + steps_s + 120, run_id[-6:]) as stats:
         view = LiveView(LocalMetrics(f.api(), spec_ports(cfg)), router, stats, {"blue": "FastAPI", "green": "native"})
         view.start()
-        begin = demo_report.mark(stats)
         try:
             with Live(get_renderable=view.render, console=console, refresh_per_second=2, transient=False):
                 view.phase = f"blue 100 %: the load through HAProxy ({cfg.rate_per_s:g} requests/s)"
@@ -443,7 +445,8 @@ def _rehearse(cfg: DemoConfig, summary: DemoSummary, timer: Timer, run_id: str) 
                 view.phase = "done: load stopping"
         finally:
             view.stop()
-    summary.whole_run = Counts.between(begin, demo_report.mark(stats))
+    # From the load's first request to its last answer (the load has stopped: nothing is in flight).
+    summary.whole_run = Counts.between({"sent": 0, "ok": 0, "failures": {}}, demo_report.mark(stats))
     latencies = sorted(stats.latencies_ms)
     if latencies:
         q = statistics.quantiles(latencies, n=100, method="inclusive")
