@@ -49,7 +49,7 @@ fmt: venv
 check: lint typecheck test
 
 demo: venv system
-	$(BIN)/mcpstack demo
+	$(BIN)/mcpstack demo $(DEMO_ARGS)
 
 # The full side-by-side benchmark (about 12 minutes): docs/benchmarks.md, docs/benchmarks/results.json and charts.
 bench: venv system
