@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 # -- revisions --------------------------------------------------------------------------------------------------
 
@@ -138,3 +138,115 @@ def decode_cursor(kind: str, cursor: str, pages: int) -> int:
     if found != kind or not 0 <= page < pages:
         raise InvalidCursor(cursor)
     return page
+
+
+# -- the stateless era (2026-07-28) ---------------------------------------------------------------------------------
+
+SERVED_VERSIONS = (STATELESS_VERSION, *HANDSHAKE_VERSIONS)  # both eras on one endpoint, newest first
+META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+# The body parameter a method's `Mcp-Name` header must repeat.
+NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+# Handshake-era methods that do not exist in the stateless era (answered as unknown methods there).
+HANDSHAKE_ONLY_METHODS = frozenset(("initialize", "ping", "logging/setLevel"))
+# How long a client may reuse a list result, and for whom: the tool list is fixed per release and the same for every
+# caller; a minute bounds how long a client keeps the old list after a cutover to a release with other tools.
+LIST_TTL_MS = 60_000
+LIST_CACHE_SCOPE = "public"
+
+# In the stateless era a JSON-RPC error's code decides the HTTP status (the rest are 200).
+STATELESS_ERROR_STATUS = {
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    MISSING_CLIENT_CAPABILITY: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
+}
+
+
+class Rejection(NamedTuple):
+    """A request refused before its method runs: the JSON-RPC error to answer, with HTTP status 400."""
+
+    code: int
+    message: str
+    data: Any = None
+
+
+def unsupported_version(requested: str) -> Rejection:
+    """The answer to a revision this server does not serve (`MCP-Protocol-Version` or `_meta`)."""
+    return Rejection(
+        UNSUPPORTED_PROTOCOL_VERSION,
+        f"Unsupported protocol version: {requested[:ECHO_VERSION_CHARS]}",
+        {"supported": list(SERVED_VERSIONS), "requested": requested[:ECHO_VERSION_CHARS]},
+    )
+
+
+def decode_header_value(value: str | None) -> str | None:
+    """An `Mcp-Name`/`Mcp-Method` header value without surrounding whitespace (RFC 9110, section 5.5), or the UTF-8
+    text of a `=?base64?…?=` value (None when that does not decode, so a corrupt header never matches a body value)."""
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    if not (value.startswith("=?base64?") and value.endswith("?=") and len(value) >= 11):
+        return value
+    payload = value[9:-2]
+    try:
+        decoded = base64.b64decode(payload, validate=True)
+        if base64.b64encode(decoded).decode("ascii") != payload:  # only the canonical form
+            return None
+        return decoded.decode("utf-8")
+    except (binascii.Error, UnicodeError):
+        return None
+
+
+def check_stateless_request(
+    method: str, params: Any, *, version_header: str, method_header: str | None, name_header: str | None
+) -> Rejection | None:
+    """The checks of a 2026-07-28 request before its method runs, first failure wins: `params._meta` carries the
+    protocol version and client capabilities (else INVALID_PARAMS); the `MCP-Protocol-Version`, `Mcp-Method` and,
+    for a named method, `Mcp-Name` headers repeat the body (else HEADER_MISMATCH); the version is served (else
+    UNSUPPORTED_PROTOCOL_VERSION)."""
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if not isinstance(meta, dict) or META_PROTOCOL_VERSION not in meta or META_CLIENT_CAPABILITIES not in meta:
+        return Rejection(
+            INVALID_PARAMS, f"params._meta must carry {META_PROTOCOL_VERSION!r} and {META_CLIENT_CAPABILITIES!r}"
+        )
+    version = meta[META_PROTOCOL_VERSION]
+    if version_header.strip(" \t") != version:
+        return Rejection(HEADER_MISMATCH, "MCP-Protocol-Version header does not match params._meta")
+    if decode_header_value(method_header) != method:
+        return Rejection(HEADER_MISMATCH, "Mcp-Method header does not match the request's method")
+    name_param = NAME_PARAMS.get(method)
+    if name_param is not None:
+        name = params.get(name_param)
+        if name is not None and decode_header_value(name_header) != name:
+            return Rejection(HEADER_MISMATCH, f"Mcp-Name header does not match params.{name_param}")
+    if version != STATELESS_VERSION:
+        return unsupported_version(str(version))
+    return None
+
+
+def stateless_result(result: dict[str, Any], *, listing: bool = False) -> dict[str, Any]:
+    """A method's result as the stateless era sends it: `resultType` always, `ttlMs`/`cacheScope` on lists."""
+    extra: dict[str, Any] = {"resultType": "complete"}
+    if listing:
+        extra["ttlMs"] = LIST_TTL_MS
+        extra["cacheScope"] = LIST_CACHE_SCOPE
+    return {**result, **extra}
+
+
+def discover_result(
+    *, capabilities: dict[str, Any], server_name: str, server_version: str, instructions: str | None = None
+) -> dict[str, Any]:
+    """The `server/discover` result."""
+    result: dict[str, Any] = {"resultType": "complete", "supportedVersions": list(SERVED_VERSIONS)}
+    result["capabilities"] = capabilities
+    if instructions:
+        result["instructions"] = instructions
+    result["ttlMs"] = LIST_TTL_MS
+    result["cacheScope"] = LIST_CACHE_SCOPE
+    result["_meta"] = {META_SERVER_INFO: {"name": server_name, "version": server_version}}
+    return result

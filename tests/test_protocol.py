@@ -104,3 +104,75 @@ def test_cursor_is_base64url_of_kind_and_page() -> None:
 def test_cursor_not_issued_for_this_list_is_invalid(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor("tools", cursor, pages=4)
+
+
+META = {protocol.META_PROTOCOL_VERSION: "2026-07-28", protocol.META_CLIENT_CAPABILITIES: {}}
+
+
+def check(method: str, params: object, **headers: str | None) -> protocol.Rejection | None:
+    merged: dict[str, str | None] = {"version_header": "2026-07-28", "method_header": method, "name_header": None}
+    merged.update(headers)
+    return protocol.check_stateless_request(
+        method,
+        params,
+        version_header=merged["version_header"] or "",
+        method_header=merged["method_header"],
+        name_header=merged["name_header"],
+    )
+
+
+def test_stateless_request_with_meta_and_matching_headers_passes() -> None:
+    assert check("tools/call", {"name": "echo", "_meta": META}, name_header="echo") is None
+
+
+@pytest.mark.parametrize("params", [None, {}, {"_meta": []}, {"_meta": {protocol.META_PROTOCOL_VERSION: "2026-07-28"}}])
+def test_stateless_request_without_full_meta_is_invalid_params(params: object) -> None:
+    rejection = check("tools/list", params)
+    assert rejection is not None and rejection.code == protocol.INVALID_PARAMS
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"method_header": "tools/list"},
+        {"method_header": None},
+        {"name_header": "other"},
+        {"name_header": None},
+        {"version_header": "2025-11-25"},
+    ],
+)
+def test_stateless_request_whose_headers_disagree_with_the_body_is_header_mismatch(headers: dict[str, str]) -> None:
+    rejection = check("tools/call", {"name": "echo", "_meta": META}, **{"name_header": "echo", **headers})
+    assert rejection is not None and rejection.code == protocol.HEADER_MISMATCH
+
+
+def test_stateless_name_header_may_be_base64_and_padded_with_whitespace() -> None:
+    name = "tool ü"
+    encoded = "=?base64?" + base64.b64encode(name.encode()).decode() + "?="
+    assert check("tools/call", {"name": name, "_meta": META}, name_header=f" {encoded}\t") is None
+
+
+def test_stateless_name_header_with_broken_base64_never_matches() -> None:
+    assert protocol.decode_header_value("=?base64?!!!?=") is None
+    rejection = check("tools/call", {"name": "echo", "_meta": META}, name_header="=?base64?ZWNobw?=")  # not canonical
+    assert rejection is not None and rejection.code == protocol.HEADER_MISMATCH
+
+
+def test_stateless_request_for_an_unserved_version_names_the_supported_and_the_requested() -> None:
+    meta = {**META, protocol.META_PROTOCOL_VERSION: "2099-01-01"}
+    rejection = check("tools/list", {"_meta": meta}, version_header="2099-01-01")
+    assert rejection is not None and rejection.code == protocol.UNSUPPORTED_PROTOCOL_VERSION
+    assert rejection.data == {"supported": list(protocol.SERVED_VERSIONS), "requested": "2099-01-01"}
+
+
+def test_stateless_result_marks_every_result_and_adds_cache_hints_to_lists() -> None:
+    assert protocol.stateless_result({}) == {"resultType": "complete"}
+    listed = protocol.stateless_result({"tools": []}, listing=True)
+    assert listed["ttlMs"] == protocol.LIST_TTL_MS and listed["cacheScope"] == protocol.LIST_CACHE_SCOPE
+
+
+def test_discover_result_names_the_server_and_the_served_versions() -> None:
+    result = protocol.discover_result(capabilities={"tools": {}}, server_name="s", server_version="1")
+    assert result["resultType"] == "complete"
+    assert "2026-07-28" in result["supportedVersions"]
+    assert result["_meta"][protocol.META_SERVER_INFO] == {"name": "s", "version": "1"}

@@ -31,14 +31,25 @@ from services.fastapi_baseline.models import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    UNSUPPORTED_PROTOCOL_VERSION,
     JsonRpcError,
     JsonRpcMessage,
     JsonRpcRequest,
     JsonRpcSuccess,
 )
 from services.fastapi_baseline.security import Verdicts
-from services.protocol import ECHO_METHOD_CHARS, ECHO_VERSION_CHARS, HANDSHAKE_VERSIONS, accepts_json, is_json
+from services.protocol import (
+    ECHO_METHOD_CHARS,
+    HANDSHAKE_ONLY_METHODS,
+    SERVED_VERSIONS,
+    STATELESS_ERROR_STATUS,
+    Rejection,
+    accepts_json,
+    check_stateless_request,
+    era_of,
+    is_json,
+    stateless_result,
+    unsupported_version,
+)
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
 
@@ -98,22 +109,35 @@ async def mcp_endpoint(request: Request) -> Response:
         raise message
     version = headers.get("mcp-protocol-version")
     is_request = type(message) is JsonRpcRequest
-    if version is not None and version not in HANDSHAKE_VERSIONS:
-        raise JsonRpcException(
-            UNSUPPORTED_PROTOCOL_VERSION,
-            f"Unsupported protocol version: {version[:ECHO_VERSION_CHARS]}",
-            id_=message.id if is_request else None,
-            status_code=400,
-            data={"supported": list(HANDSHAKE_VERSIONS)},
-        )
+    era = era_of(version, SERVED_VERSIONS)
+    if era is None:
+        assert version is not None  # an absent header is the handshake era
+        raise _rejected(unsupported_version(version), message.id if is_request else None)
     if not is_request:
         return Response(status_code=202)
     service: McpService = request.app.state.mcp
     method = message.method
-    handler = service.methods.get(method)
+    stateless = era == "stateless"
+    if stateless:
+        rejection = check_stateless_request(
+            method,
+            message.params,
+            version_header=version or "",
+            method_header=headers.get("mcp-method"),
+            name_header=headers.get("mcp-name"),
+        )
+        if rejection is not None:
+            record("unknown", "", "rpc_error", 0.0)
+            raise _rejected(rejection, message.id)
+    handler = None if stateless and method in HANDSHAKE_ONLY_METHODS else service.era_methods(era).get(method)
     if handler is None:
         record("unknown", "", "rpc_error", 0.0)
-        raise JsonRpcException(METHOD_NOT_FOUND, f"Method not found: {method[:ECHO_METHOD_CHARS]}", id_=message.id)
+        raise JsonRpcException(
+            METHOD_NOT_FOUND,
+            f"Method not found: {method[:ECHO_METHOD_CHARS]}",
+            id_=message.id,
+            status_code=404 if stateless else 200,
+        )
     started = time.perf_counter()
     tool = service.tool_label(message)
     try:
@@ -121,9 +145,17 @@ async def mcp_endpoint(request: Request) -> Response:
     except JsonRpcException as ex:
         record(method, tool, "rpc_error", time.perf_counter() - started)
         ex.id = message.id
+        if stateless:
+            ex.status_code = STATELESS_ERROR_STATUS.get(ex.code, ex.status_code)
         raise
     record(method, tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
+    if stateless:
+        result = stateless_result(result, listing=method == "tools/list")
     return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
+
+
+def _rejected(rejection: Rejection, id_: Any) -> JsonRpcException:
+    return JsonRpcException(rejection.code, rejection.message, id_=id_, status_code=400, data=rejection.data)
 
 
 def _error_doc(description: str) -> dict[str, Any]:
@@ -153,7 +185,7 @@ ROUTE_DOCS: dict[str, Any] = {
         "parameters": [
             _header_doc("content-type", "Must be application/json."),
             _header_doc("accept", "If present, must include application/json."),
-            _header_doc("mcp-protocol-version", f"If present, one of {', '.join(HANDSHAKE_VERSIONS)}."),
+            _header_doc("mcp-protocol-version", f"If present, one of {', '.join(SERVED_VERSIONS)}."),
         ],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {**MESSAGE_SCHEMA}}}},
     },

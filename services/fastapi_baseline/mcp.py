@@ -31,8 +31,10 @@ from services.protocol import (
     ECHO_TOOL_CHARS,
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
+    Era,
     InvalidCursor,
     decode_cursor,
+    discover_result,
     encode_cursor,
 )
 from services.tools.context import Database, ToolContext
@@ -58,6 +60,15 @@ class McpService:
             "tools/list": self.list_tools,
             "tools/call": self.call_tool,
         }
+        # The stateless era (2026-07-28) has server/discover instead of initialize and ping.
+        self.stateless_methods: dict[str, Callable[[JsonRpcRequest], Any]] = {
+            "server/discover": self.discover,
+            "tools/list": self.list_tools,
+            "tools/call": self.call_tool,
+        }
+
+    def era_methods(self, era: Era) -> dict[str, Callable[[JsonRpcRequest], Any]]:
+        return self.stateless_methods if era == "stateless" else self.methods
 
     def tool_label(self, request: JsonRpcRequest) -> str:
         """The tool name as a metrics label: only names of served tools (clients choose the rest)."""
@@ -76,6 +87,13 @@ class McpService:
             "capabilities": {"tools": {"listChanged": False}},
             "serverInfo": {"name": self.settings.server_name, "version": self.settings.server_version},
         }
+
+    async def discover(self, request: JsonRpcRequest) -> Result:
+        return discover_result(
+            capabilities={"tools": {"listChanged": False}},
+            server_name=self.settings.server_name,
+            server_version=self.settings.server_version,
+        )
 
     async def ping(self, request: JsonRpcRequest) -> Result:
         return {}
