@@ -15,8 +15,10 @@ ALLOWED = {
     "wire": {"services.tools.reply"},
     "jsonrpc": set(),
     "metrics": set(),
+    "faults": {"services.tools.context", "services.tools.registry", "services.tools.reply"},
     "database": {"services.tools.context"},
     "methods": {
+        "services.mcp_server.faults",
         "services.mcp_server.jsonrpc",
         "services.mcp_server.metrics",
         "services.tools.context",

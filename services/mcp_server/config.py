@@ -42,6 +42,10 @@ class ServerConfig:
     server_version: str = "0.1.0"
     instructions: str | None = None
     log_level: str = "INFO"
+    # Fault injection for local rehearsals (services/mcp_server/faults.py): the faults file, and whether a server bound
+    # to an address that is not loopback may use one.
+    faults_file: str | None = None
+    faults_allow_remote: bool = False
     limits: WireLimits = field(default_factory=WireLimits)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,11 @@ class ServerConfig:
             raise ConfigError("page size must be >= 1")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+        if self.faults_file and not self.faults_allow_remote and not is_loopback(self.host):
+            raise ConfigError(
+                f"MCP_FAULTS is refused on a server bound to {self.host}, which is not a loopback address "
+                "(fault injection is for local rehearsals; set MCP_FAULTS_ALLOW_REMOTE=1 to allow it)"
+            )
         lim = self.limits
         for name in ("max_body_bytes", "max_header_bytes", "max_in_flight", "keepalive_timeout_s"):
             if getattr(lim, name) <= 0:
@@ -74,6 +83,18 @@ class ServerConfig:
         if self.host in LOCAL_HOSTS:
             return frozenset(LOCAL_HOSTS)
         return frozenset()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost); a wildcard bind is not loopback."""
+    if host in LOCAL_HOSTS:
+        return True
+    import ipaddress  # here: asked only when faults are configured, off the usual start path
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _ENV: dict[str, tuple[str, type]] = {
@@ -90,6 +111,8 @@ _ENV: dict[str, tuple[str, type]] = {
     "MCP_TOOL_PACKS": ("tool_packs", tuple),
     "MCP_PAGE_SIZE": ("page_size", int),
     "MCP_LOG_LEVEL": ("log_level", str),
+    "MCP_FAULTS": ("faults_file", str),
+    "MCP_FAULTS_ALLOW_REMOTE": ("faults_allow_remote", bool),
 }
 _LIMIT_ENV: dict[str, tuple[str, type]] = {
     "MCP_MAX_BODY_BYTES": ("max_body_bytes", int),

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from services.mcp_server import jsonrpc
+from services.mcp_server.faults import Faults, Invocable, with_faults
 from services.mcp_server.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from services.mcp_server.metrics import Metrics
 from services.tools.context import Database, ToolContext
@@ -45,7 +46,8 @@ class ServerInfo:
 class McpMethods:
     def __init__(self, *, registry: ToolRegistry, info: ServerInfo, db: Database, metrics: Metrics) -> None:
         self._registry = registry
-        self._tools = {tool.name: tool for tool in registry}
+        self._registered: dict[str, Invocable] = {tool.name: tool for tool in registry}
+        self._tools = self._registered
         self._info = info
         self._db = db
         self._metrics = metrics
@@ -150,6 +152,12 @@ class McpMethods:
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
         outcome = tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else None)
         return then(outcome, _call_answer, request)
+
+    def inject(self, faults: Faults, draw: Callable[[], float] | None = None) -> None:
+        """Serve tool calls with `faults` from now on (services/mcp_server/faults.py); `draw` gives uniform numbers in
+        [0, 1) (default: `random.random`). Without faults the tools themselves serve again: nothing is checked per
+        call, and calls with invalid params stay JSON-RPC errors either way."""
+        self._tools = with_faults(self._registered, faults, draw) if faults.active else self._registered
 
 
 def _with_result(id_: jsonrpc.Id, encoded_result: bytes) -> bytes:

@@ -16,6 +16,7 @@ import time
 
 from services.mcp_server.config import ServerConfig
 from services.mcp_server.database import ConnectionSet
+from services.mcp_server.faults import FaultsFile
 from services.mcp_server.methods import McpMethods, ServerInfo
 from services.mcp_server.metrics import Metrics, SnapshotShare, exposition, merge
 from services.mcp_server.transport import INTERNAL_ERROR, OVERLOADED, McpEndpoint
@@ -77,6 +78,12 @@ class Worker:
         )
         self.wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
         self._connecting: asyncio.Task[None] | None = None
+        self.faults = FaultsFile(config.faults_file) if config.faults_file else None
+        self._check_faults()  # before the first request
+
+    def _check_faults(self) -> None:
+        if self.faults is not None and (changed := self.faults.poll()) is not None:
+            self.methods.inject(changed)
 
     async def ready(self) -> bool:
         return True if self.db is None else await self.db.ping()
@@ -106,6 +113,7 @@ class Worker:
         while True:
             await asyncio.sleep(DRAIN_TICK_S if wire.draining else _next_second_s())
             wire.tick(loop.time())
+            self._check_faults()
             if not wire.draining:
                 self._count_connections()
                 self.share.publish(self.metrics.snapshot())
