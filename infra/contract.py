@@ -32,6 +32,12 @@ HEALTH_CHECK_PATH: Final = "/health"
 SMOKE_HEADER_NAME: Final = "X-Mcpstack-Color"
 SMOKE_HEADER_VALUE: Final = "green"
 
+
+def smoke_header_value(color: Color) -> str:
+    """`X-Mcpstack-Color: <colour>` reaches that slot directly: either slot can be the idle one being smoke-tested."""
+    return color
+
+
 # Cutover gates: one alarm per colour and gate, with names that never change between deploys.
 GATES: Final[tuple[str, ...]] = ("5xx-rate", "p95-latency", "unhealthy-hosts")
 
@@ -61,6 +67,11 @@ def listener_arn_parameter(stage: str) -> str:
 
 def smoke_rule_arn_parameter(stage: str) -> str:
     return f"{ssm_prefix(stage)}/edge/green-smoke-rule-arn"
+
+
+def slot_smoke_rule_arn_parameter(stage: str, color: Color) -> str:
+    """The header rule reaching `color` directly (green's is `smoke_rule_arn_parameter`)."""
+    return f"{ssm_prefix(stage)}/edge/{color}-smoke-rule-arn"
 
 
 def load_balancer_arn_parameter(stage: str) -> str:
@@ -159,6 +170,12 @@ def mcp_metrics_log_group_name(stage: str, color: Color) -> str:
 
 OUTPUT_LISTENER_ARN: Final = "ListenerArn"
 OUTPUT_SMOKE_RULE_ARN: Final = "GreenSmokeRuleArn"
+
+
+def slot_smoke_rule_arn_output(color: Color) -> str:
+    return f"{color.capitalize()}SmokeRuleArn"
+
+
 OUTPUT_LOAD_BALANCER_ARN: Final = "LoadBalancerArn"
 OUTPUT_LOAD_BALANCER_FULL_NAME: Final = "LoadBalancerFullName"
 OUTPUT_LOAD_BALANCER_DNS: Final = "LoadBalancerDnsName"
@@ -184,6 +201,7 @@ def published_parameters(stage: str) -> dict[StackUnit, tuple[str, ...]]:
         "Edge": (
             listener_arn_parameter(stage),
             smoke_rule_arn_parameter(stage),
+            slot_smoke_rule_arn_parameter(stage, "blue"),
             load_balancer_arn_parameter(stage),
             load_balancer_full_name_parameter(stage),
             load_balancer_dns_parameter(stage),
@@ -203,6 +221,7 @@ def published_outputs() -> dict[StackUnit, tuple[str, ...]]:
         "Edge": (
             OUTPUT_LISTENER_ARN,
             OUTPUT_SMOKE_RULE_ARN,
+            slot_smoke_rule_arn_output("blue"),
             OUTPUT_LOAD_BALANCER_ARN,
             OUTPUT_LOAD_BALANCER_FULL_NAME,
             OUTPUT_LOAD_BALANCER_DNS,

@@ -20,13 +20,13 @@ from infra.components.nag import acknowledge
 from infra.config import EdgeConfig
 from infra.live_weights import LiveWeights
 
-# Rule priority of the smoke-test rule; the default action (the weighted forward) takes everything else.
-SMOKE_RULE_PRIORITY = 10
+# Rule priorities of the smoke-test rules (one per slot); the default action (the weighted forward) takes the rest.
+SMOKE_RULE_PRIORITIES: dict[contract.Color, int] = {"green": 10, "blue": 11}
 
 
 class LoadBalancer(Construct):
     """Exposes `load_balancer`, `listener` (the one carrying the weights), `http_listener` (port 80, always),
-    `target_groups` by colour, `smoke_rule`, `access_log_bucket`."""
+    `target_groups` by colour, `smoke_rules` by colour (`smoke_rule` is green's), `access_log_bucket`."""
 
     def __init__(
         self,
@@ -115,14 +115,24 @@ class LoadBalancer(Construct):
             "The ALB is the public entry point of the MCP service, so it accepts HTTP(S) from any IPv4 address.",
         )
 
-        self.smoke_rule = elbv2.ApplicationListenerRule(
-            self,
-            "GreenSmokeRule",
-            listener=self.listener,
-            priority=SMOKE_RULE_PRIORITY,
-            conditions=[elbv2.ListenerCondition.http_header(contract.SMOKE_HEADER_NAME, [contract.SMOKE_HEADER_VALUE])],
-            action=elbv2.ListenerAction.forward([self.target_groups["green"]]),
-        )
+        # A header rule per slot, so whichever slot is idle can be smoke-tested before it gets any weight. Green's
+        # keeps its construct id (and so its identity) from before blue had one.
+        self.smoke_rules: dict[contract.Color, elbv2.ApplicationListenerRule] = {
+            color: elbv2.ApplicationListenerRule(
+                self,
+                f"{color.capitalize()}SmokeRule",
+                listener=self.listener,
+                priority=SMOKE_RULE_PRIORITIES[color],
+                conditions=[
+                    elbv2.ListenerCondition.http_header(
+                        contract.SMOKE_HEADER_NAME, [contract.smoke_header_value(color)]
+                    )
+                ],
+                action=elbv2.ListenerAction.forward([self.target_groups[color]]),
+            )
+            for color in contract.COLORS
+        }
+        self.smoke_rule = self.smoke_rules["green"]
 
     def _target_group(self, vpc: ec2.IVpc, config: EdgeConfig, color: contract.Color) -> elbv2.ApplicationTargetGroup:
         group = elbv2.ApplicationTargetGroup(

@@ -57,6 +57,14 @@ class EdgeStack(McpStackBase):
                 "Public DNS name of the ALB",
             ),
         ]
+        published.append(
+            (
+                contract.slot_smoke_rule_arn_output("blue"),
+                contract.slot_smoke_rule_arn_parameter(stage, "blue"),
+                self.edge.smoke_rules["blue"].listener_rule_arn,
+                f"Rule sending requests with {contract.SMOKE_HEADER_NAME}: blue to blue",
+            )
+        )
         for color in contract.COLORS:
             group = self.edge.target_groups[color]
             published.append(

@@ -136,6 +136,18 @@ def test_target_groups_check_health_and_drain(synthesized: Stages, stage: str) -
     assert colors == ["blue", "green"]
 
 
+def test_each_slot_has_a_smoke_header_rule_reaching_it_directly(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Edge"]
+    reached = {}
+    for rule in template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        (condition,) = rule["Properties"]["Conditions"]
+        assert condition["HttpHeaderConfig"]["HttpHeaderName"] == contract.SMOKE_HEADER_NAME
+        (value,) = condition["HttpHeaderConfig"]["Values"]
+        (action,) = rule["Properties"]["Actions"]
+        reached[value] = color_tag(template, action["TargetGroupArn"]["Ref"])
+    assert reached == {contract.smoke_header_value(c): c for c in contract.COLORS}
+
+
 def test_smoke_header_rule_reaches_green_directly(synthesized: Stages) -> None:
     template = synthesized["dev"].templates["Edge"]
     target = Capture()
