@@ -170,6 +170,8 @@ class FaultOnFirstShift:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As the servers and HAProxy bind: connections of an earlier run in TIME_WAIT do not make a port busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
