@@ -11,8 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from services.mcp_server.wire import WireLimits
-
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+from services.protocol import LOCAL_HOSTS, host_allow_list
 
 
 class ConfigError(ValueError):
@@ -46,6 +45,8 @@ class ServerConfig:
     # to an address that is not loopback may use one.
     faults_file: str | None = None
     faults_allow_remote: bool = False
+    # Debugging the cold start: each worker writes the modules loaded when it answers its first request to this file.
+    modules_at_first_request_file: str | None = None
     limits: WireLimits = field(default_factory=WireLimits)
 
     def __post_init__(self) -> None:
@@ -78,11 +79,7 @@ class ServerConfig:
     @property
     def host_allow_list(self) -> frozenset[str]:
         """Host names (without port) accepted in the Host header; empty means no check."""
-        if self.allowed_hosts:
-            return frozenset(h.lower() for h in self.allowed_hosts)
-        if self.host in LOCAL_HOSTS:
-            return frozenset(LOCAL_HOSTS)
-        return frozenset()
+        return host_allow_list(self.host, self.allowed_hosts)
 
 
 def is_loopback(host: str) -> bool:
@@ -113,6 +110,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "MCP_LOG_LEVEL": ("log_level", str),
     "MCP_FAULTS": ("faults_file", str),
     "MCP_FAULTS_ALLOW_REMOTE": ("faults_allow_remote", bool),
+    "MCP_DEBUG_MODULES_FILE": ("modules_at_first_request_file", str),
 }
 _LIMIT_ENV: dict[str, tuple[str, type]] = {
     "MCP_MAX_BODY_BYTES": ("max_body_bytes", int),

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 
 from services.mcp_server.config import ServerConfig
@@ -20,9 +21,10 @@ from services.mcp_server.faults import FaultsFile
 from services.mcp_server.methods import McpMethods, ServerInfo
 from services.mcp_server.metrics import Metrics, SnapshotShare, exposition, merge
 from services.mcp_server.transport import INTERNAL_ERROR, OVERLOADED, McpEndpoint
-from services.mcp_server.wire import WireServer
+from services.mcp_server.wire import HttpRequest, Response, WireServer
 from services.tools.context import NO_DATABASE
 from services.tools.registry import ToolRegistry
+from services.tools.reply import Reply
 
 log = logging.getLogger("mcpstack.worker")
 
@@ -80,6 +82,8 @@ class Worker:
         self._connecting: asyncio.Task[None] | None = None
         self.faults = FaultsFile(config.faults_file) if config.faults_file else None
         self._check_faults()  # before the first request
+        if config.modules_at_first_request_file:
+            _record_modules_at_first_request(self.wire, config.modules_at_first_request_file)
 
     def _check_faults(self) -> None:
         if self.faults is not None and (changed := self.faults.poll()) is not None:
@@ -136,6 +140,29 @@ class Worker:
             if self._connecting is not None:
                 self._connecting.cancel()
             await self.db.close()
+
+
+def _record_modules_at_first_request(wire: WireServer, path: str) -> None:
+    """Write the names of the modules loaded once the first request has been handled (before its response is sent),
+    one per line; a module still being imported (by another thread) is marked `(importing)`. The first request goes
+    through a wrapper that then steps aside: later requests never see it, and without the setting it never exists."""
+    handler = wire.handler
+
+    def first(request: HttpRequest) -> Reply[Response]:
+        wire.handler = handler
+        try:
+            return handler(request)
+        finally:
+            lines = []
+            for name, module in list(sys.modules.items()):  # one step under the GIL: a safe copy
+                spec = getattr(module, "__spec__", None)
+                importing = getattr(spec, "_initializing", False)
+                lines.append(f"{name} (importing)" if importing else name)
+            with open(path + ".tmp", "w") as out:
+                out.write("\n".join(sorted(lines)) + "\n")
+            os.replace(path + ".tmp", path)
+
+    wire.handler = first
 
 
 def _next_second_s() -> float:
