@@ -111,7 +111,8 @@ class Worker:
 
     async def sweep(self) -> None:
         """Once a second, just after the wall clock's second changes (so the `Date` header is never a second behind):
-        advance the wire's clock, close idle and stalled connections, publish metrics."""
+        advance the wire's clock, close idle and stalled connections, re-read the faults file if it changed, publish
+        metrics."""
         loop = asyncio.get_running_loop()
         wire = self.wire
         while True:
