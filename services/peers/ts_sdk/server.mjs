@@ -59,71 +59,77 @@ function structured(value) {
   return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
 }
 
-function buildServer(pool) {
+// The tools' definitions (zod schemas included) are built once per process; only the McpServer is per request, as
+// the SDK's stateless example has it (a server connects to one transport at a time).
+const ORDER = z.object({ id: z.number().int(), status: z.string(), total_cents: z.number().int(), created_at: z.string() });
+const ECHO = {
+  title: 'Echo',
+  description: 'Echo a message back with a deterministic payload of the requested size.',
+  inputSchema: {
+    message: z.string().max(4096).describe('Text to echo back unchanged.'),
+    payload_bytes: z.number().int().min(0).max(65536).default(512).describe('Size of the filler payload in bytes.'),
+  },
+  outputSchema: { message: z.string(), payload: z.string(), payload_bytes: z.number().int() },
+  annotations: READ_ONLY,
+};
+const GET_CUSTOMER = {
+  title: 'Customer lookup',
+  description: 'Look up a customer by id with their most recent orders (an indexed database read).',
+  inputSchema: {
+    customer_id: z.number().int().min(1).describe("The customer's numeric id."),
+    recent_orders: z.number().int().min(0).max(50).default(5).describe('How many of the newest orders to include.'),
+  },
+  outputSchema: {
+    id: z.number().int(),
+    name: z.string(),
+    email: z.string(),
+    tier: z.string(),
+    country: z.string(),
+    recent_orders: z.array(ORDER),
+  },
+  annotations: READ_ONLY,
+};
+
+async function echo({ message, payload_bytes }) {
+  return structured({ message, payload: payload(payload_bytes), payload_bytes });
+}
+
+function getCustomer(pool) {
+  return async ({ customer_id, recent_orders }) => {
+    if (pool === null) {
+      return { content: [{ type: 'text', text: 'get_customer failed: no database configured' }], isError: true };
+    }
+    const { rows } = await pool.query({ name: 'get_customer', text: CUSTOMER_SQL, values: [customer_id, recent_orders] });
+    if (rows.length === 0) {
+      const text = `No customer with id ${customer_id}. Customer ids are positive integers; check the id.`;
+      return { content: [{ type: 'text', text }], isError: true };
+    }
+    const row = rows[0];
+    return structured({
+      id: row.id,
+      name: row.name,
+      email: row.email,
+      tier: row.tier,
+      country: row.country,
+      recent_orders: JSON.parse(row.recent_orders),
+    });
+  };
+}
+
+function buildServer(getCustomerHandler) {
   const server = new McpServer({ name: 'mcpstack-peer-ts-sdk', version: '0.1.0' });
-  server.registerTool(
-    'echo',
-    {
-      title: 'Echo',
-      description: 'Echo a message back with a deterministic payload of the requested size.',
-      inputSchema: {
-        message: z.string().max(4096).describe('Text to echo back unchanged.'),
-        payload_bytes: z.number().int().min(0).max(65536).default(512).describe('Size of the filler payload in bytes.'),
-      },
-      outputSchema: { message: z.string(), payload: z.string(), payload_bytes: z.number().int() },
-      annotations: READ_ONLY,
-    },
-    async ({ message, payload_bytes }) => structured({ message, payload: payload(payload_bytes), payload_bytes }),
-  );
-  const order = z.object({ id: z.number().int(), status: z.string(), total_cents: z.number().int(), created_at: z.string() });
-  server.registerTool(
-    'get_customer',
-    {
-      title: 'Customer lookup',
-      description: 'Look up a customer by id with their most recent orders (an indexed database read).',
-      inputSchema: {
-        customer_id: z.number().int().min(1).describe("The customer's numeric id."),
-        recent_orders: z.number().int().min(0).max(50).default(5).describe('How many of the newest orders to include.'),
-      },
-      outputSchema: {
-        id: z.number().int(),
-        name: z.string(),
-        email: z.string(),
-        tier: z.string(),
-        country: z.string(),
-        recent_orders: z.array(order),
-      },
-      annotations: READ_ONLY,
-    },
-    async ({ customer_id, recent_orders }) => {
-      if (pool === null) {
-        return { content: [{ type: 'text', text: 'get_customer failed: no database configured' }], isError: true };
-      }
-      const { rows } = await pool.query({ name: 'get_customer', text: CUSTOMER_SQL, values: [customer_id, recent_orders] });
-      if (rows.length === 0) {
-        const text = `No customer with id ${customer_id}. Customer ids are positive integers; check the id.`;
-        return { content: [{ type: 'text', text }], isError: true };
-      }
-      const row = rows[0];
-      return structured({
-        id: row.id,
-        name: row.name,
-        email: row.email,
-        tier: row.tier,
-        country: row.country,
-        recent_orders: JSON.parse(row.recent_orders),
-      });
-    },
-  );
+  server.registerTool('echo', ECHO, echo);
+  server.registerTool('get_customer', GET_CUSTOMER, getCustomerHandler);
   return server;
 }
 
 function serve() {
   const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 }) : null;
   pool?.on('error', (error) => console.error('idle database client error:', error.message));
+  const getCustomerHandler = getCustomer(pool);
   const app = createMcpExpressApp();
   app.post('/mcp', async (req, res) => {
-    const server = buildServer(pool);
+    const server = buildServer(getCustomerHandler);
     try {
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {
