@@ -13,7 +13,7 @@ SERVER = REPO / "services" / "mcp_server"
 # produces one (the tools), so every layer above imports it downward.
 ALLOWED = {
     "wire": {"services.tools.reply"},
-    "jsonrpc": set(),
+    "jsonrpc": {"services.protocol"},
     "metrics": set(),
     "faults": {"services.tools.context", "services.tools.registry", "services.tools.reply"},
     "database": {"services.tools.context"},
@@ -21,6 +21,7 @@ ALLOWED = {
         "services.mcp_server.faults",
         "services.mcp_server.jsonrpc",
         "services.mcp_server.metrics",
+        "services.protocol",
         "services.tools.context",
         "services.tools.registry",
         "services.tools.reply",
@@ -29,6 +30,7 @@ ALLOWED = {
         "services.mcp_server.jsonrpc",
         "services.mcp_server.methods",
         "services.mcp_server.wire",
+        "services.protocol",
         "services.tools.reply",
     },
 }
@@ -62,3 +64,7 @@ def test_the_fastapi_baseline_and_the_sdk_reference_never_import_the_native_serv
     for package in ("fastapi_baseline", "sdk_reference"):
         for path in (REPO / "services" / package).glob("*.py"):
             assert not [i for i in _project_imports(path) if i.startswith("services.mcp_server")], path
+
+
+def test_the_protocol_module_imports_nothing_of_the_project() -> None:
+    assert _project_imports(REPO / "services" / "protocol.py") == set()

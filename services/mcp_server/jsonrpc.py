@@ -1,7 +1,8 @@
 """JSON-RPC 2.0 envelopes: decode one message, encode responses, and the named error codes.
 
 Deliberately not MCP-aware and not HTTP-aware: it classifies bytes into a request, a notification, a response or an
-error, and turns results and errors into bytes. The one table of error codes lives here.
+error, and turns results and errors into bytes. The error codes come from services/protocol.py (one table for both
+servers).
 """
 
 from __future__ import annotations
@@ -10,18 +11,39 @@ from typing import Any, NamedTuple
 
 import orjson
 
-# Error codes (JSON-RPC 2.0 and MCP).
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-SERVER_OVERLOADED = -32000  # implementation-defined server error range
-UNSUPPORTED_PROTOCOL_VERSION = -32022  # MCP 2026-07-28, also used for a bad MCP-Protocol-Version header
-# Not used yet: the 2026-07-28 era (header/body mismatch, a required client capability missing) is being added next,
-# and these are its codes, kept beside the others so the table stays whole.
-HEADER_MISMATCH = -32020
-MISSING_CLIENT_CAPABILITY = -32021
+# The error codes (JSON-RPC 2.0 and MCP), written once for both servers in services/protocol.py.
+from services.protocol import (
+    HEADER_MISMATCH,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    MISSING_CLIENT_CAPABILITY,
+    PARSE_ERROR,
+    SERVER_OVERLOADED,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+
+__all__ = [
+    "HEADER_MISMATCH",
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "MISSING_CLIENT_CAPABILITY",
+    "PARSE_ERROR",
+    "SERVER_OVERLOADED",
+    "UNSUPPORTED_PROTOCOL_VERSION",
+    "ClientResponse",
+    "Id",
+    "Invalid",
+    "Notification",
+    "Request",
+    "RpcError",
+    "decode",
+    "encode_error",
+    "encode_result",
+]
 
 Id = str | int
 

@@ -8,8 +8,6 @@ never change (initialize, the first tools/list page) are encoded once at start.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +19,10 @@ from services.mcp_server import jsonrpc
 from services.mcp_server.faults import Faults, Invocable, with_faults
 from services.mcp_server.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from services.mcp_server.metrics import Metrics
+from services.protocol import ECHO_TOOL_CHARS, HANDSHAKE_VERSIONS, InvalidCursor, decode_cursor, encode_cursor
 from services.tools.context import Database, ToolContext
 from services.tools.registry import ToolRegistry, ToolResult
 from services.tools.reply import Reply, then
-
-HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
-
 
 # A method's answer to one request: the response bytes, then the tool label ("" unless tools/call) and the outcome
 # label ("ok", "tool_error" for an isError result, "rpc_error") the request counts under in the metrics. A plain
@@ -119,7 +115,7 @@ class McpMethods:
     def _list_page(self, index: int) -> dict[str, Any]:
         page: dict[str, Any] = {"tools": self._pages[index]}
         if index + 1 < len(self._pages):
-            page["nextCursor"] = base64.urlsafe_b64encode(f"tools:{index + 1}".encode()).decode()
+            page["nextCursor"] = encode_cursor("tools", index + 1)
         return page
 
     def _on_tools_list(self, request: jsonrpc.Request) -> Answer:
@@ -129,12 +125,9 @@ class McpMethods:
         if not isinstance(cursor, str):
             raise RpcError(INVALID_PARAMS, "tools/list: cursor must be a string from a previous nextCursor")
         try:
-            kind, _, raw_index = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").partition(":")
-            index = int(raw_index)
-        except (ValueError, UnicodeError, binascii.Error):
+            index = decode_cursor("tools", cursor, len(self._pages))
+        except InvalidCursor:
             raise RpcError(INVALID_PARAMS, "tools/list: invalid cursor") from None
-        if kind != "tools" or not 0 <= index < len(self._pages):
-            raise RpcError(INVALID_PARAMS, "tools/list: invalid cursor")
         return _with_result(request.id, orjson.dumps(self._list_page(index))), "", "ok"
 
     def _on_tools_call(self, request: jsonrpc.Request) -> Reply[Answer]:
@@ -146,7 +139,7 @@ class McpMethods:
             raise RpcError(INVALID_PARAMS, "tools/call: params.name must be a string")
         tool = self._tools.get(name)
         if tool is None:
-            raise RpcError(INVALID_PARAMS, f"Unknown tool: {name[:128]}")
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {name[:ECHO_TOOL_CHARS]}")
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")

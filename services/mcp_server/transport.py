@@ -13,6 +13,15 @@ from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
 from services.mcp_server.methods import McpMethods
 from services.mcp_server.wire import HttpRequest, Response
+from services.protocol import (
+    ECHO_VERSION_CHARS,
+    HOST_REFUSED,
+    ORIGIN_REFUSED,
+    accepts_json,
+    host_allowed,
+    is_json,
+    origin_allowed,
+)
 from services.tools.reply import Reply, then
 
 _JSON = b"content-type: application/json\r\n"
@@ -31,6 +40,8 @@ OVERLOADED: Response = (
     jsonrpc.encode_error(None, jsonrpc.SERVER_OVERLOADED, "Server overloaded; retry shortly"),
 )
 INTERNAL_ERROR: Response = (500, _JSON, jsonrpc.encode_error(None, jsonrpc.INTERNAL_ERROR, "Internal error"))
+# A refused Host gets the same JSON-RPC error body from both servers, on every path.
+HOST_FORBIDDEN: Response = (403, _JSON, jsonrpc.encode_error(None, INVALID_REQUEST, HOST_REFUSED))
 
 
 def _error(status: int, id_: Any, code: int, message: str, data: Any = None) -> Response:
@@ -54,7 +65,6 @@ class McpEndpoint:
         self._mcp_path = mcp_path.encode()
         self._allowed_hosts = allowed_hosts
         self._allowed_origins = allowed_origins
-        self._any_origin = "*" in allowed_origins
         self._ready = ready
         self._metrics_text = metrics_text
         self._supported_data = {"supported": list(methods.supported_versions)}
@@ -70,7 +80,7 @@ class McpEndpoint:
         if b"?" in path:
             path = path.split(b"?", 1)[0]
         if self._allowed_hosts and not self._host_verdicts[request.headers.get(b"host")]:
-            return 403, _JSON, b'{"error":"Host not allowed"}'
+            return HOST_FORBIDDEN
         if path == self._mcp_path:
             return self._mcp(request)
         if path == b"/health":
@@ -88,32 +98,18 @@ class McpEndpoint:
         return self._methods.is_supported(version.decode("latin-1"))
 
     def _host_allowed(self, host: bytes | None) -> bool:
-        if host is None:
-            return False
-        name = host.decode("latin-1").strip().lower()
-        if name.startswith("["):
-            name = name[: name.find("]") + 1]
-        elif ":" in name:
-            name = name.rsplit(":", 1)[0]
-        return name in self._allowed_hosts
+        return host_allowed(None if host is None else host.decode("latin-1"), self._allowed_hosts)
 
     def _origin_allowed(self, origin: bytes) -> bool:
-        if self._any_origin:
-            return True
-        text = origin.decode("latin-1").strip().lower()
-        if text in self._allowed_origins:
-            return True
-        # Same-machine origins are allowed when the server only accepts local Host names.
-        if self._allowed_hosts:
-            host = text.split("://", 1)[-1]
-            return self._host_allowed(host.encode("latin-1"))
-        return False
+        return origin_allowed(
+            origin.decode("latin-1"), allowed_origins=self._allowed_origins, allowed_hosts=self._allowed_hosts
+        )
 
     def _mcp(self, request: HttpRequest) -> Reply[Response]:
         headers = request.headers
         origin = headers.get(b"origin")
         if origin is not None and not self._origin_verdicts[origin]:
-            return _error(403, None, INVALID_REQUEST, "Forbidden: Origin not allowed")
+            return _error(403, None, INVALID_REQUEST, ORIGIN_REFUSED)
         if request.method != b"POST":
             # No standalone SSE stream and no sessions: GET and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
@@ -132,7 +128,7 @@ class McpEndpoint:
                 400,
                 id_,
                 UNSUPPORTED_PROTOCOL_VERSION,
-                f"Unsupported protocol version: {version.decode('latin-1')[:40]}",
+                f"Unsupported protocol version: {version.decode('latin-1')[:ECHO_VERSION_CHARS]}",
                 self._supported_data,
             )
         if kind is jsonrpc.Request:
@@ -169,12 +165,8 @@ class Verdicts(dict[K, bool]):
 
 
 def _is_json(content_type: bytes) -> bool:
-    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+    return is_json(content_type.decode("latin-1"))
 
 
 def _accepts_json(accept: bytes) -> bool:
-    for part in accept.lower().split(b","):
-        media = part.split(b";", 1)[0].strip()
-        if media in (b"application/json", b"application/*", b"*/*"):
-            return True
-    return False
+    return accepts_json(accept.decode("latin-1"))

@@ -285,3 +285,10 @@ def test_business_rule_failures_are_helpful_is_error_results(server: ServerProce
     text = result["result"]["content"][0]["text"]
     assert "999999" in text
     assert "SELECT" not in text and "Traceback" not in text
+
+
+def test_foreign_host_gets_a_json_rpc_invalid_request_error_with_a_null_id(server: ServerProcess) -> None:
+    reply = rpc(server.port, "ping", id_=3, host="evil.example.com")
+    assert reply.status == 403
+    assert reply.json()["error"]["code"] == jsonrpc.INVALID_REQUEST
+    assert reply.json()["id"] is None
