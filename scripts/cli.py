@@ -38,6 +38,7 @@ def build_app() -> typer.Typer:
     from scripts.bench.cli import bench
     from scripts.cost.cli import app as cost
     from scripts.cutover import cli as cutover
+    from scripts.release import app as release
 
     app = typer.Typer(
         name="mcpstack",
@@ -52,6 +53,7 @@ def build_app() -> typer.Typer:
     app.add_typer(stack.app, name="stack")
     app.add_typer(cutover.app, name="cutover")
     app.add_typer(cost, name="cost")
+    app.add_typer(release, name="release")
     return app
 
 
