@@ -6,8 +6,6 @@ Used by the tests (one synth per stage per session) and by tools that want the t
 from __future__ import annotations
 
 import json
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,15 +54,3 @@ def synthesize(
         for unit, stack in stacks.items()
     }
     return SynthesizedStage(config=config, app=app, stacks=stacks, templates=templates)
-
-
-def offline_env() -> dict[str, str]:
-    """The environment of a clean clone without AWS credentials: no profile, no keys, no instance metadata."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_EC2_METADATA_DISABLED="true",
-        CDK_DISABLE_CLI_TELEMETRY="1",
-        CDK_DISABLE_VERSION_CHECK="1",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    return env

@@ -14,6 +14,9 @@ from scripts.pgcluster import Cluster
 from services.tools import schema
 from tests.support import ServerProcess, native_server
 
+# The CDK CLI synth of every stage, shared by tests/infra and tests/cost (one synth per stage per session).
+pytest_plugins = ["tests.synth_fixtures"]
+
 
 async def _prepare(url: str) -> None:
     conn: Any = await schema.connect(url)

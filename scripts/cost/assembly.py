@@ -7,13 +7,12 @@ another's templates. Stale means older than any file of the CDK app (`infra/**`,
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from infra import contract
+from infra.offline import offline_env
 from scripts.state import REPO_ROOT, state_dir
 
 
@@ -48,19 +47,6 @@ def is_current(assembly: Path, stage: str) -> bool:
     if len(templates) < len(contract.STACK_UNITS):
         return False
     return min(t.stat().st_mtime for t in templates) >= _app_mtime()
-
-
-def offline_env() -> dict[str, str]:
-    """The environment `infra/synth.py` gives the CDK CLI (no AWS profile or keys, no metadata lookups, no telemetry),
-    built here because importing `infra.synth` starts the jsii runtime in this process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_EC2_METADATA_DISABLED="true",
-        CDK_DISABLE_CLI_TELEMETRY="1",
-        CDK_DISABLE_VERSION_CHECK="1",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    return env
 
 
 def synthesize(stage: str, out: Path, *, context: Sequence[str] = (), timeout_s: int = 600) -> None:

@@ -44,8 +44,8 @@ from infra.bootstrap.bootstrap import (
 )
 from infra.bootstrap.metrics_bridge import run as run_bridge
 from infra.bootstrap.metrics_bridge import scrape
-from tests.infra.conftest import write_synth_release
 from tests.support import free_port, rpc
+from tests.synth_fixtures import write_synth_release
 
 SECRET = json.dumps(
     {"username": "mcpstack", "password": "p@ss/w:rd", "host": "db.example", "port": 5432, "dbname": "mcpstack"}

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from infra import contract
-from infra.synth import REPO, STAGE_NAMES, offline_env
+from infra.offline import offline_env
+from infra.synth import REPO, STAGE_NAMES
 
 CHECKOV = REPO / "infra" / "tools" / "checkov.sh"
 CHECKOV_SKIPS = REPO / "infra" / "tools" / "checkov-skips.json"

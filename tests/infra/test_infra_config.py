@@ -21,8 +21,9 @@ from infra.config import (
     get_stage,
 )
 from infra.live_weights import LiveWeights, LiveWeightsError, read_live_weights, write_live_weights
+from infra.offline import offline_env
 from infra.releases import RELEASES_DIR_CONTEXT
-from infra.synth import REPO, STAGE_NAMES, offline_env
+from infra.synth import REPO, STAGE_NAMES
 
 SLOT = {"server": "native", "release": INITIAL_RELEASE, "instance_type": "t3.small"}
 

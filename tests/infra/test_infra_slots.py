@@ -17,8 +17,9 @@ import pytest
 
 from infra import contract
 from infra.config import STAGES, StageConfig
-from infra.synth import REPO, STAGE_NAMES, SynthesizedStage, offline_env, synthesize
-from tests.infra.conftest import write_synth_release
+from infra.offline import offline_env
+from infra.synth import REPO, STAGE_NAMES, SynthesizedStage, synthesize
+from tests.synth_fixtures import write_synth_release
 
 Stages = dict[str, SynthesizedStage]
 FLEETS: tuple[contract.StackUnit, ...] = ("FleetBlue", "FleetGreen")
