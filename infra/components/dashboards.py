@@ -1,4 +1,5 @@
-"""CloudWatch dashboards: operations (per colour, RDS) and cost (billing, fleet size, requests per colour)."""
+"""The CloudWatch operations dashboard (per colour, MCP metrics per slot, RDS); the cost dashboard is
+`infra/components/cost_dashboard.py`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from infra import contract
 from infra.components.mcp_signals import McpSignals
 from infra.components.signals import ColorSignals
 
-__all__ = ["ColorSignals", "CostDashboard", "OperationsDashboard"]
+__all__ = ["ColorSignals", "OperationsDashboard"]
 
 _WIDTH = 8
 _HEIGHT = 6
@@ -108,66 +109,4 @@ class OperationsDashboard(Construct):
                 height=_HEIGHT,
             ),
             cloudwatch.AlarmStatusWidget(title="Cutover gates", alarms=alarms, width=_WIDTH, height=_HEIGHT),
-        )
-
-
-class CostDashboard(Construct):
-    """Exposes `dashboard`: the inputs of `mcpstack cost` as they happen (fleet size, requests, billing total)."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        stage: str,
-        colors: dict[contract.Color, ColorSignals],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, id_, **kwargs)
-        self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=contract.cost_dashboard_name(stage), default_interval=Duration.days(7)
-        )
-        self.dashboard.add_widgets(
-            cloudwatch.TextWidget(
-                markdown=(
-                    f"## mcpstack {stage}: cost inputs\n"
-                    "Every resource carries the `Project`, `Stage` and `Color` tags (activate them as cost-allocation "
-                    "tags). `mcpstack cost` prices the synthesized stacks from measured throughput; the billing total "
-                    "below exists only in us-east-1 and is a month-to-date figure for the whole account."
-                ),
-                width=24,
-                height=3,
-            )
-        )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="In-service instances",
-                left=[
-                    sig.asg_metric("AWS/AutoScaling", "GroupInServiceInstances", statistic="Average", label=color)
-                    for color, sig in colors.items()
-                ],
-                width=_WIDTH,
-                height=_HEIGHT,
-            ),
-            cloudwatch.GraphWidget(
-                title="Requests per hour",
-                left=[sig.requests(label=color, period=Duration.hours(1)) for color, sig in colors.items()],
-                width=_WIDTH,
-                height=_HEIGHT,
-            ),
-            cloudwatch.SingleValueWidget(
-                title="Estimated charges, month to date (USD)",
-                metrics=[
-                    cloudwatch.Metric(
-                        namespace="AWS/Billing",
-                        metric_name="EstimatedCharges",
-                        dimensions_map={"Currency": "USD"},
-                        statistic="Maximum",
-                        period=Duration.hours(6),
-                        region="us-east-1",
-                    )
-                ],
-                width=_WIDTH,
-                height=_HEIGHT,
-            ),
         )
