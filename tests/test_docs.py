@@ -103,7 +103,16 @@ OUTSIDE = re.compile(
     r"|(?<![\w/])protocol\.md",
     re.I,
 )
-CITING = ["README.md", "docs/*.md", "scripts/**/*.py", "tests/**/*.py"]
+CITING = [
+    "README.md",
+    "docs/*.md",
+    "scripts/**/*.py",
+    "services/**/*.py",
+    "services/**/*.sql",
+    "infra/**/*.py",
+    "tests/**/*.py",
+    "tests/**/*.json",
+]
 GENERATED = {"docs/benchmarks.md"}  # written by scripts/bench/report.py, which is checked instead
 
 

@@ -31,7 +31,7 @@ class App:
         """Register a tool: its schema comes from the type hints, its description from the docstring."""
         return self.registry.tool(name, **options)
 
-    mcp_tool = tool  # the spelling of the seed post's example
+    mcp_tool = tool  # the spelling of the cost post's example ("Conduit vs FastAPI")
 
     def include(self, registry: ToolRegistry) -> None:
         """Serve the tools of another registry too (a tool pack)."""
