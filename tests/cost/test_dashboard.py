@@ -51,10 +51,10 @@ def test_dashboard_is_self_contained(page: tuple[str, Path]) -> None:
     assert "<script src" not in text and "<link" not in text
 
 
-@pytest.mark.skipif(chromium_path() is None, reason="needs chromium (scripts/ensure-system.sh installs it)")
 def test_dashboard_renders_and_calculator_matches_the_model(
     page: tuple[str, Path], assemblies: dict[str, Path]
 ) -> None:
+    assert chromium_path() is not None, "needs chromium: scripts/ensure-system.sh (make test) installs it"
     name, html = page
     run = throughput.load(RESULTS)
     resources = templates.load(assemblies[name], name)

@@ -162,12 +162,6 @@ def test_full_cutover_under_load_completes_with_zero_failed_requests(cluster_url
         assert second.returncode == ExitCode.OK and stack.audit()[-1]["event"] == "noop"
 
 
-def _native_reads_fault_file() -> bool:
-    """Fault injection (`MCP_FAULTS`) is the native server's feature; the rollback test needs it."""
-    return any("MCP_FAULTS" in p.read_text() for p in (REPO / "services" / "mcp_server").glob("*.py"))
-
-
-@pytest.mark.skipif(not _native_reads_fault_file(), reason="the native server has no MCP_FAULTS fault injection yet")
 def test_faulty_green_rolls_back_by_itself_within_the_gate_budget(cluster_url: str) -> None:
     with local_stack(cluster_url, blue="fastapi", green="native") as stack:
         plan = json.loads(PLAN.read_text())
