@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infra.bootstrap.bootstrap import MANIFEST_NAME, RELEASE_FORMAT
+from infra.bootstrap.bootstrap import BOOTSTRAP_NAME, MANIFEST_NAME, RELEASE_FORMAT, requirements_name
+from infra.contract import SERVERS
 from scripts.state import state_dir
 
 # `cdk synth -c releases_dir=PATH` points the app at another releases directory (tests, CI).
@@ -42,4 +43,17 @@ def release_path(releases_dir: Path, release: str, *, server: str) -> Path:
     servers = manifest.get("servers")
     if not isinstance(servers, dict) or server not in servers:
         raise ReleaseNotFoundError(f"release {release} has no {server} server")
+    return path
+
+
+def write_manifest_only_release(releases_dir: Path, release: str) -> Path:
+    """A release directory as synth sees it: the manifest and this tree's bootstrap, no wheels (synth reads none).
+
+    For pricing and testing the app where the slots' releases are not built; never something an instance can boot.
+    """
+    path = releases_dir / release
+    path.mkdir(parents=True, exist_ok=True)
+    (path / BOOTSTRAP_NAME).write_bytes((Path(__file__).parent / "bootstrap" / "bootstrap.py").read_bytes())
+    manifest = {"format": RELEASE_FORMAT, "id": release, "servers": {s: requirements_name(s) for s in SERVERS}}
+    (path / MANIFEST_NAME).write_text(json.dumps(manifest, sort_keys=True) + "\n")
     return path

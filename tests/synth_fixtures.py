@@ -7,18 +7,14 @@ synthesizing every stage again. Nothing here imports aws_cdk (no jsii start unle
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from infra.bootstrap.bootstrap import BOOTSTRAP_NAME, MANIFEST_NAME, RELEASE_FORMAT, requirements_name
 from infra.config import STAGES
-from infra.contract import SERVERS
 from infra.offline import offline_env
-from infra.releases import RELEASES_DIR_CONTEXT
+from infra.releases import RELEASES_DIR_CONTEXT, write_manifest_only_release
 from scripts.state import REPO_ROOT as REPO
 
 STAGE_NAMES = tuple(STAGES)
@@ -26,16 +22,7 @@ STAGE_NAMES = tuple(STAGES)
 
 def write_synth_release(releases_dir: Path, release: str) -> Path:
     """A release directory as the CDK app sees it: the manifest and the bootstrap, no wheels (synth reads none)."""
-    path = releases_dir / release
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "infra" / "bootstrap" / "bootstrap.py", path / BOOTSTRAP_NAME)
-    manifest = {
-        "format": RELEASE_FORMAT,
-        "id": release,
-        "servers": {server: requirements_name(server) for server in SERVERS},
-    }
-    (path / MANIFEST_NAME).write_text(json.dumps(manifest, sort_keys=True) + "\n")
-    return path
+    return write_manifest_only_release(releases_dir, release)
 
 
 @pytest.fixture(scope="session")

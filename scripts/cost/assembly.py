@@ -6,7 +6,6 @@ another's templates. Stale means older than any file of the CDK app (`infra/**`,
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,9 +83,14 @@ def assembly_for(stage: str, cdk_out: Path | None = None, *, context: Sequence[s
 def pricing_context(stage: str, root: Path) -> list[str]:
     """`cdk synth` reads each slot's release manifest, never its wheels: when the stage's releases are not built (a
     fresh clone), price it from manifest-only releases written under `root` and named by the synth context."""
-    from infra.bootstrap.bootstrap import BOOTSTRAP_NAME, MANIFEST_NAME, RELEASE_FORMAT, requirements_name
     from infra.config import STAGES
-    from infra.releases import RELEASES_DIR_CONTEXT, ReleaseNotFoundError, default_releases_dir, release_path
+    from infra.releases import (
+        RELEASES_DIR_CONTEXT,
+        ReleaseNotFoundError,
+        default_releases_dir,
+        release_path,
+        write_manifest_only_release,
+    )
 
     fleets = [STAGES[stage].fleet(color) for color in ("blue", "green")]
     try:
@@ -96,10 +100,5 @@ def pricing_context(stage: str, root: Path) -> list[str]:
     except ReleaseNotFoundError:
         pass
     for fleet in fleets:
-        path = root / fleet.release
-        path.mkdir(parents=True, exist_ok=True)
-        (path / BOOTSTRAP_NAME).write_bytes((REPO_ROOT / "infra" / "bootstrap" / "bootstrap.py").read_bytes())
-        servers = {server: requirements_name(server) for server in contract.SERVERS}
-        manifest = {"format": RELEASE_FORMAT, "id": fleet.release, "servers": servers}
-        (path / MANIFEST_NAME).write_text(json.dumps(manifest, sort_keys=True) + "\n")
+        write_manifest_only_release(root, fleet.release)
     return [f"{RELEASES_DIR_CONTEXT}={root}"]
