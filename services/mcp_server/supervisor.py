@@ -79,13 +79,15 @@ def run(config: ServerConfig, registry: ToolRegistry) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit code."""
     configure_logging(config.log_level)
     try:
-        probe = make_socket(config.host, config.port, reuse_port=config.reuse_port)
+        # With reuse_port the probe only binds: a listening probe would take connections into its backlog and reset
+        # them when it closes, before the workers' own sockets listen.
+        probe = make_socket(config.host, config.port, reuse_port=config.reuse_port, listen=not config.reuse_port)
     except OSError as ex:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, ex.strerror or ex)
         return 2
     shared: socket.socket | None = None
     if config.reuse_port:
-        probe.close()  # each worker binds its own; a socket nobody accepts on would swallow connections
+        probe.close()  # each worker binds and listens on its own
     else:
         shared = probe
     metrics_dir = _private_dir("mcpstack-metrics-")

@@ -34,7 +34,8 @@ LISTEN_BACKLOG = 4096
 DRAIN_TICK_S = 0.05
 
 
-def make_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+def make_socket(host: str, port: int, *, reuse_port: bool, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to host:port, listening unless `listen` is False (a bind-only probe of the address)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -45,7 +46,8 @@ def make_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(LISTEN_BACKLOG)
+    if listen:
+        sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock
 

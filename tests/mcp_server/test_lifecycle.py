@@ -101,3 +101,25 @@ def test_a_busy_port_fails_at_start_with_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_supervisors_address_probe_refuses_connections_instead_of_taking_them_and_resetting_them() -> None:
+    """With SO_REUSEPORT the supervisor checks the address with a bind-only socket and closes it; a client that
+    connects before the workers listen is refused (and retries), never accepted into a backlog that is then reset."""
+    import socket
+
+    from services.mcp_server.worker import make_socket
+
+    probe = make_socket("127.0.0.1", 0, reuse_port=True, listen=False)
+    try:
+        port = probe.getsockname()[1]
+        with socket.socket() as client:
+            client.settimeout(5)
+            try:
+                client.connect(("127.0.0.1", port))
+                outcome = "accepted"
+            except ConnectionRefusedError:
+                outcome = "refused"
+    finally:
+        probe.close()
+    assert outcome == "refused"
