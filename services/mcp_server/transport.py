@@ -29,7 +29,8 @@ _TEXT = b"content-type: text/plain; charset=utf-8\r\n"
 _PROMETHEUS = b"content-type: text/plain; version=0.0.4; charset=utf-8\r\n"
 _ALLOW_POST = b"content-type: application/json\r\nallow: POST\r\n"
 
-NOT_FOUND: Response = (404, _JSON, b'{"error":"not found"}')
+# Every refusal carries a JSON-RPC error body (id null), as both servers answer them.
+NOT_FOUND: Response = (404, _JSON, jsonrpc.encode_error(None, INVALID_REQUEST, "Not Found"))
 HEALTHY: Response = (200, _JSON, b'{"status":"ok"}')
 READY: Response = (200, _JSON, b'{"status":"ready","database":"ok"}')
 NOT_READY: Response = (503, _JSON, b'{"status":"not ready","database":"unavailable"}')
