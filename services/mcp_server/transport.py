@@ -6,7 +6,7 @@ Routes `/mcp`, `/health`, `/ready` and `/metrics`; checks Host and Origin, metho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from services.mcp_server import jsonrpc
@@ -61,6 +61,8 @@ class McpEndpoint:
         allowed_origins: frozenset[str],
         ready: Callable[[], Awaitable[bool]],
         metrics_text: Callable[[], bytes],
+        guard: Callable[[HttpRequest], Response | None] | None = None,
+        guard_routes: Mapping[bytes, Response] | None = None,
     ) -> None:
         self._methods = methods
         self._mcp_path = mcp_path.encode()
@@ -68,6 +70,10 @@ class McpEndpoint:
         self._allowed_origins = allowed_origins
         self._ready = ready
         self._metrics_text = metrics_text
+        # Optional authentication and rate limits (services/mcp_server/guard.py): a refusal, or None to go on; and
+        # the routes it serves (the protected resource metadata). Off by default: then one `is None` test.
+        self._guard = guard
+        self._guard_routes = guard_routes or {}
         self._supported_data = {"supported": list(methods.supported_versions)}
         # Verdicts per distinct header value: clients send the same few values over and over.
         self._host_verdicts: Verdicts[bytes | None] = Verdicts(self._host_allowed)
@@ -90,7 +96,7 @@ class McpEndpoint:
             return self._readiness()
         if path == b"/metrics":
             return 200, _PROMETHEUS, self._metrics_text()
-        return NOT_FOUND
+        return self._guard_routes.get(path, NOT_FOUND)
 
     async def _readiness(self) -> Response:
         return READY if await self._ready() else NOT_READY
@@ -111,6 +117,8 @@ class McpEndpoint:
         origin = headers.get(b"origin")
         if origin is not None and not self._origin_verdicts[origin]:
             return _error(403, None, INVALID_REQUEST, ORIGIN_REFUSED)
+        if self._guard is not None and (refused := self._guard(request)) is not None:
+            return refused
         if request.method != b"POST":
             # No standalone SSE stream and no sessions: GET and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")

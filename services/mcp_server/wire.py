@@ -75,14 +75,22 @@ class WireLimits:
 
 
 class HttpRequest:
-    __slots__ = ("body", "headers", "keep_alive", "method", "path")
+    __slots__ = ("body", "headers", "keep_alive", "method", "path", "transport")
 
-    def __init__(self, method: bytes, path: bytes, headers: dict[bytes, bytes], body: bytes, keep_alive: bool):
+    def __init__(
+        self, method: bytes, path: bytes, headers: dict[bytes, bytes], body: bytes, keep_alive: bool, transport: Any
+    ):
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+        self.transport = transport  # the connection's; asked for the peer address only when a rule needs it
+
+    def peer(self) -> str | None:
+        """The peer's IP address (the load balancer's, behind one)."""
+        peername = self.transport.get_extra_info("peername") if self.transport is not None else None
+        return str(peername[0]) if peername else None
 
 
 class _Exchange:
@@ -304,7 +312,7 @@ class HttpProtocol(asyncio.Protocol):
         self._request_started = None
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = bool(self._parser.should_keep_alive()) and not server.draining
-        request = HttpRequest(self._parser.get_method(), self._url, self._headers, body, keep_alive)
+        request = HttpRequest(self._parser.get_method(), self._url, self._headers, body, keep_alive, self._transport)
         self._headers = _NO_HEADERS  # an idle connection keeps nothing of its last request
         self._body = _NO_BODY
         self._url = b""
