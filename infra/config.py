@@ -6,13 +6,24 @@ Nothing here talks to AWS or imports aws_cdk; the cost tool can read the same sh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from infra.contract import SERVERS, Color, Server
 
 
 class UnknownStageError(ValueError):
     """The stage name given on the command line has no configuration."""
+
+
+class StageConfigError(ValueError):
+    """A stage configuration that must not be deployed (the synth stops with this one line)."""
+
+
+# What a stage exposes to the internet. "dev-open": plain HTTP allowed, no WAF, the servers' bearer-token auth only
+# if `auth` is set: anyone who finds the ALB's name can call every tool, including the one that writes to the
+# database. "production": HTTPS only (port 80 redirects), an AWS WAF web ACL on the ALB, bearer-token auth required.
+Exposure = Literal["dev-open", "production"]
+EXPOSURES: Final[tuple[Exposure, ...]] = ("dev-open", "production")
 
 
 # Amazon Linux 2023 (x86_64, kernel 6.1) pinned per region: the image is part of a slot's release, so it is never
@@ -69,6 +80,38 @@ class EdgeConfig:
     idle_timeout_s: int = 60
     certificate_arn: str | None = None
     access_log_retention_days: int = 90
+    exposure: Exposure = "dev-open"
+    # The WAF's rate-based rule (production only): requests per client IP per 5-minute window before it blocks.
+    waf_requests_per_ip_per_5min: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.exposure not in EXPOSURES:
+            raise StageConfigError(f"exposure must be one of {', '.join(EXPOSURES)}, not {self.exposure!r}")
+        if not 10 <= self.waf_requests_per_ip_per_5min <= 2_000_000_000:
+            raise StageConfigError("waf_requests_per_ip_per_5min must be between 10 and 2e9 (the WAF's limits)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthConfig:
+    """The servers' bearer-token authentication (an OAuth 2.1 resource server), set on the instances as the
+    MCP_AUTH_* environment: tokens must come from `issuer`, be meant for `audience`, be signed by a key from
+    `jwks_url` and carry `required_scopes`; `resource_url` is the public URL of the MCP endpoint the servers
+    advertise in their protected-resource metadata."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    resource_url: str
+    required_scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("issuer", "jwks_url", "resource_url"):
+            if not getattr(self, name).startswith("https://"):
+                raise StageConfigError(f"auth.{name} must be an https:// URL, not {getattr(self, name)!r}")
+        if not self.audience:
+            raise StageConfigError("auth.audience must not be empty")
+        if any(not scope or " " in scope for scope in self.required_scopes):
+            raise StageConfigError("auth.required_scopes must be scope names without spaces")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,7 +156,9 @@ class FleetConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringConfig:
-    alarm_email: str | None = None
+    # Who gets the alarms by e-mail (each address confirms its subscription once). Empty: nobody is subscribed and
+    # the alarms reach only the topic (its ARN is published for other subscribers) and the dashboards.
+    alarm_emails: tuple[str, ...] = ()
     period_s: int = 60
     evaluation_periods: int = 3
     # Cutover gates (absolute limits; the cutover also compares green against blue).
@@ -133,11 +178,25 @@ class StageConfig:
     blue: FleetConfig
     green: FleetConfig
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    # The servers' bearer-token auth; None: off (allowed only when edge.exposure is "dev-open").
+    auth: AuthConfig | None = None
 
     def __post_init__(self) -> None:
         for color in ("blue", "green"):
             if self.fleet(color).ami_id is None and self.region not in PINNED_AMIS:
                 raise ValueError(f"no pinned AMI for {self.region}: add it to PINNED_AMIS or set {color}.ami_id")
+
+    def check_exposure(self) -> None:
+        """A production stage has a certificate and auth; checked when the app is built, so a stage edited into an
+        undeployable state stops the synth with one line (`StageConfigError`)."""
+        if self.edge.exposure != "production":
+            return
+        if self.edge.certificate_arn is None:
+            raise StageConfigError(
+                f"stage {self.name!r} is production but has no edge.certificate_arn: HTTPS is required"
+            )
+        if self.auth is None:
+            raise StageConfigError(f"stage {self.name!r} is production but has no auth: bearer tokens are required")
 
     def fleet(self, color: Color) -> FleetConfig:
         return self.blue if color == "blue" else self.green
@@ -152,8 +211,11 @@ INITIAL_RELEASE: Final = "0.1.0-a877d64a97a9"
 
 STAGES: dict[str, StageConfig] = {
     # Small and cheap: one NAT, single-AZ micro database, one small instance per colour.
+    # OPEN: plain HTTP, no WAF, no bearer-token auth. Anyone who finds the ALB can call every tool, including the one
+    # that writes to the database. For a short-lived test deployment only (docs/deploy.md, "Security").
     "dev": StageConfig(
         name="dev",
+        edge=EdgeConfig(exposure="dev-open"),
         blue=FleetConfig(
             server="fastapi", release=INITIAL_RELEASE, instance_type="t3.small", min_capacity=1, max_capacity=2
         ),
@@ -163,8 +225,11 @@ STAGES: dict[str, StageConfig] = {
     ),
     # The shapes of the "Conduit vs FastAPI" cost post: FastAPI on 4 x t3.medium (burstable), native on one t3.small,
     # RDS PostgreSQL Multi-AZ on db.t4g.small, CloudWatch.
+    # OPEN like dev (the repository holds no certificate or identity provider): before users reach it, set
+    # exposure="production", certificate_arn and auth (docs/deploy.md, "Security").
     "burstable": StageConfig(
         name="burstable",
+        edge=EdgeConfig(exposure="dev-open"),
         database=DatabaseConfig(instance_class="t4g.small", multi_az=True, deletion_protection=True),
         blue=FleetConfig(
             server="fastapi", release=INITIAL_RELEASE, instance_type="t3.medium", min_capacity=4, max_capacity=8
@@ -174,8 +239,10 @@ STAGES: dict[str, StageConfig] = {
         ),
     ),
     # Benchmark: the same compute-optimized type for both fleets so throughput per instance compares directly.
+    # OPEN like dev: a WAF rate limit or token checks would be part of what it measures.
     "bench": StageConfig(
         name="bench",
+        edge=EdgeConfig(exposure="dev-open"),
         database=DatabaseConfig(instance_class="t4g.medium"),
         blue=FleetConfig(
             server="fastapi",

@@ -39,8 +39,8 @@ class CutoverAlarms(Construct):
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
             enforce_ssl=True,
         )
-        if config.alarm_email is not None:
-            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        for address in config.alarm_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
         period = Duration.seconds(config.period_s)
         self.alarms: dict[tuple[contract.Color, str], cloudwatch.Alarm] = {}
         for color, signals in colors.items():

@@ -229,7 +229,7 @@ def optional_features(tmp_path_factory: pytest.TempPathFactory, synth_releases: 
         edge=EdgeConfig(certificate_arn=CERTIFICATE_ARN),
         database=dataclasses.replace(dev.database, rds_proxy=True),
         network=dataclasses.replace(dev.network, interface_endpoints=True),
-        monitoring=dataclasses.replace(dev.monitoring, alarm_email="ops@example.com"),
+        monitoring=dataclasses.replace(dev.monitoring, alarm_emails=("ops@example.com",)),
     )
     return synthesize(config, tmp_path_factory.mktemp("app-options"), releases_dir=synth_releases, weights=LIVE)
 
