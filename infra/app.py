@@ -14,7 +14,7 @@ from aws_cdk import App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from infra import contract
-from infra.config import DEFAULT_STAGE, StageConfig, UnknownStageError, get_stage
+from infra.config import DEFAULT_STAGE, StageConfig, StageConfigError, UnknownStageError, get_stage
 from infra.live_weights import LiveWeights, LiveWeightsError, read_live_weights
 from infra.releases import RELEASES_DIR_CONTEXT, ReleaseNotFoundError, default_releases_dir, release_path
 from infra.stacks.data import DataStack
@@ -28,6 +28,7 @@ def build(
     app: App, config: StageConfig, *, releases_dir: Path, weights: LiveWeights
 ) -> dict[contract.StackUnit, Stack]:
     """Adds the stage's stacks to `app` and wires them; returns them by unit."""
+    config.check_exposure()
     # Checked before any construct exists, so a missing release is one clear error, not a half-built app.
     releases = {
         color: release_path(releases_dir, config.fleet(color).release, server=config.fleet(color).server)
@@ -83,7 +84,7 @@ def main() -> None:
     try:
         config = stage_from_context(app)
         build(app, config, releases_dir=releases_dir_from_context(app), weights=read_live_weights(config.name))
-    except (UnknownStageError, ReleaseNotFoundError, LiveWeightsError) as ex:
+    except (UnknownStageError, StageConfigError, ReleaseNotFoundError, LiveWeightsError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         raise SystemExit(2) from None
     # An unacknowledged AwsSolutions finding makes synth fail; the report lands in cdk.out.
