@@ -7,7 +7,8 @@
   core (`MCPSTACK_GUNICORN_TUNED=1`, or `mcpstack serve fastapi --tuned`): an async worker never blocks on I/O, so
   the extra processes only add memory and context switches. `WEB_CONCURRENCY` overrides both.
 - Keep-alive 75 s: above the ALB's 60 s idle timeout, so the load balancer (not the server) closes idle connections
-  and never sends a request on a connection the server is closing.
+  and never sends a request on a connection the server is closing (`settings.KEEPALIVE_TIMEOUT_S`; the CDK app checks
+  it against each stage's idle timeout, infra/timeouts.py).
 - SIGTERM: the master stops accepting and tells each worker to stop; uvicorn finishes in-flight requests and closes
   idle connections; `graceful_timeout` (20 s, within the ALB's deregistration delay) bounds the drain. The worker
   class is uvicorn's `UvicornWorker` with a drain grace for idle keep-alive connections (`worker.py`).
@@ -21,7 +22,7 @@ import shutil
 import tempfile
 from typing import Any
 
-ALB_IDLE_TIMEOUT_S = 60
+from services.fastapi_baseline.settings import DRAIN_TIMEOUT_S, KEEPALIVE_TIMEOUT_S
 
 
 def worker_count(cores: int, *, tuned: bool) -> int:
@@ -36,8 +37,8 @@ wsgi_app = "services.fastapi_baseline.app:app"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")]
 workers = int(os.environ.get("WEB_CONCURRENCY") or worker_count(_cores, tuned=_tuned))
 worker_class = "services.fastapi_baseline.worker.DrainingUvicornWorker"  # uvicorn.workers.UvicornWorker + drain fix
-keepalive = ALB_IDLE_TIMEOUT_S + 15
-graceful_timeout = 20
+keepalive = KEEPALIVE_TIMEOUT_S
+graceful_timeout = DRAIN_TIMEOUT_S
 timeout = 30
 accesslog = None
 errorlog = "-"

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 
 from services import protocol
 
+# The server's keep-alive and drain (gunicorn's `keepalive` and `graceful_timeout`, in gunicorn_conf.py). Here, in a
+# module without side effects, so the CDK app can check them against the load balancer's timeouts (infra/timeouts.py):
+# keep-alive above the ALB's idle timeout (60 s), drain below the target group's deregistration delay (30 s).
+KEEPALIVE_TIMEOUT_S = 75
+DRAIN_TIMEOUT_S = 20
+
 
 def _items(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())

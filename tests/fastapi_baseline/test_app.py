@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from infra.config import EdgeConfig
 from services.fastapi_baseline import gunicorn_conf
 from services.fastapi_baseline.gunicorn_conf import worker_count
-from services.fastapi_baseline.settings import Settings
+from services.fastapi_baseline.settings import DRAIN_TIMEOUT_S, KEEPALIVE_TIMEOUT_S, Settings
 from tests.support import build_request, fastapi_server, raw_request, rpc
 
 
@@ -21,8 +22,10 @@ def test_worker_count_is_gunicorns_2_cores_plus_1_and_tuned_is_one_per_core() ->
 
 
 def test_gunicorn_keeps_connections_longer_than_the_alb_and_drains() -> None:
-    assert gunicorn_conf.keepalive > gunicorn_conf.ALB_IDLE_TIMEOUT_S
-    assert gunicorn_conf.graceful_timeout > 0
+    # The values infra/timeouts.py checks against each stage's ALB idle timeout and deregistration delay.
+    assert (gunicorn_conf.keepalive, gunicorn_conf.graceful_timeout) == (KEEPALIVE_TIMEOUT_S, DRAIN_TIMEOUT_S)
+    assert gunicorn_conf.keepalive > EdgeConfig().idle_timeout_s
+    assert 0 < gunicorn_conf.graceful_timeout < EdgeConfig().deregistration_delay_s
     assert gunicorn_conf.worker_class.endswith("UvicornWorker")
 
 
