@@ -22,6 +22,10 @@ class StageConfigError(ValueError):
 # What a stage exposes to the internet. "dev-open": plain HTTP allowed, no WAF, the servers' bearer-token auth only
 # if `auth` is set: anyone who finds the ALB's name can call every tool, including the one that writes to the
 # database. "production": HTTPS only (port 80 redirects), an AWS WAF web ACL on the ALB, bearer-token auth required.
+CpuCredits = Literal["standard", "unlimited"]
+CPU_CREDITS: Final[tuple[CpuCredits, ...]] = ("standard", "unlimited")
+BURSTABLE_FAMILIES: Final = frozenset({"t2", "t3", "t3a", "t4g"})
+
 Exposure = Literal["dev-open", "production"]
 EXPOSURES: Final[tuple[Exposure, ...]] = ("dev-open", "production")
 
@@ -56,8 +60,10 @@ class NetworkConfig:
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     instance_class: str = "t4g.micro"
-    # A full version: a major-only version makes cfn-lint warn and lets RDS pick minor upgrades under us.
-    postgres_full_version: str = "17.6"
+    # A full version (a major-only one makes cfn-lint warn): the version a new instance starts from. The major must be
+    # listed with its support dates in infra/postgres_versions.py; minor upgrades are on, so RDS moves the minor
+    # forward in the maintenance window.
+    postgres_full_version: str = "17.9"
     postgres_major_version: str = "17"
     database_name: str = "mcpstack"
     username: str = "mcpstack"
@@ -67,6 +73,10 @@ class DatabaseConfig:
     multi_az: bool = False
     deletion_protection: bool = False
     rds_proxy: bool = False
+    # None: the RDS default for the class (infra/budget.py); set it when the parameter group sets max_connections.
+    max_connections: int | None = None
+    # The PostgreSQL log export's log group (created by the stack, deleted with it).
+    log_retention_days: int = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +150,11 @@ class FleetConfig:
     # timeout, so a boot that never serves is replaced instead of staying in service for the whole timeout.
     health_check_grace_s: int = 300
     log_retention_days: int = 30
+    # T2/T3/T4g only (ignored on fixed-performance types). "standard": a sustained load above the baseline (20 % per
+    # vCPU on t3.small/medium) is throttled to it once the earned credits are spent, at no extra cost. "unlimited":
+    # never throttled, surplus credits billed at $0.05 per vCPU-hour (which can double a t3's price under a sustained
+    # load; the cost report prices it). EC2's own default for T3 is unlimited; the stack states it per slot instead.
+    cpu_credits: CpuCredits = "standard"
 
     def __post_init__(self) -> None:
         if not 0 < self.min_capacity <= self.max_capacity:
@@ -150,8 +165,17 @@ class FleetConfig:
             raise ValueError(f"release must be a release id (a directory name), not {self.release!r}")
         if self.ami_id is not None and not self.ami_id.startswith("ami-"):
             raise ValueError(f"ami_id must be an AMI id (ami-...), not {self.ami_id!r}")
+        if self.cpu_credits not in CPU_CREDITS:
+            raise ValueError(f"cpu_credits must be one of {', '.join(CPU_CREDITS)}, not {self.cpu_credits!r}")
+        if self.cpu_credits == "unlimited" and not self.burstable:
+            raise ValueError(f"cpu_credits='unlimited' applies to burstable types only, not {self.instance_type}")
         if not 0 < self.health_check_grace_s < self.signal_timeout_min * 60:
             raise ValueError("health_check_grace_s must be positive and shorter than the signal timeout")
+
+    @property
+    def burstable(self) -> bool:
+        """A T-family type, which runs on CPU credits."""
+        return self.instance_type.split(".", 1)[0] in BURSTABLE_FAMILIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,11 +255,25 @@ STAGES: dict[str, StageConfig] = {
         name="burstable",
         edge=EdgeConfig(exposure="dev-open"),
         database=DatabaseConfig(instance_class="t4g.small", multi_az=True, deletion_protection=True),
+        # At most 6 FastAPI instances: 7 (with the rolling update's extra one) x 5 gunicorn workers x 4 connections
+        # + 5 x 2 native workers x 3 + a reserve of 10 = 180 fit db.t4g.small's 191 connections; 8 would need 220
+        # (infra/budget.py). Unlimited credits: the cost post's fleets run the T3 default and its sustained load is
+        # priced, not throttled.
         blue=FleetConfig(
-            server="fastapi", release=INITIAL_RELEASE, instance_type="t3.medium", min_capacity=4, max_capacity=8
+            server="fastapi",
+            release=INITIAL_RELEASE,
+            instance_type="t3.medium",
+            min_capacity=4,
+            max_capacity=6,
+            cpu_credits="unlimited",
         ),
         green=FleetConfig(
-            server="native", release=INITIAL_RELEASE, instance_type="t3.small", min_capacity=1, max_capacity=4
+            server="native",
+            release=INITIAL_RELEASE,
+            instance_type="t3.small",
+            min_capacity=1,
+            max_capacity=4,
+            cpu_credits="unlimited",
         ),
     ),
     # Benchmark: the same compute-optimized type for both fleets so throughput per instance compares directly.
