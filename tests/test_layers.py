@@ -12,7 +12,7 @@ SERVER = REPO / "services" / "mcp_server"
 # `services.tools.reply` is the shape of an answer that may still need awaiting: it lives in the lowest layer that
 # produces one (the tools), so every layer above imports it downward.
 ALLOWED = {
-    "wire": {"services.tools.reply"},
+    "wire": {"services.protocol", "services.tools.reply"},
     "jsonrpc": {"services.protocol"},
     "metrics": set(),
     "faults": {"services.tools.context", "services.tools.registry", "services.tools.reply"},
