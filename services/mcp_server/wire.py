@@ -21,6 +21,7 @@ from typing import Any
 
 import httptools
 
+from services.protocol import INVALID_REQUEST
 from services.tools.reply import Reply, pending
 
 log = logging.getLogger("mcpstack.wire")
@@ -56,9 +57,11 @@ def date_header(epoch_s: float) -> bytes:
 
 
 def error_response(status: int, message: str) -> Response:
-    """A small JSON body for transport-level errors the wire layer answers itself."""
-    body = b'{"error":"' + message.encode("ascii") + b'"}'
-    return status, _JSON, body
+    """A refusal the wire layer answers itself (400, 408, 413, 414, 431): a JSON-RPC error object with id null and
+    code -32600 (Invalid Request), the body MCP clients parse, as the layers above answer their refusals (403, 404,
+    405, 406, 415). `message` is a constant of this module: plain ASCII, nothing to escape."""
+    error = b'{"code":%d,"message":"%s"}' % (INVALID_REQUEST, message.encode("ascii"))
+    return status, _JSON, b'{"jsonrpc":"2.0","id":null,"error":' + error + b"}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,9 @@ class WireLimits:
     max_body_bytes: int = 1_048_576
     max_pipelined: int = 32
     keepalive_timeout_s: float = 75.0
-    request_timeout_s: float = 30.0  # a started request must arrive completely within this time (slowloris)
+    # A request must arrive completely within this time from its first byte (slowloris); bytes that are not yet a
+    # request (blank lines) count as its start.
+    request_timeout_s: float = 30.0
     max_in_flight: int = 1024  # per worker; over it, answer 503
     drain_idle_grace_s: float = 0.5  # while draining, an idle connection may still send one last request
 
@@ -234,6 +239,10 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        if self._request_started is None:
+            # The first byte starts the request clock, so bytes that never make a request line (RFC 9112, section
+            # 2.2 lets a server ignore empty lines before one) hold the connection no longer than a slow request.
+            self._request_started = self._server.now
         parser = self._parser
         if parser is None:  # shed while the connection idled
             parser = self._parser = httptools.HttpRequestParser(self)
@@ -242,7 +251,17 @@ class HttpProtocol(asyncio.Protocol):
         except _Reject as ex:
             self._reject(ex.status, ex.message)
         except httptools.HttpParserUpgrade:
-            self._reject(400, "protocol upgrade is not supported")
+            # The parser completes an Upgrade (or CONNECT) request at its headers, and it has been dispatched: the
+            # upgrade is ignored (RFC 9110, section 7.8), the request answered once, then the connection closed,
+            # since whatever the client sends next speaks another protocol.
+            self._parser = httptools.HttpRequestParser(self)
+            self._request_started = None
+            self._read_paused = True
+            self._transport.pause_reading()
+            if self._pipeline:
+                self._pipeline[-1].close = True
+            else:
+                self.close()
         except httptools.HttpParserError as ex:
             # httptools wraps exceptions raised in callbacks; a limit we raised keeps its own status.
             cause = ex.__context__ or ex.__cause__
@@ -273,8 +292,9 @@ class HttpProtocol(asyncio.Protocol):
     # connection, and each one costs a call per request. The URL is the first callback of a request.
 
     def on_url(self, url: bytes) -> None:
-        if self._request_started is None:
-            self._request_started = self._server.now
+        if self._headers is _NO_HEADERS:  # the request's first URL bytes
+            if self._request_started is None:  # pipelined behind a request in the same read
+                self._request_started = self._server.now
             self._headers = {}
             self._body = []
             self._header_bytes = 0
