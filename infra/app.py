@@ -22,6 +22,7 @@ from infra.stacks.edge import EdgeStack
 from infra.stacks.fleet import FleetStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
+from infra.stage_checks import check_stage
 
 
 def build(
@@ -29,6 +30,7 @@ def build(
 ) -> dict[contract.StackUnit, Stack]:
     """Adds the stage's stacks to `app` and wires them; returns them by unit."""
     config.check_exposure()
+    check_stage(config)  # connection budget, timeouts, PostgreSQL version (infra/stage_checks.py)
     # Checked before any construct exists, so a missing release is one clear error, not a half-built app.
     releases = {
         color: release_path(releases_dir, config.fleet(color).release, server=config.fleet(color).server)

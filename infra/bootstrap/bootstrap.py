@@ -54,6 +54,15 @@ def requirements_name(server: str) -> str:
 
 
 CLOUDWATCH_AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+# systemd's TimeoutStopSec on the server unit: the deregistration delay (`--drain-s`) plus this margin, so systemd never
+# kills a server that is still draining (infra/timeouts.py checks the servers' drain against it).
+STOP_TIMEOUT_MARGIN_S = 10
+# The server log is appended to by systemd and tailed by the CloudWatch agent (which ships it to the slot's log group,
+# the copy that is kept). On an 8 GiB root volume it is rotated by size, keeping a few compressed files; logrotate's
+# timer runs daily on Amazon Linux 2023, so a drop-in makes it hourly: the log is then bounded by about
+# LOG_ROTATE_KEEP x LOG_ROTATE_SIZE plus one hour of writes.
+LOG_ROTATE_SIZE = "100M"
+LOG_ROTATE_KEEP = 5
 
 
 class BootstrapError(RuntimeError):
@@ -132,6 +141,14 @@ class Settings:
     @property
     def log_file(self) -> Path:
         return self.root / "var" / "log" / "mcpstack" / f"{self.color}.log"
+
+    @property
+    def logrotate_config(self) -> Path:
+        return self.root / "etc" / "logrotate.d" / f"mcpstack-{self.color}"
+
+    @property
+    def logrotate_timer_dropin(self) -> Path:
+        return self.root / "etc" / "systemd" / "system" / "logrotate.timer.d" / "mcpstack-hourly.conf"
 
     @property
     def cloudwatch_config(self) -> Path:
@@ -240,7 +257,7 @@ def render_unit(settings: Settings) -> str:
             "RestartSec=2",
             # The servers drain in-flight requests on SIGTERM within the ALB's deregistration delay.
             "KillSignal=SIGTERM",
-            f"TimeoutStopSec={settings.drain_s + 10}",
+            f"TimeoutStopSec={settings.drain_s + STOP_TIMEOUT_MARGIN_S}",
             "LimitNOFILE=65536",
             f"StandardOutput=append:{settings.log_file}",
             "StandardError=inherit",
@@ -250,6 +267,28 @@ def render_unit(settings: Settings) -> str:
             "",
         ]
     )
+
+
+def render_logrotate(settings: Settings) -> str:
+    """Size-bounded rotation of the server log. `copytruncate`: systemd holds the file open in append mode and the
+    server cannot be told to reopen it; the agent follows the truncation (it tracks the file by inode and offset)."""
+    return "\n".join(
+        [
+            f"{settings.log_file} {{",
+            f"    size {LOG_ROTATE_SIZE}",
+            f"    rotate {LOG_ROTATE_KEEP}",
+            "    compress",
+            "    delaycompress",
+            "    missingok",
+            "    notifempty",
+            "    copytruncate",
+            "}",
+            "",
+        ]
+    )
+
+
+LOGROTATE_TIMER_DROPIN = "[Timer]\nOnCalendar=\nOnCalendar=hourly\n"
 
 
 def bridge_argv(settings: Settings) -> list[str]:
@@ -364,6 +403,8 @@ def run_bootstrap(
 
     log(f"starting {settings.unit_name}")
     settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+    _write(settings.logrotate_config, render_logrotate(settings))
+    _write(settings.logrotate_timer_dropin, LOGROTATE_TIMER_DROPIN)
     _write(settings.unit_path, render_unit(settings))
     _write(settings.bridge_unit_path, render_bridge_unit(settings))
     systemd.daemon_reload()
