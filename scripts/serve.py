@@ -54,6 +54,7 @@ def fastapi(
     if count < 1:
         console.print("[red]error:[/] --workers must be at least 1")
         raise typer.Exit(2)
+    _check_guard_settings()
     env = dict(os.environ, MCP_HOST=host)
     url = _database_url(database_url)
     if url:
@@ -71,6 +72,19 @@ def fastapi(
         "services.fastapi_baseline.app:app",
     ]
     os.execve(sys.executable, argv, env)  # noqa: S606 - gunicorn becomes this process (signals reach it directly)
+
+
+def _check_guard_settings() -> None:
+    """A wrong MCP_AUTH_* or MCP_RATE_LIMIT_* setting stops the start here with one line, before gunicorn runs."""
+    from services.auth import AuthConfigError, AuthSettings
+    from services.ratelimit import RateLimitConfigError, RateLimitSettings
+
+    try:
+        AuthSettings.from_env(os.environ)
+        RateLimitSettings.from_env(os.environ)
+    except (AuthConfigError, RateLimitConfigError) as ex:
+        console.print(f"[red]error:[/] {ex}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -23,7 +23,7 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.fastapi_baseline import errors
+from services.fastapi_baseline import auth, errors
 from services.fastapi_baseline.endpoint import MESSAGE_DEFINITIONS, ROUTE_DOCS, mcp_endpoint
 from services.fastapi_baseline.mcp import McpService
 from services.fastapi_baseline.metrics import exposition
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.mcp_path = MCP_PATH
     app.post(MCP_PATH, **ROUTE_DOCS)(mcp_endpoint)
     errors.install(app)
+    auth.install(app, mcp_path=MCP_PATH, max_body_bytes=settings.max_body_bytes)  # inside the Host/Origin checks
     app.add_middleware(
         OriginHostMiddleware,
         mcp_path=MCP_PATH,

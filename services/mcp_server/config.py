@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.mcp_server.wire import WireLimits
 from services.protocol import LOCAL_HOSTS, host_allow_list
+
+if TYPE_CHECKING:
+    from services.auth import AuthSettings
+    from services.ratelimit import RateLimitSettings
 
 
 class ConfigError(ValueError):
@@ -48,6 +52,10 @@ class ServerConfig:
     # Debugging the cold start: each worker writes the modules loaded when it answers its first request to this file.
     modules_at_first_request_file: str | None = None
     limits: WireLimits = field(default_factory=WireLimits)
+    # Optional bearer-token authentication (MCP_AUTH_*, services/auth.py) and tool-call rate limit (MCP_RATE_LIMIT_*,
+    # services/ratelimit.py); None = off, the default.
+    auth: AuthSettings | None = None
+    rate_limit: RateLimitSettings | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -154,9 +162,34 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Serve
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = value
     limits = replace(WireLimits(), **limit_values) if limit_values else WireLimits()
+    values.setdefault("auth", _auth_settings(source))
+    values.setdefault("rate_limit", _rate_limit_settings(source))
     if "limits" in values:
         limits = values.pop("limits")
     try:
         return ServerConfig(**values, limits=limits)
     except TypeError as ex:
         raise ConfigError(str(ex)) from None
+
+
+def _auth_settings(source: Mapping[str, str]) -> AuthSettings | None:
+    if not any(name.startswith("MCP_AUTH_") for name in source):
+        return None  # off: the auth module is not even imported (cold start)
+    from services.auth import AuthConfigError, AuthSettings
+
+    try:
+        return AuthSettings.from_env(source)
+    except AuthConfigError as ex:
+        raise ConfigError(str(ex)) from None
+
+
+def _rate_limit_settings(source: Mapping[str, str]) -> RateLimitSettings | None:
+    if not any(name.startswith("MCP_RATE_LIMIT_") for name in source):
+        return None
+    from services.ratelimit import RateLimitConfigError, RateLimitSettings
+
+    try:
+        settings = RateLimitSettings.from_env(source)
+    except RateLimitConfigError as ex:
+        raise ConfigError(str(ex)) from None
+    return settings if settings.enabled else None

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from services.mcp_server.config import ServerConfig
 from services.mcp_server.database import ConnectionSet
@@ -25,6 +26,9 @@ from services.mcp_server.wire import HttpRequest, Response, WireServer
 from services.tools.context import NO_DATABASE
 from services.tools.registry import ToolRegistry
 from services.tools.reply import Reply
+
+if TYPE_CHECKING:
+    from services.mcp_server.guard import Guard
 
 log = logging.getLogger("mcpstack.worker")
 
@@ -72,6 +76,7 @@ class Worker:
             db=self.db if self.db is not None else NO_DATABASE,
             metrics=self.metrics,
         )
+        guard = _guard(config)
         endpoint = McpEndpoint(
             methods=self.methods,
             mcp_path=config.mcp_path,
@@ -79,6 +84,8 @@ class Worker:
             allowed_origins=frozenset(o.lower() for o in config.allowed_origins),
             ready=self.ready,
             metrics_text=self.metrics_text,
+            guard=guard,
+            guard_routes=guard.routes if guard is not None else None,
         )
         self.wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
         self._connecting: asyncio.Task[None] | None = None
@@ -166,6 +173,16 @@ def _record_modules_at_first_request(wire: WireServer, path: str) -> None:
             os.replace(path + ".tmp", path)
 
     wire.handler = first
+
+
+def _guard(config: ServerConfig) -> Guard | None:
+    """Authentication and the tool-call rate limit, when configured; their modules are imported only then."""
+    if config.auth is None and config.rate_limit is None:
+        return None
+    from services.mcp_server.guard import build_guard
+    from services.ratelimit import RateLimitSettings
+
+    return build_guard(config.auth, config.rate_limit or RateLimitSettings())
 
 
 def _next_second_s() -> float:
