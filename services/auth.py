@@ -356,15 +356,17 @@ class Authenticator:
                 algorithms=[algorithm],
                 audience=settings.audience,
                 issuer=settings.issuer,
-                leeway=settings.leeway_s,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                # exp and nbf are checked below on this authenticator's clock (one clock for them and the cache); iat is
+                # informative only (RFC 9068), a skewed clock at the issuer must not refuse a valid token
+                options={
+                    "require": ["exp", "iss", "aud", "sub"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            return self._invalid("the token has expired")
-        except jwt.ImmatureSignatureError:
-            return self._invalid("the token is not valid yet")
         except jwt.InvalidAudienceError:
-            return self._invalid("the token is not for this resource (audience)")
+            return self._invalid("the token's audience is not this resource")
         except jwt.InvalidIssuerError:
             return self._invalid("the token is from another issuer")
         except jwt.InvalidSignatureError:
@@ -373,13 +375,20 @@ class Authenticator:
             return self._invalid(f"the token has no {ex.claim} claim")
         except jwt.PyJWTError:
             return self._invalid("the token is malformed")
+        expires_at, not_before = claims["exp"], claims.get("nbf", 0)
+        if not _is_number(expires_at) or not _is_number(not_before):
+            return self._invalid("the token's exp or nbf is not a number")
+        expires = float(expires_at) + settings.leeway_s
+        if now >= expires:
+            return self._invalid("the token has expired")
+        if now + settings.leeway_s < float(not_before):
+            return self._invalid("the token is not valid yet")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             return self._invalid("the token has no subject")
         identity = Identity(subject, _scopes(claims))
         if len(self._verdicts) >= VERDICT_CACHE_SIZE:
             self._verdicts.clear()
-        expires = float(claims["exp"]) + settings.leeway_s
         self._verdicts[token] = (identity, min(expires, now + VERDICT_CACHE_S))
         return identity
 
@@ -389,6 +398,10 @@ class Authenticator:
             f'Bearer error="invalid_token", error_description="{why}", {self._metadata}',
             error_body(AUTH_ERROR, f"Unauthorized: invalid token ({why})"),
         )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
