@@ -44,6 +44,9 @@ SERVER_OVERLOADED = -32000  # the implementation-defined server error range
 HEADER_MISMATCH = -32020  # 2026-07-28: Mcp-Method/Mcp-Name disagree with the body
 MISSING_CLIENT_CAPABILITY = -32021  # 2026-07-28: the request needs a capability the client did not declare
 UNSUPPORTED_PROTOCOL_VERSION = -32022  # 2026-07-28; also the answer to an unserved MCP-Protocol-Version header
+# resources/read of an unknown URI in the handshake era; the 2026-07-28 era answers INVALID_PARAMS (SEP-2164), both
+# with `data: {"uri": …}`.
+RESOURCE_NOT_FOUND = -32002
 
 # Bounded echoes of client input in error messages (never more than this many characters).
 ECHO_METHOD_CHARS = 100
