@@ -1,4 +1,6 @@
-"""RDS PostgreSQL: pinned full version, encrypted, generated secret, isolated subnets, snapshot on removal."""
+"""RDS PostgreSQL: full version from the supported list, minor upgrades on, encrypted, generated secret, isolated
+subnets, snapshot on removal, the PostgreSQL log exported to a log group the stack owns (retention, deleted with it).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.components.nag import acknowledge
+from infra.components.retention import log_retention
 from infra.config import DatabaseConfig
 
 
@@ -20,11 +24,24 @@ class Database(Construct):
 
     PORT = 5432
 
-    def __init__(self, scope: Construct, id_: str, *, vpc: ec2.IVpc, config: DatabaseConfig, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, vpc: ec2.IVpc, config: DatabaseConfig, identifier: str, **kwargs: Any
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
+        # RDS writes the export to /aws/rds/instance/<identifier>/postgresql and creates that group itself, without a
+        # retention and outside the stack, unless it exists first: hence a fixed identifier and this group, created
+        # before the instance. Deleted with the stack: the exported lines are operational logs, not records.
+        self.log_group = logs.LogGroup(
+            self,
+            "PostgresLog",
+            log_group_name=f"/aws/rds/instance/{identifier}/postgresql",
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
+            instance_identifier=identifier,
             engine=rds.DatabaseInstanceEngine.postgres(
                 version=rds.PostgresEngineVersion.of(config.postgres_full_version, config.postgres_major_version)
             ),
@@ -44,13 +61,18 @@ class Database(Construct):
             backup_retention=Duration.days(config.backup_retention_days),
             removal_policy=RemovalPolicy.SNAPSHOT,
             cloudwatch_logs_exports=["postgresql"],
-            auto_minor_version_upgrade=False,
+            # Minor versions carry security and data-corruption fixes and RDS retires old ones (an instance left on a
+            # retired minor is upgraded anyway, at a time RDS picks): apply them in the maintenance window.
+            auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True,
         )
+        self.instance.node.add_dependency(self.log_group)
         secret = self.instance.secret
         if secret is None:  # from_generated_secret always makes one; keeps the type narrow for callers
             raise RuntimeError("RDS instance was created without a generated secret")
         self.secret: secretsmanager.ISecret = secret
+        # The master password goes with the stack; the final snapshot keeps the data, and a restore sets a new one.
+        secret.apply_removal_policy(RemovalPolicy.DESTROY)
 
         acknowledge(
             self.instance,

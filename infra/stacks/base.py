@@ -1,13 +1,15 @@
-"""What every mcpstack stack shares: its name from the contract, a region-only environment, cost tags."""
+"""What every mcpstack stack shares: its name from the contract, a region-only environment, cost tags, and for a
+slot's stack the slot's explicit CPU credit option."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import Aspects, Environment, Stack, Tags
 from constructs import Construct
 
 from infra import contract
+from infra.components.credits import CpuCreditSpecification
 from infra.config import StageConfig
 
 # CDK treats these as taggable but the CloudFormation schema rejects Tags on them.
@@ -34,3 +36,5 @@ class McpStackBase(Stack):
         for key, value in ((contract.TAG_PROJECT, contract.PROJECT), (contract.TAG_STAGE, config.name)):
             Tags.of(self).add(key, value, exclude_resource_types=_UNTAGGABLE)
         Tags.of(self).add(contract.TAG_COLOR, color, exclude_resource_types=_UNTAGGABLE)
+        if color in contract.COLORS:
+            Aspects.of(self).add(CpuCreditSpecification(config.fleet(color)))

@@ -17,7 +17,9 @@ from infra.stacks.base import McpStackBase
 class DataStack(McpStackBase):
     def __init__(self, scope: Construct, *, config: StageConfig, vpc: ec2.IVpc, **kwargs: Any) -> None:
         super().__init__(scope, config=config, unit="Data", description="mcpstack RDS PostgreSQL", **kwargs)
-        self.database = Database(self, "Database", vpc=vpc, config=config.database)
+        self.database = Database(
+            self, "Database", vpc=vpc, config=config.database, identifier=f"{contract.PROJECT}-{config.name}"
+        )
         publish_output(
             self,
             contract.OUTPUT_DATABASE_SECRET_ARN,
