@@ -17,7 +17,15 @@ ALLOWED = {
     "metrics": set(),
     "faults": {"services.tools.context", "services.tools.registry", "services.tools.reply"},
     "database": {"services.tools.context"},
+    "catalogue_methods": {
+        "services.mcp_server.jsonrpc",
+        "services.protocol",
+        "services.tools.features",
+        "services.tools.registry",
+        "services.tools.reply",
+    },
     "methods": {
+        "services.mcp_server.catalogue_methods",
         "services.mcp_server.faults",
         "services.mcp_server.jsonrpc",
         "services.mcp_server.metrics",

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from services.mcp_server import jsonrpc
+from services.mcp_server.catalogue_methods import CatalogueMethods
 from services.mcp_server.faults import Faults, Invocable, with_faults
 from services.mcp_server.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from services.mcp_server.metrics import Metrics
@@ -48,6 +49,9 @@ class McpMethods:
         self._db = db
         self._metrics = metrics
         self._supported = frozenset(info.protocol_versions)
+        # Resources, prompts and completion (catalogue_methods.py): routed and advertised only when registered.
+        self._catalogue = CatalogueMethods(registry, page_size=info.page_size)
+        self._capabilities: dict[str, Any] = {"tools": {"listChanged": False}, **self._catalogue.capabilities}
         self._initialize = {v: orjson.dumps(self._initialize_result(v)) for v in info.protocol_versions}
         descriptors = [tool.descriptor() for tool in registry]
         self._pages = [descriptors[i : i + info.page_size] for i in range(0, len(descriptors), info.page_size)] or [[]]
@@ -58,6 +62,7 @@ class McpMethods:
             "tools/list": self._on_tools_list,
             "tools/call": self._on_tools_call,
         }
+        self._routes.update(self._catalogue.routes)
 
     @property
     def supported_versions(self) -> tuple[str, ...]:
@@ -92,7 +97,7 @@ class McpMethods:
     def _initialize_result(self, version: str) -> dict[str, Any]:
         result: dict[str, Any] = {
             "protocolVersion": version,
-            "capabilities": {"tools": {"listChanged": False}},
+            "capabilities": self._capabilities,
             "serverInfo": {"name": self._info.name, "version": self._info.version},
         }
         if self._info.instructions:

@@ -1,19 +1,22 @@
 """The conformance fixture pack: the tools the official MCP conformance suite (npm `@modelcontextprotocol/conformance`)
-calls by name, with the results its scenarios describe.
+calls by name (tools, resources, a resource template, prompts and their completion), with the results its scenarios
+describe.
 
 Never served by default: `MCP_TOOL_PACKS=reference,conformance` adds it, the way the SDKs ship an "everything" server
-for the suite. Only the tools whose behaviour fits a stateless JSON response live here; the fixtures that need
-streaming (progress, logging), server-to-client requests (sampling, elicitation), resources or prompts arrive with
-those features.
+for the suite. Only the fixtures whose behaviour fits a stateless JSON response live here; the ones that need
+streaming (progress, logging) or server-to-client requests (sampling, elicitation) arrive with those features, and
+`test://watched-resource` with resource subscriptions (which need a stream to deliver their updates).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import struct
 import wave
 import zlib
+from typing import Any
 
 from services.tools.context import ToolError
 from services.tools.registry import ToolRegistry, ToolResult
@@ -95,3 +98,69 @@ def test_multiple_content_types() -> ToolResult:
 def test_error_handling() -> str:
     """Always fails with a business-rule error, answered as an isError result (scenario tools-call-error)."""
     raise ToolError("This tool intentionally returns an error for testing")
+
+
+# -- resources (scenarios resources-list, resources-read-text, resources-read-binary, resources-templates-read) ------
+
+
+@conformance.resource("test://static-text", mime_type="text/plain")
+def static_text() -> str:
+    """A static text resource (conformance scenario resources-read-text)."""
+    return "This is the content of the static text resource."
+
+
+@conformance.resource("test://static-binary", mime_type="image/png")
+def static_binary() -> bytes:
+    """A static binary resource, a 1x1 red PNG (conformance scenario resources-read-binary)."""
+    return base64.b64decode(PNG_BASE64)
+
+
+@conformance.resource(
+    "test://template/{id}/data", mime_type="application/json", complete={"id": ["1", "2", "3", "123"]}
+)
+def template_data(id: str) -> str:
+    """Data for one id, from a URI template (conformance scenario resources-templates-read)."""
+    return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"}, separators=(",", ":"))
+
+
+# -- prompts (scenarios prompts-list, prompts-get-*, completion-complete) --------------------------------------------
+
+
+@conformance.prompt()
+def test_simple_prompt() -> str:
+    """A prompt without arguments (conformance scenario prompts-get-simple)."""
+    return "This is a simple prompt for testing."
+
+
+@conformance.prompt(complete={"arg1": ["paris", "park", "party", "test", "testing"]})
+def test_prompt_with_arguments(arg1: str, arg2: str) -> str:
+    """A prompt with two arguments (conformance scenarios prompts-get-with-args and completion-complete).
+
+    Args:
+        arg1: First test argument.
+        arg2: Second test argument.
+    """
+    return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+
+
+@conformance.prompt()
+def test_prompt_with_embedded_resource(resourceUri: str) -> list[dict[str, Any]]:
+    """A prompt embedding a resource (conformance scenario prompts-get-embedded-resource).
+
+    Args:
+        resourceUri: URI of the resource to embed.
+    """
+    resource = {"uri": resourceUri, "mimeType": "text/plain", "text": "Embedded resource content for testing."}
+    return [
+        {"role": "user", "content": {"type": "resource", "resource": resource}},
+        {"role": "user", "content": {"type": "text", "text": "Please process the embedded resource above."}},
+    ]
+
+
+@conformance.prompt()
+def test_prompt_with_image() -> list[dict[str, Any]]:
+    """A prompt with an image (conformance scenario prompts-get-with-image)."""
+    return [
+        {"role": "user", "content": {"type": "image", "data": PNG_BASE64, "mimeType": "image/png"}},
+        {"role": "user", "content": {"type": "text", "text": "Please analyze the image above."}},
+    ]

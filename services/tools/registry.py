@@ -23,7 +23,9 @@ from typing_extensions import get_type_hints
 
 from services.tools import deadlines
 from services.tools.context import DatabaseUnavailable, ToolContext, ToolError
+from services.tools.prompts import PromptRegistry
 from services.tools.reply import Reply
+from services.tools.resources import ResourceRegistry
 from services.tools.typeschema import JsonSchema, is_object_type, parse_docstring, schema_for
 from services.tools.validate import ValidationError, compile_schema
 
@@ -182,10 +184,17 @@ def failure_text(tool: str, timeout_s: float, ex: BaseException) -> str:
 
 
 class ToolRegistry:
-    """An ordered set of tools. `tools/list` lists them in registration order (deterministic)."""
+    """An ordered set of tools. `tools/list` lists them in registration order (deterministic).
+
+    A catalogue (a tool pack, an app) may also carry resources and prompts (services/tools/resources.py, prompts.py):
+    `resources` and `prompts` hold them, and `include` takes all three from another registry."""
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        self.resources = ResourceRegistry()
+        self.prompts = PromptRegistry()
+        self.resource = self.resources.resource  # the decorators, beside `tool`
+        self.prompt = self.prompts.prompt
 
     def tool(
         self,
@@ -216,6 +225,8 @@ class ToolRegistry:
     def include(self, other: ToolRegistry) -> None:
         for tool in other:
             self.add(tool)
+        self.resources.include(other.resources)
+        self.prompts.include(other.prompts)
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
