@@ -38,6 +38,17 @@ def smoke_header_value(color: Color) -> str:
     return color
 
 
+# ... but only together with this header carrying the stage's smoke token: a value generated per stage into a
+# Secrets Manager secret (`infra/components/smoke_token.py`), which the rules resolve at deploy time and the cutover
+# reads before its behaviour check. Without it, anyone could reach an idle slot that has no weight yet.
+SMOKE_TOKEN_HEADER_NAME: Final = "X-Mcpstack-Smoke-Token"  # noqa: S105 (a header name, not a secret)
+SMOKE_TOKEN_SECRET_KEY: Final = "token"  # noqa: S105 (a JSON key, not a secret)
+
+
+def smoke_token_secret_name(stage: str) -> str:
+    return f"{PROJECT}/{stage}/smoke-token"
+
+
 # Cutover gates: one alarm per colour and gate, with names that never change between deploys.
 GATES: Final[tuple[str, ...]] = ("5xx-rate", "p95-latency", "unhealthy-hosts")
 

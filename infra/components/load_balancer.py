@@ -36,6 +36,7 @@ class LoadBalancer(Construct):
         vpc: ec2.IVpc,
         config: EdgeConfig,
         weights: LiveWeights,
+        smoke_token: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -126,7 +127,9 @@ class LoadBalancer(Construct):
                 conditions=[
                     elbv2.ListenerCondition.http_header(
                         contract.SMOKE_HEADER_NAME, [contract.smoke_header_value(color)]
-                    )
+                    ),
+                    # The stage's smoke token (`infra/components/smoke_token.py`): the colour alone is guessable.
+                    elbv2.ListenerCondition.http_header(contract.SMOKE_TOKEN_HEADER_NAME, [smoke_token]),
                 ],
                 action=elbv2.ListenerAction.forward([self.target_groups[color]]),
             )

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra import contract
 from infra.components.load_balancer import LoadBalancer
 from infra.components.published import publish_output, publish_parameter
+from infra.components.smoke_token import SmokeToken
 from infra.config import StageConfig
 from infra.live_weights import LiveWeights
 from infra.stacks.base import McpStackBase
@@ -22,7 +23,10 @@ class EdgeStack(McpStackBase):
         super().__init__(
             scope, config=config, unit="Edge", description="mcpstack ALB and blue/green target groups", **kwargs
         )
-        self.edge = LoadBalancer(self, "LoadBalancer", vpc=vpc, config=config.edge, weights=weights)
+        self.smoke_token = SmokeToken(self, "SmokeToken", stage=config.name)
+        self.edge = LoadBalancer(
+            self, "LoadBalancer", vpc=vpc, config=config.edge, weights=weights, smoke_token=self.smoke_token.value
+        )
         stage = config.name
         alb = self.edge.load_balancer
         published: list[tuple[str, str, str, str]] = [

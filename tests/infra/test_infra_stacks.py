@@ -136,37 +136,47 @@ def test_target_groups_check_health_and_drain(synthesized: Stages, stage: str) -
     assert colors == ["blue", "green"]
 
 
+def _smoke_rules(template: Template) -> list[dict[str, Any]]:
+    """The listener rules matching on the smoke colour header (other rules, e.g. path rules, left out)."""
+    return [
+        rule["Properties"]
+        for rule in template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule").values()
+        if any(
+            c.get("HttpHeaderConfig", {}).get("HttpHeaderName") == contract.SMOKE_HEADER_NAME
+            for c in rule["Properties"]["Conditions"]
+        )
+    ]
+
+
 def test_each_slot_has_a_smoke_header_rule_reaching_it_directly(synthesized: Stages) -> None:
     template = synthesized["dev"].templates["Edge"]
     reached = {}
-    for rule in template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule").values():
-        (condition,) = rule["Properties"]["Conditions"]
-        assert condition["HttpHeaderConfig"]["HttpHeaderName"] == contract.SMOKE_HEADER_NAME
-        (value,) = condition["HttpHeaderConfig"]["Values"]
-        (action,) = rule["Properties"]["Actions"]
+    for rule in _smoke_rules(template):
+        headers = {c["HttpHeaderConfig"]["HttpHeaderName"]: c["HttpHeaderConfig"]["Values"] for c in rule["Conditions"]}
+        assert set(headers) == {contract.SMOKE_HEADER_NAME, contract.SMOKE_TOKEN_HEADER_NAME}
+        (value,) = headers[contract.SMOKE_HEADER_NAME]
+        (action,) = rule["Actions"]
         reached[value] = color_tag(template, action["TargetGroupArn"]["Ref"])
     assert reached == {contract.smoke_header_value(c): c for c in contract.COLORS}
 
 
-def test_smoke_header_rule_reaches_green_directly(synthesized: Stages) -> None:
+def test_smoke_rules_require_the_stage_secret_token_resolved_at_deploy(synthesized: Stages) -> None:
     template = synthesized["dev"].templates["Edge"]
-    target = Capture()
-    template.has_resource_properties(
-        "AWS::ElasticLoadBalancingV2::ListenerRule",
-        {
-            "Conditions": [
-                {
-                    "Field": "http-header",
-                    "HttpHeaderConfig": {
-                        "HttpHeaderName": contract.SMOKE_HEADER_NAME,
-                        "Values": [contract.SMOKE_HEADER_VALUE],
-                    },
-                }
-            ],
-            "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": target}}],
-        },
+    (secret_id,) = template.find_resources(
+        "AWS::SecretsManager::Secret", {"Properties": {"Name": contract.smoke_token_secret_name("dev")}}
     )
-    assert color_tag(template, target.as_string()) == "green"
+    generated = template.to_json()["Resources"][secret_id]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == contract.SMOKE_TOKEN_SECRET_KEY and generated["ExcludePunctuation"]
+    for rule in _smoke_rules(template):
+        (token,) = next(
+            c["HttpHeaderConfig"]["Values"]
+            for c in rule["Conditions"]
+            if c["HttpHeaderConfig"]["HttpHeaderName"] == contract.SMOKE_TOKEN_HEADER_NAME
+        )
+        # Never a literal in the template: a Secrets Manager dynamic reference to this stage's secret and key.
+        text = json.dumps(token)
+        assert "{{resolve:secretsmanager:" in text and secret_id in text
+        assert f":SecretString:{contract.SMOKE_TOKEN_SECRET_KEY}:" in text
 
 
 def test_load_balancer_is_internet_facing_with_access_logs(synthesized: Stages) -> None:
