@@ -5,7 +5,7 @@ the default action. The elbv2 client is injected."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from infra import contract
@@ -117,26 +117,38 @@ class AlbRouter:
         return TargetHealth(states.count("healthy"), sum(s in ("unhealthy", "initial", "unavailable") for s in states))
 
 
-class AlbSmoke:
-    """The behaviour check through the ALB: green via the smoke header rule (whatever the weights), the source slot
-    via the default action (it holds 100 % before the first shift). The app has a header rule to green only."""
+Rpc = Callable[..., "tuple[int, dict[str, Any]]"]
 
-    def __init__(self, router: AlbRouter, *, dns_name: str) -> None:
+
+class AlbSmoke:
+    """The behaviour check through the ALB's smoke header rules: each slot is reached through its own rule (the
+    colour header plus the stage's smoke token), whatever the weights, so the receiving slot is checked the same way
+    whether it is green (the first migration) or blue (a reverse cutover), and the golden requests compare the two
+    slots themselves rather than whatever the weighted forward picks. `token()` reads the stage's smoke token."""
+
+    def __init__(self, router: AlbRouter, *, dns_name: str, token: Callable[[], str], call: Rpc = rpc) -> None:
         self.router = router
         self.dns_name = dns_name
+        self.token = token
+        self.call = call
 
     def check(self, slot: Slot) -> SmokeResult:
-        if slot != "green":
-            return SmokeResult(False, f"the ALB's smoke rule reaches green only; no direct path to {slot}")
         try:
             tls = self.router._listener().get("Protocol") == "HTTPS"
+            token = self.token()
         except CutoverError as ex:
             return SmokeResult(False, str(ex))
         port = 443 if tls else 80
-        header = {contract.SMOKE_HEADER_NAME: contract.SMOKE_HEADER_VALUE}
 
         def call(to: Slot, method: str, params: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
-            return rpc(port, method, params, host=self.dns_name, headers=header if to == "green" else None, tls=tls)
+            headers = {
+                contract.SMOKE_HEADER_NAME: contract.smoke_header_value(to),
+                contract.SMOKE_TOKEN_HEADER_NAME: token,
+            }
+            result: tuple[int, dict[str, Any]] = self.call(
+                port, method, params, host=self.dns_name, headers=headers, tls=tls
+            )
+            return result
 
         return HttpSmoke(call).check(slot)
 

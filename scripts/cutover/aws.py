@@ -4,6 +4,7 @@ file. Every `ClientError` becomes a domain error `from ex` (`awserrors.py`)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,33 @@ class LiveWeightsFile:
             write_live_weights(self.stage, value, root=self.root)
 
 
+class SmokeTokenSecret:
+    """The stage's smoke token from Secrets Manager (`contract.smoke_token_secret_name`), read once, on first use
+    (only the behaviour check needs it; `status` never reads it)."""
+
+    def __init__(self, secrets: Any, *, name: str) -> None:
+        self.secrets = secrets
+        self.name = name
+        self.value: str | None = None
+
+    def __call__(self) -> str:
+        if self.value is None:
+            try:
+                raw = self.secrets.get_secret_value(SecretId=self.name)["SecretString"]
+            except AWS_ERRORS as ex:
+                raise domain_error(ex, f"smoke token secret {self.name} (is the Edge stack deployed?)") from ex
+            try:
+                token = json.loads(raw)[contract.SMOKE_TOKEN_SECRET_KEY]
+            except (ValueError, KeyError, TypeError):
+                raise RouterError(
+                    f"smoke token secret {self.name} has no {contract.SMOKE_TOKEN_SECRET_KEY!r} key"
+                ) from None
+            if not isinstance(token, str) or not token:
+                raise RouterError(f"smoke token secret {self.name}: empty {contract.SMOKE_TOKEN_SECRET_KEY!r}")
+            self.value = token
+        return self.value
+
+
 def audit_log_group(stage: str) -> str:
     return f"/{contract.PROJECT}/{stage}/cutover"
 
@@ -67,6 +95,7 @@ def build_aws_adapters(
     cloudwatch: Any,
     ssm: Any,
     logs: Any,
+    secrets: Any,
     clock: Clock,
     run_name: str | None = None,
     with_smoke: bool = True,
@@ -106,7 +135,15 @@ def build_aws_adapters(
         ),
         lock=SsmLock(ssm, name=lock_parameter(stage), clock=clock),
         clock=clock,
-        smoke=AlbSmoke(router, dns_name=values["dns"]) if with_smoke else None,
+        smoke=(
+            AlbSmoke(
+                router,
+                dns_name=values["dns"],
+                token=SmokeTokenSecret(secrets, name=contract.smoke_token_secret_name(stage)),
+            )
+            if with_smoke
+            else None
+        ),
         weights_sink=LiveWeightsFile(stage, root=live_weights_root),
         synthetic=AlbSynthetic(router, dns_name=values["dns"]) if with_smoke else None,
         abort_signal=SsmAbortSignal(ssm, name=abort_parameter(stage)),

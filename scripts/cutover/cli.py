@@ -205,23 +205,44 @@ def status(target: TargetOpt = Target.LOCAL, stage: StageOpt = None) -> None:
         console.print(f"[yellow]live weights {live} differ from the stored {stored}[/]")
 
 
+def _dry_run_verb(target: Target, stage: str, verb: str, *, full: bool = False) -> None:
+    """Print what the verb would change (state transition, router calls); take no lock and write nothing."""
+    runner = Runner(_adapters(target, stage, None))
+    try:
+        result = runner.dry_run_verb(verb, full=full)
+    except CutoverError as ex:
+        raise _fail(ExitCode.ADAPTER_FAILED, str(ex)) from None
+    if result.code is not ExitCode.OK:
+        raise _fail(result.code, result.message)
+    for line in result.message.splitlines():
+        typer.echo(line)
+    raise typer.Exit(int(ExitCode.OK))
+
+
 @app.command()
 def promote(
     target: TargetOpt = Target.LOCAL,
     stage: StageOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Skip the remaining steps: 100 % now (verified).")] = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Continue a paused cutover (or skip the current bake); `--full` sends everything to the receiving slot."""
+    if dry_run:
+        _dry_run_verb(target, _stage(target, stage), "promote", full=full)
     _run(target, _stage(target, stage), "promote", lambda r: r.promote(full=full))
 
 
 @app.command()
-def abort(target: TargetOpt = Target.LOCAL, stage: StageOpt = None) -> None:
+def abort(target: TargetOpt = Target.LOCAL, stage: StageOpt = None, dry_run: DryRunOpt = False) -> None:
     """Stop a cutover in progress: all traffic back to the source slot (verified)."""
+    if dry_run:
+        _dry_run_verb(target, _stage(target, stage), "abort")
     _run(target, _stage(target, stage), "abort", lambda r: r.abort())
 
 
 @app.command()
-def rollback(target: TargetOpt = Target.LOCAL, stage: StageOpt = None) -> None:
+def rollback(target: TargetOpt = Target.LOCAL, stage: StageOpt = None, dry_run: DryRunOpt = False) -> None:
     """Send all traffic back to the source slot, also after promotion (verified)."""
+    if dry_run:
+        _dry_run_verb(target, _stage(target, stage), "rollback")
     _run(target, _stage(target, stage), "rollback", lambda r: r.rollback())

@@ -350,6 +350,9 @@ class FileLock:
         os.write(fd, f"{owner} pid {os.getpid()}".encode())
         self.fd = fd
 
+    def renew(self) -> None:
+        """Nothing to renew: a flock never expires under a live process and dies with a dead one."""
+
     def release(self) -> None:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)

@@ -35,6 +35,10 @@ class LockHeldError(CutoverError):
     """Another cutover run holds the lock."""
 
 
+class LockLostError(LockHeldError):
+    """Our lock expired and another run took it over: stop before any further write."""
+
+
 @dataclass(frozen=True)
 class TargetHealth:
     healthy: int
@@ -102,6 +106,10 @@ class AuditLog(Protocol):
 class Lock(Protocol):
     def acquire(self, owner: str) -> None:
         """Raise LockHeldError when another run holds it."""
+
+    def renew(self) -> None:
+        """Called at every poll of a run: keep the lock from expiring under a live run (a no-op until renewal is
+        due, and for locks that cannot expire). Raise LockLostError when another run holds it now."""
 
     def release(self) -> None: ...
 

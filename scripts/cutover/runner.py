@@ -36,6 +36,7 @@ from scripts.cutover.ports import (
     CutoverError,
     Lock,
     LockHeldError,
+    LockLostError,
     MetricsError,
     MetricsSource,
     RouterError,
@@ -185,6 +186,7 @@ class Runner:
                 break
             if poll + 1 < plan.healthy_polls:
                 self.a.clock.sleep(plan.poll_interval_s)
+                self.a.lock.renew()
         try:
             firing = self.a.metrics.firing_alarms(plan.gates.alarm_names)
         except CutoverError as ex:
@@ -203,8 +205,16 @@ class Runner:
     def dry_run(self, plan: Plan) -> list[str]:
         """The calls a start would make, step by step; reads only (no lock, no state, no audit write)."""
         lines = [f"router: {self.a.router.describe()}"]
-        pct = plan.start_weight_pct
-        for index, step in enumerate(plan.steps):
+        lines += self._step_lines(plan, 0, plan.start_weight_pct)
+        lines.append(
+            f"on more than {plan.failure_limit} failed analyses: "
+            + "; ".join(self.a.router.planned_calls(weights_for(plan, 0)))
+        )
+        return lines
+
+    def _step_lines(self, plan: Plan, first: int, pct: int) -> list[str]:
+        lines: list[str] = []
+        for index, step in enumerate(plan.steps[first:], start=first):
             if isinstance(step, ShiftTraffic):
                 if step.weight_pct != pct:
                     calls = self.a.router.planned_calls(weights_for(plan, step.weight_pct))
@@ -219,11 +229,43 @@ class Runner:
                 lines.append(
                     f"step {index}: pause {'until promote' if step.duration_s is None else f'{step.duration_s:g} s'}"
                 )
-        lines.append(
-            f"on more than {plan.failure_limit} failed analyses: "
-            + "; ".join(self.a.router.planned_calls(weights_for(plan, 0)))
-        )
         return lines
+
+    def dry_run_verb(self, verb: str, *, full: bool = False) -> RunResult:
+        """What `promote [--full]`, `abort` or `rollback` would do, as lines in the result's message: the stored
+        state's transition and the exact router calls. Reads only: no lock, no state write, no audit entry."""
+        transitions: dict[str, Callable[[State, float], State]] = {
+            "promote": lambda s, now: machine.promote(s, full=full, now_s=now),
+            "abort": machine.abort,
+            "rollback": machine.rollback,
+        }
+        stored = self.a.store.load()
+        if stored is None:
+            return RunResult(ExitCode.NO_CUTOVER, "no cutover in the state store: nothing would change")
+        live = dict(self.a.router.read_weights())
+        state = _reconciled(stored, live, self.a.clock.now())
+        if state is None:
+            return RunResult(ExitCode.DIVERGED, f"live weights {live} do not match the stored cutover", stored)
+        try:
+            after = transitions[verb](state, self.a.clock.now())
+        except machine.TransitionError as ex:
+            return RunResult(ExitCode.USAGE, str(ex), stored)
+        plan = after.plan
+        lines = [
+            f"router: {self.a.router.describe()}",
+            f"live weights {live}; stored run {stored.run_id}: {stored.phase}, {stored.weight_pct} % on {plan.target}",
+            f"would store: phase {after.phase}, step {after.step_index}: {after.message}",
+        ]
+        if after.phase in (Phase.DEGRADED, Phase.ABORTED) or (after.full_promotion and after.weight_pct != 100):
+            pct = 0 if after.phase in (Phase.DEGRADED, Phase.ABORTED) else 100
+            if after.weight_pct != pct:
+                lines += self.a.router.planned_calls(weights_for(plan, pct))
+            lines.append(f"re-read weights, expect {weights_for(plan, pct)}")
+        elif after.phase is not Phase.HEALTHY:
+            lines += self._step_lines(plan, after.step_index, after.weight_pct)
+        if verb == "abort" and after.phase is Phase.ABORTED:
+            lines.append("if a running cutover holds the lock: write the abort request it polls, and wait for it")
+        return RunResult(ExitCode.OK, "\n".join(lines), after)
 
     # -- internals ---------------------------------------------------------------------------------------------
 
@@ -234,6 +276,10 @@ class Runner:
             return RunResult(ExitCode.LOCK_HELD, f"another cutover run holds the lock: {ex}")
         try:
             return body()
+        except LockLostError as ex:
+            with contextlib.suppress(CutoverError):
+                self.a.audit.record("lock_lost", {"error": str(ex)})
+            return RunResult(ExitCode.LOCK_HELD, f"lock lost: {ex}", None)
         except CutoverError as ex:
             state = None
             with contextlib.suppress(CutoverError):  # the failing adapter may be the store or the audit log itself
@@ -277,13 +323,9 @@ class Runner:
     def _reconcile(self, stored: State) -> State | None:
         """The listener is the source of truth: match the stored state to the live weights (None: diverged)."""
         live = self.a.router.read_weights()
-        pct = live.get(stored.plan.target)
         now = self.a.clock.now()
-        if stored.intended_pct is not None and pct == stored.intended_pct:
-            state = machine.weights_verified(stored, pct, now)  # crashed between the write and its verification
-        elif pct == stored.weight_pct:
-            state = dataclasses.replace(stored, intended_pct=None)
-        else:
+        state = _reconciled(stored, live, now)
+        if state is None:
             return None
         # A bake interrupted by the crash starts again with a fresh window.
         state = dataclasses.replace(state, step_started_s=now)
@@ -338,6 +380,7 @@ class Runner:
 
     def _drive(self, state: State) -> RunResult:
         while True:
+            self.a.lock.renew()
             state = self._abort_requested(state) or state
             action = machine.decide(state)
             if isinstance(action, machine.Finished):
@@ -379,6 +422,7 @@ class Runner:
         router, clock, retry = self.a.router, self.a.clock, self.retry
         delay = retry.initial_backoff_s
         for attempt in range(1, retry.attempts + 1):
+            self.a.lock.renew()  # before every write: never write under a lock another run has taken over
             try:
                 live = dict(router.read_weights())
                 if live == want:
@@ -400,6 +444,7 @@ class Runner:
         """Sleep through a timed pause; the aborted state if an abort was requested meanwhile."""
         clock = self.a.clock
         while (left := until_s - clock.now()) > 0:
+            self.a.lock.renew()
             if (aborted := self._abort_requested(state)) is not None:
                 return aborted
             self.a.progress.update(state, live=None, gates=(), note=f"pause: {left:.0f} s left")
@@ -418,6 +463,7 @@ class Runner:
             return self._analysed(state, run)
         started, synthetic_sent = clock.now(), 0
         while True:
+            self.a.lock.renew()
             if (aborted := self._abort_requested(state)) is not None:
                 return aborted
             now = clock.now()
@@ -483,6 +529,17 @@ class Runner:
             },
         )
         return state
+
+
+def _reconciled(stored: State, live: Mapping[Slot, int], now_s: float) -> State | None:
+    """Pure: the stored state matched to the live weights, None when they match neither the stored weight nor the
+    pending write."""
+    pct = live.get(stored.plan.target)
+    if stored.intended_pct is not None and pct == stored.intended_pct:
+        return machine.weights_verified(stored, pct, now_s)  # crashed between the write and its verification
+    if pct == stored.weight_pct:
+        return dataclasses.replace(stored, intended_pct=None)
+    return None
 
 
 def _same_direction(a: Plan, b: Plan) -> bool:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from typing import Any
 
 from scripts.cutover.awserrors import AWS_ERRORS, domain_error, error_code
 from scripts.cutover.codec import PlanError, state_from_dict, state_to_dict
 from scripts.cutover.model import State
-from scripts.cutover.ports import Clock, LockHeldError, StateStoreError
+from scripts.cutover.ports import Clock, LockHeldError, LockLostError, StateStoreError
 
 # SSM parameter values: 4 KB in the standard tier, 8 KB in the advanced tier.
 STANDARD_PARAMETER_BYTES = 4096
 KEPT_ANALYSES = 6  # older analyses stay in the audit log, not in the parameter
+# A lock expires this long after its last renewal: far above the longest stretch between two of the driver's polls
+# (a smoke check or a verified write with backoff, about two minutes at worst), so a live run never loses it.
+LOCK_TTL_S = 600.0
 
 
 class SsmStateStore:
@@ -67,37 +72,113 @@ class SsmStateStore:
 
 
 class SsmLock:
-    """A parameter created with `Overwrite=False`: the create is atomic, so only one run gets it. A lock older than
-    `ttl_s` (a run that died without releasing) may be taken over."""
+    """A parameter created with `Overwrite=False`: the create is atomic, so only one run gets it.
 
-    def __init__(self, ssm: Any, *, name: str, clock: Clock, ttl_s: float = 3600.0) -> None:
+    Its value names the owner, a token unique to this acquisition and an expiry. A live run renews it (`renew`, called
+    by the driver at every poll; it writes once `renew_every_s` has passed), so it never expires under a run however
+    long the cutover; a run that died stops renewing, and once its lock has expired another run may take it over.
+
+    Takeover is safe against two runs finding the same stale lock: SSM has no compare-and-swap, so the taker first
+    creates a marker parameter named after the stale token (`Overwrite=False`: one creator wins), then re-reads the
+    lock and overwrites it only if it still holds that token. A loser, or a taker that finds the token changed,
+    gets LockHeldError. `renew` and `release` never touch a lock whose token is not theirs (LockLostError / no-op).
+    """
+
+    def __init__(
+        self, ssm: Any, *, name: str, clock: Clock, ttl_s: float = LOCK_TTL_S, renew_every_s: float | None = None
+    ) -> None:
         self.ssm = ssm
         self.name = name
         self.clock = clock
         self.ttl_s = ttl_s
+        self.renew_every_s = ttl_s / 10 if renew_every_s is None else renew_every_s
         self.held = False
+        self.owner = ""
+        self.token = ""
+        self.renewed_s = 0.0
+
+    def _value(self) -> str:
+        return json.dumps({"owner": self.owner, "token": self.token, "expires_s": self.clock.now() + self.ttl_s})
+
+    def _put(self, *, overwrite: bool, what: str) -> None:
+        try:
+            self.ssm.put_parameter(Name=self.name, Value=self._value(), Type="String", Overwrite=overwrite)
+        except AWS_ERRORS as ex:
+            raise domain_error(ex, f"put_parameter (lock {what})", StateStoreError) from ex
+        self.renewed_s = self.clock.now()
+
+    def _holder(self) -> dict[str, Any] | None:
+        try:
+            value = self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
+        except AWS_ERRORS as ex:
+            if error_code(ex) == "ParameterNotFound":
+                return None
+            raise domain_error(ex, "get_parameter (lock)", StateStoreError) from ex
+        try:
+            holder = json.loads(value)
+        except ValueError:
+            return {"owner": value, "token": "", "expires_s": 0.0}  # not ours to parse: treat as expired
+        return holder if isinstance(holder, dict) else {"owner": value, "token": "", "expires_s": 0.0}
 
     def acquire(self, owner: str) -> None:
-        value = json.dumps({"owner": owner, "expires_s": self.clock.now() + self.ttl_s})
+        self.owner, self.token = owner, uuid.uuid4().hex
         try:
-            self.ssm.put_parameter(Name=self.name, Value=value, Type="String", Overwrite=False)
-        except AWS_ERRORS as ex:
-            if error_code(ex) != "ParameterAlreadyExists":
-                raise domain_error(ex, "put_parameter (lock)", StateStoreError) from ex
-            holder = json.loads(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
-            if float(holder.get("expires_s", 0)) > self.clock.now():
-                raise LockHeldError(f"{self.name} held by {holder.get('owner')}") from ex
-            self.ssm.put_parameter(Name=self.name, Value=value, Type="String", Overwrite=True)
+            self._put(overwrite=False, what="create")
+        except StateStoreError as ex:
+            if error_code(ex.__cause__) != "ParameterAlreadyExists":
+                raise
+            self._take_over_stale()
         self.held = True
+
+    def _take_over_stale(self) -> None:
+        holder = self._holder()
+        if holder is None:  # released meanwhile: an ordinary create again (atomic)
+            self._put(overwrite=False, what="create")
+            return
+        if float(holder.get("expires_s", 0)) > self.clock.now():
+            raise LockHeldError(f"{self.name} held by {holder.get('owner')}")
+        stale = str(holder.get("token", ""))
+        marker = f"{self.name}-takeover-{stale or 'untokened'}"
+        try:
+            self.ssm.put_parameter(Name=marker, Value=self.owner, Type="String", Overwrite=False)
+        except AWS_ERRORS as ex:
+            if error_code(ex) == "ParameterAlreadyExists":
+                raise LockHeldError(f"{self.name}: another run is taking over the expired lock") from ex
+            raise domain_error(ex, "put_parameter (lock takeover)", StateStoreError) from ex
+        try:
+            now = self._holder()
+            if now is None or str(now.get("token", "")) != stale:
+                raise LockHeldError(f"{self.name} was taken by {None if now is None else now.get('owner')}")
+            self._put(overwrite=True, what="takeover")
+        finally:
+            # Once the lock no longer holds the stale token the marker guards nothing (a late taker re-reads the
+            # token and gives up), so it is removed either way.
+            with contextlib.suppress(*AWS_ERRORS):
+                self.ssm.delete_parameter(Name=marker)
+
+    def renew(self) -> None:
+        """Extend the expiry (at most once per `renew_every_s`); LockLostError if another run holds it now."""
+        if not self.held or self.clock.now() - self.renewed_s < self.renew_every_s:
+            return
+        holder = self._holder()
+        if holder is None or str(holder.get("token", "")) != self.token:
+            self.held = False
+            who = "nobody" if holder is None else holder.get("owner")
+            raise LockLostError(f"{self.name} is no longer ours (held by {who}): stopping before any further write")
+        self._put(overwrite=True, what="renew")
 
     def release(self) -> None:
         if not self.held:
             return
+        self.held = False
+        holder = self._holder()
+        if holder is None or str(holder.get("token", "")) != self.token:
+            return  # taken over after we stopped renewing: the lock is someone else's now
         try:
             self.ssm.delete_parameter(Name=self.name)
         except AWS_ERRORS as ex:
-            raise domain_error(ex, "delete_parameter (lock)", StateStoreError) from ex
-        self.held = False
+            if error_code(ex) != "ParameterNotFound":
+                raise domain_error(ex, "delete_parameter (lock)", StateStoreError) from ex
 
 
 class SsmAbortSignal:

@@ -55,6 +55,7 @@ def aws_adapters(stage: str) -> Adapters:
             cloudwatch=session.client("cloudwatch", config=config),
             ssm=session.client("ssm", config=config),
             logs=session.client("logs", config=config),
+            secrets=session.client("secretsmanager", config=config),
             clock=SystemClock(),
         )
     except AWS_ERRORS as ex:

@@ -134,6 +134,9 @@ class MemoryLock:
             raise LockHeldError(f"held by {self.owner}")
         self.owner = owner
 
+    def renew(self) -> None:
+        return None
+
     def release(self) -> None:
         self.owner = None
 

@@ -17,12 +17,13 @@ import pytest
 from moto import mock_aws
 
 from infra import contract
-from scripts.cutover.alb import AlbRouter, WeightError, forward_action
+from scripts.cutover.alb import AlbRouter, AlbSmoke, WeightError, forward_action
 from scripts.cutover.aws import build_aws_adapters, lock_parameter
 from scripts.cutover.cloudwatch import CloudWatchMetrics
-from scripts.cutover.model import Analysis, Plan, Reading, ShiftTraffic, Slot
+from scripts.cutover.model import Analysis, Pause, Plan, Reading, ShiftTraffic, Slot
+from scripts.cutover.ports import LockHeldError
 from scripts.cutover.runner import Adapters, ExitCode, RetryPolicy, Runner
-from scripts.cutover.ssm import SsmLock
+from scripts.cutover.ssm import LOCK_TTL_S, SsmLock
 from tests.cutover.fakes import GOOD, Crash, FakeClock, FakeMetrics, FakeSmoke, window
 
 STAGE = "dev"
@@ -36,6 +37,7 @@ PLAN = Plan(
     healthy_polls=3,
     poll_interval_s=15,
 )
+SMOKE_TOKEN = "generated0per0stage0token"
 IS_ERROR_BEYOND_BUDGET = Reading(target=window(2000, errors=120), source=window(2000))
 
 
@@ -45,6 +47,7 @@ class Aws:
     ssm: Any
     cloudwatch: Any
     logs: Any
+    secrets: Any
     listener_arn: str
     target_groups: dict[Slot, str]
     calls: list[str]
@@ -53,8 +56,8 @@ class Aws:
 
     def adapters(self, clock: FakeClock) -> Adapters:
         adapters = build_aws_adapters(
-            STAGE, elbv2=self.elbv2, cloudwatch=self.cloudwatch, ssm=self.ssm, logs=self.logs, clock=clock,
-            live_weights_root=self.root,
+            STAGE, elbv2=self.elbv2, cloudwatch=self.cloudwatch, ssm=self.ssm, logs=self.logs,
+            secrets=self.secrets, clock=clock, live_weights_root=self.root,
         )  # fmt: skip
         # moto computes no p95: the gates read a fake source that follows the listener's live weights.
         return dataclasses.replace(adapters, metrics=FakeMetrics(adapters.router), smoke=FakeSmoke(), synthetic=None)
@@ -128,13 +131,19 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
             (contract.gate_alarm_names_parameter(STAGE), ",".join(contract.gate_alarm_names(STAGE))),
         ):
             ssm.put_parameter(Name=name, Value=value, Type="String")
+        boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=contract.smoke_token_secret_name(STAGE),
+            SecretString=json.dumps({contract.SMOKE_TOKEN_SECRET_KEY: SMOKE_TOKEN}),
+        )
         calls: list[str] = []
         throttle: dict[str, int] = {}
-        clients = {s: boto3.client(s, region_name=REGION) for s in ("elbv2", "ssm", "cloudwatch", "logs")}
+        clients = {
+            s: boto3.client(s, region_name=REGION) for s in ("elbv2", "ssm", "cloudwatch", "logs", "secretsmanager")
+        }
         for client in clients.values():
             _watch(client, calls, throttle)
         yield Aws(
-            clients["elbv2"], clients["ssm"], clients["cloudwatch"], clients["logs"],
+            clients["elbv2"], clients["ssm"], clients["cloudwatch"], clients["logs"], clients["secretsmanager"],
             listener["ListenerArn"], groups, calls, throttle, tmp_path,
         )  # fmt: skip
 
@@ -299,8 +308,9 @@ def test_alarm_in_alarm_state_is_reported_firing(aws: Aws) -> None:
     )  # fmt: skip
     aws.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
     adapters = build_aws_adapters(
-        STAGE, elbv2=aws.elbv2, cloudwatch=aws.cloudwatch, ssm=aws.ssm, logs=aws.logs, clock=FakeClock()
-    )
+        STAGE, elbv2=aws.elbv2, cloudwatch=aws.cloudwatch, ssm=aws.ssm, logs=aws.logs, secrets=aws.secrets,
+        clock=FakeClock(),
+    )  # fmt: skip
     assert adapters.metrics.firing_alarms(()) == (name,)
     runner = _runner(dataclasses.replace(adapters, smoke=FakeSmoke()))
     assert runner.start(PLAN, run_id="r1").code is ExitCode.PREFLIGHT_FAILED
@@ -347,3 +357,175 @@ def test_abort_request_parameter_round_trips(aws: Aws) -> None:
     signal.clear()
     signal.clear()  # idempotent
     assert signal.requested() is None
+
+
+# --- the smoke rules: each slot through its own header rule, with the stage's smoke token ---------------------
+
+
+class RecordingRpc:
+    """Stands in for HTTP through the ALB: answers like a healthy MCP server and records each call's headers."""
+
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+
+    def __call__(self, port: int, method: str, params: Any = None, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        self.headers.append(dict(kwargs["headers"]))
+        if method == "tools/list":
+            return 200, {"result": {"tools": [{"name": "echo"}]}}
+        return 200, {"result": {"structuredContent": {"tool": params["name"]}}}
+
+
+def _with_real_smoke(aws: Aws, clock: FakeClock) -> tuple[Adapters, RecordingRpc]:
+    built = build_aws_adapters(
+        STAGE, elbv2=aws.elbv2, cloudwatch=aws.cloudwatch, ssm=aws.ssm, logs=aws.logs, secrets=aws.secrets,
+        clock=clock, live_weights_root=aws.root,
+    )  # fmt: skip
+    recorder = RecordingRpc()
+    assert isinstance(built.smoke, AlbSmoke)
+    built.smoke.call = recorder
+    return dataclasses.replace(built, metrics=FakeMetrics(built.router), synthetic=None), recorder
+
+
+def test_reverse_cutover_checks_blue_through_its_own_header_rule_with_the_stage_token(aws: Aws) -> None:
+    aws.elbv2.modify_listener(
+        ListenerArn=aws.listener_arn,
+        DefaultActions=[forward_action({aws.target_groups["blue"]: 0, aws.target_groups["green"]: 100})],
+    )
+    adapters, recorder = _with_real_smoke(aws, FakeClock())
+    reverse = dataclasses.replace(PLAN, source="green", target="blue")
+    result = _runner(adapters).start(reverse, run_id="r1")
+    assert result.code is ExitCode.OK, result.message
+    assert aws.live() == {"blue": 100, "green": 0}
+    colours = {h[contract.SMOKE_HEADER_NAME] for h in recorder.headers}
+    assert colours == {"blue", "green"}  # the receiving slot and, for the golden comparison, the other one
+    assert all(h[contract.SMOKE_TOKEN_HEADER_NAME] == SMOKE_TOKEN for h in recorder.headers)
+    assert recorder.headers[0][contract.SMOKE_HEADER_NAME] == "blue"  # tools/list on the receiving slot first
+
+
+def test_missing_smoke_token_fails_preflight_with_one_clear_problem(aws: Aws) -> None:
+    aws.secrets.delete_secret(SecretId=contract.smoke_token_secret_name(STAGE), ForceDeleteWithoutRecovery=True)
+    adapters, recorder = _with_real_smoke(aws, FakeClock())
+    problems = _runner(adapters).preflight(PLAN, record=False)
+    assert len(problems) == 1 and contract.smoke_token_secret_name(STAGE) in problems[0]
+    assert recorder.headers == [] and aws.writes() == []
+
+
+# --- --dry-run on every mutating verb ---------------------------------------------------------------------------
+
+PAUSING = dataclasses.replace(PLAN, steps=(ShiftTraffic(5), Pause(None), ShiftTraffic(100)))
+
+
+@pytest.mark.parametrize(
+    ("verb", "full", "expected_weights"),
+    [
+        ("promote", False, (0, 100)),
+        ("promote", True, (0, 100)),
+        ("abort", False, (100, 0)),
+        ("rollback", False, (100, 0)),
+    ],
+)
+def test_dry_run_of_each_mutating_verb_prints_the_listener_call_and_writes_nothing(
+    aws: Aws, verb: str, full: bool, expected_weights: tuple[int, int]
+) -> None:
+    assert _runner(aws.adapters(FakeClock())).start(PAUSING, run_id="r1").code is ExitCode.PAUSED
+    writes, stored = len(aws.writes()), aws.adapters(FakeClock()).store.load()
+    result = _runner(aws.adapters(FakeClock())).dry_run_verb(verb, full=full)
+    assert result.code is ExitCode.OK, result.message
+    blue, green = expected_weights
+    call = next(
+        line for line in result.message.splitlines() if line.startswith("elbv2.modify_listener") or ": elbv2" in line
+    )
+    assert f'"TargetGroupArn": "{aws.target_groups["blue"]}", "Weight": {blue}' in call
+    assert f'"TargetGroupArn": "{aws.target_groups["green"]}", "Weight": {green}' in call
+    assert len(aws.writes()) == writes and aws.live() == {"blue": 95, "green": 5}
+    assert aws.adapters(FakeClock()).store.load() == stored
+
+
+def test_dry_run_of_a_verb_without_a_cutover_says_so_and_writes_nothing(aws: Aws) -> None:
+    result = _runner(aws.adapters(FakeClock())).dry_run_verb("rollback")
+    assert result.code is ExitCode.NO_CUTOVER and aws.writes() == []
+
+
+# --- the lock under a long run: renewed, never expiring under a live run; a stale lock taken over safely --------
+
+LONG = dataclasses.replace(
+    PLAN, steps=(ShiftTraffic(5), Analysis(3 * LOCK_TTL_S, 100), ShiftTraffic(100)), poll_interval_s=15
+)
+
+
+def _lock_value(aws: Aws) -> dict[str, Any]:
+    return dict(json.loads(aws.ssm.get_parameter(Name=lock_parameter(STAGE))["Parameter"]["Value"]))
+
+
+def test_lock_is_renewed_through_a_run_longer_than_its_ttl(aws: Aws) -> None:
+    clock = FakeClock()
+    adapters = aws.adapters(clock)
+    intruders: list[str] = []
+    started = clock.now()
+
+    def reading(pct: int) -> Reading:
+        # Twice the TTL into the run: a second run must still find the lock held.
+        if pct == 5 and not intruders and clock.now() > started + 2 * LOCK_TTL_S:
+            try:
+                SsmLock(boto3.client("ssm", region_name=REGION), name=lock_parameter(STAGE), clock=clock).acquire("b")
+                intruders.append("acquired")
+            except LockHeldError:
+                intruders.append("refused")
+        return GOOD
+
+    adapters.metrics.script = reading  # type: ignore[attr-defined]
+    result = _runner(adapters).start(LONG, run_id="r1")
+    assert result.code is ExitCode.OK, result.message
+    assert intruders == ["refused"]
+    assert clock.now() - started > 3 * LOCK_TTL_S
+    renewals = [c for c in aws.calls if c == "PutParameter"]
+    assert len(renewals) > 3 * 10 // 2  # about one renewal per tenth of the TTL
+    with pytest.raises(Exception, match="ParameterNotFound"):
+        aws.ssm.get_parameter(Name=lock_parameter(STAGE))  # released at the end
+
+
+def test_run_whose_lock_was_taken_over_stops_before_its_next_write(aws: Aws) -> None:
+    clock = FakeClock()
+    adapters = aws.adapters(clock)
+
+    def reading(pct: int) -> Reading:
+        if pct == 5 and "b" not in str(_lock_value(aws).get("owner")):
+            clock.sleep(LOCK_TTL_S + 1)  # this run stalls (a suspended laptop) past its lock's expiry...
+            SsmLock(boto3.client("ssm", region_name=REGION), name=lock_parameter(STAGE), clock=clock).acquire("b")
+        return GOOD
+
+    adapters.metrics.script = reading  # type: ignore[attr-defined]
+    result = _runner(adapters).start(LONG, run_id="r1")
+    assert result.code is ExitCode.LOCK_HELD and "lock lost" in result.message
+    assert aws.live() == {"blue": 95, "green": 5}  # ...and wrote nothing after the takeover
+    assert _lock_value(aws)["owner"] == "b"  # nor deleted the new holder's lock
+
+
+def test_two_runs_taking_over_one_stale_lock_only_one_gets_it(aws: Aws) -> None:
+    clock = FakeClock()
+    name = lock_parameter(STAGE)
+    SsmLock(aws.ssm, name=name, clock=clock, ttl_s=60).acquire("a run that died")
+    clock.sleep(61)
+    racing = boto3.client("ssm", region_name=REGION)
+    winner = SsmLock(boto3.client("ssm", region_name=REGION), name=name, clock=clock)
+
+    def other_run_takes_over_first(params: Any, **_: Any) -> None:
+        # Between the slower run's read of the stale lock and its marker: the faster run completes a takeover.
+        if "-takeover-" in params.get("Name", "") and not winner.held:
+            winner.acquire("the faster run")
+
+    racing.meta.events.register("before-parameter-build.ssm.PutParameter", other_run_takes_over_first)
+    with pytest.raises(LockHeldError):
+        SsmLock(racing, name=name, clock=clock).acquire("the slower run")
+    assert winner.held and _lock_value(aws)["owner"] == "the faster run"
+
+
+def test_takeover_in_progress_by_another_run_refuses_a_second_taker(aws: Aws) -> None:
+    clock = FakeClock()
+    name = lock_parameter(STAGE)
+    SsmLock(aws.ssm, name=name, clock=clock, ttl_s=60).acquire("a run that died")
+    clock.sleep(61)
+    aws.ssm.put_parameter(Name=f"{name}-takeover-{_lock_value(aws)['token']}", Value="another run", Type="String")
+    with pytest.raises(LockHeldError, match="taking over"):
+        SsmLock(aws.ssm, name=name, clock=clock).acquire("second taker")
+    assert _lock_value(aws)["owner"] == "a run that died"
