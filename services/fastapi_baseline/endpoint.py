@@ -8,9 +8,10 @@ contract as when FastAPI parsed the body from the signature.
 The checks keep the order FastAPI's request handling gave them, so every answer, error paths included, is the
 same byte for byte: a JSON body that does not parse is refused first (400, parse error), then Content-Type (415),
 then Accept (406), then a body that is not a JSON-RPC message (400, invalid request), then `MCP-Protocol-Version`.
-When pydantic's parser refuses a body, the standard library's parser decides, as FastAPI's `Request.json()` did:
-the two differ on a few inputs (a UTF-8 byte order mark, lone surrogates, UTF-16), and those are errors or rarities,
-never the hot path.
+When pydantic's parser refuses a body, the standard library's parser decides on its UTF-8 text, as FastAPI's
+`Request.json()` did except that UTF-16 and UTF-32 bodies are refused, as the native server refuses them: JSON over
+HTTP is UTF-8 (RFC 8259, section 8.1, which lets a parser ignore a leading byte order mark, as this one does); those
+are errors or rarities, never the hot path.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from services.protocol import (
     stateless_result,
     unsupported_version,
 )
+from services.tools.features import CACHEABLE_METHODS
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
 
@@ -76,10 +78,10 @@ def _decode(body: bytes) -> Any:
     except ValidationError:
         pass
     try:
-        value = json.loads(body)
-    except json.JSONDecodeError:
+        value = json.loads(body.decode("utf-8-sig"))  # UTF-8 (a BOM may be ignored), never UTF-16/32: RFC 8259, 8.1
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise JsonRpcException(PARSE_ERROR, "Parse error: the body is not valid JSON", status_code=400) from None
-    except Exception:  # not UTF-8/16/32, nested too deep, an integer too long: as FastAPI answered them
+    except Exception:  # nested too deep, an integer too long: as FastAPI answered them
         raise JsonRpcException(PARSE_ERROR, "There was an error parsing the body", status_code=400) from None
     try:
         return MESSAGE.validate_python(value, from_attributes=True)
@@ -150,7 +152,7 @@ async def mcp_endpoint(request: Request) -> Response:
         raise
     record(method, tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
     if stateless:
-        result = stateless_result(result, listing=method == "tools/list")
+        result = stateless_result(result, listing=method in CACHEABLE_METHODS)
     return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
 
 
