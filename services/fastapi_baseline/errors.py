@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.fastapi_baseline.models import (
@@ -87,10 +86,9 @@ def invalid_request(errors: list[Any], body: Any) -> JsonRpcException:
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
-    """Framework-raised HTTP errors (405, 413, unreadable body) on the MCP endpoint get JSON-RPC bodies."""
+    """Framework-raised HTTP errors (404, 405, 413, unreadable body) get JSON-RPC bodies on every path, as the native
+    server answers them: a client that reaches a wrong path still reads an error it can parse."""
     assert isinstance(exc, StarletteHTTPException)
-    if request.url.path != request.app.state.mcp_path:
-        return await http_exception_handler(request, exc)
     code = PARSE_ERROR if exc.status_code == 400 else INVALID_REQUEST
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
