@@ -133,13 +133,9 @@ class SearchResult(TypedDict):
     results: list[SearchHit]
 
 
-_SEARCH_SQL = """
-SELECT d.id, d.title, left(d.body, 160) AS snippet, ts_rank(d.search, q)::float8 AS rank
-  FROM documents d, websearch_to_tsquery('english', $1) AS q
- WHERE d.search @@ q
- ORDER BY rank DESC, d.id
- LIMIT $2
-"""
+# Ranked by PostgreSQL's ts_rank; at most 2,000 matches are ranked (the newest), so a common word costs about what a
+# rare one does. The function and why: services/tools/migrations/0002_search_bounded_candidates.sql.
+_SEARCH_SQL = "SELECT id, title, snippet, rank FROM search_documents_ranked($1, $2)"
 
 
 @catalogue.tool(title="Document search", annotations=READ_ONLY, timeout_s=5.0)
