@@ -1,10 +1,13 @@
-"""The MCP methods behind `POST /mcp` (the route is `endpoint.py`): initialize, ping, tools/list, tools/call.
+"""The MCP methods behind `POST /mcp` (the route is `endpoint.py`): initialize, ping, tools/list, tools/call, and the
+catalogue's resources, prompts and completion when it registers any.
 
 Tools come from the shared registry; their arguments are validated by pydantic models built from the tool functions'
 signatures. Synchronous tools run inline on the event loop: the catalogue's are pure computation of microseconds to a
 few milliseconds, and a thread pool would only add a hand-off (the GIL serialises them anyway). Async tools run under
 their own timeout. Every tool failure becomes an `isError` result whose text comes from the shared
-`failure_text`, so both servers say the same thing.
+`failure_text`, so both servers say the same thing. Resources, prompts and completion: params parsed by pydantic
+models, then answered by the shared `Features` (services/tools/features.py), whose refusals (`CatalogueError`) carry
+the same codes and texts as the native server's.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ from services.fastapi_baseline.errors import JsonRpcException
 from services.fastapi_baseline.models import (
     INVALID_PARAMS,
     CallToolParams,
+    CompleteParams,
+    GetPromptParams,
     InitializeParams,
     JsonRpcId,
     JsonRpcRequest,
     ListToolsParams,
+    PaginatedParams,
+    ReadResourceParams,
     arguments_model,
 )
 from services.fastapi_baseline.settings import Settings
@@ -38,7 +45,15 @@ from services.protocol import (
     encode_cursor,
 )
 from services.tools.context import Database, ToolContext
+from services.tools.features import (
+    COMPLETE_PARAMS_INVALID,
+    GET_PROMPT_PARAMS_INVALID,
+    READ_PARAMS_INVALID,
+    CatalogueError,
+    Features,
+)
 from services.tools.registry import Tool, ToolRegistry, ToolResult, failure_text
+from services.tools.reply import Reply, pending
 
 Result = dict[str, Any]
 
@@ -54,18 +69,35 @@ class McpService:
         descriptors = [tool.descriptor() for tool in registry]
         size = settings.page_size
         self.pages = [descriptors[i : i + size] for i in range(0, len(descriptors), size)] or [[]]
+        # Resources, prompts and completion: served, and advertised, only when the catalogue registers some.
+        self.features = Features(registry.resources, registry.prompts, page_size=size)
+        self.capabilities: Result = {"tools": {"listChanged": False}, **self.features.capabilities}
+        catalogue: dict[str, Callable[[JsonRpcRequest], Any]] = {
+            "resources/list": self.list_resources,
+            "resources/templates/list": self.list_resource_templates,
+            "resources/read": self.read_resource,
+            "prompts/list": self.list_prompts,
+            "prompts/get": self.get_prompt,
+            "completion/complete": self.complete,
+        }
+        served = {method: catalogue[method] for method in self.features.methods}
         self.methods: dict[str, Callable[[JsonRpcRequest], Any]] = {
             "initialize": self.initialize,
             "ping": self.ping,
             "tools/list": self.list_tools,
             "tools/call": self.call_tool,
+            **served,
         }
-        # The stateless era (2026-07-28) has server/discover instead of initialize and ping.
+        # The stateless era (2026-07-28) has server/discover instead of initialize and ping, and answers an unknown
+        # resource with INVALID_PARAMS (SEP-2164).
         self.stateless_methods: dict[str, Callable[[JsonRpcRequest], Any]] = {
             "server/discover": self.discover,
             "tools/list": self.list_tools,
             "tools/call": self.call_tool,
+            **served,
         }
+        if "resources/read" in served:
+            self.stateless_methods["resources/read"] = self.read_resource_stateless
 
     def era_methods(self, era: Era) -> dict[str, Callable[[JsonRpcRequest], Any]]:
         return self.stateless_methods if era == "stateless" else self.methods
@@ -84,13 +116,13 @@ class McpService:
         requested = params.protocolVersion
         return {
             "protocolVersion": requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE_VERSION,
-            "capabilities": {"tools": {"listChanged": False}},
+            "capabilities": self.capabilities,
             "serverInfo": {"name": self.settings.server_name, "version": self.settings.server_version},
         }
 
     async def discover(self, request: JsonRpcRequest) -> Result:
         return discover_result(
-            capabilities={"tools": {"listChanged": False}},
+            capabilities=self.capabilities,
             server_name=self.settings.server_name,
             server_version=self.settings.server_version,
         )
@@ -133,6 +165,58 @@ class McpService:
             return _success_result(tool, value)
         except Exception as ex:
             return _error_result(failure_text(tool.name, tool.timeout_s, ex))
+
+    # -- resources, prompts, completion ---------------------------------------------------------------------------
+
+    async def list_resources(self, request: JsonRpcRequest) -> Result:
+        params = _params(PaginatedParams, request, _cursor_invalid(request.method))
+        return _answer(self.features.list_resources, params.cursor)
+
+    async def list_resource_templates(self, request: JsonRpcRequest) -> Result:
+        params = _params(PaginatedParams, request, _cursor_invalid(request.method))
+        return _answer(self.features.list_resource_templates, params.cursor)
+
+    async def list_prompts(self, request: JsonRpcRequest) -> Result:
+        params = _params(PaginatedParams, request, _cursor_invalid(request.method))
+        return _answer(self.features.list_prompts, params.cursor)
+
+    async def read_resource(self, request: JsonRpcRequest) -> Result:
+        params = _params(ReadResourceParams, request, READ_PARAMS_INVALID)
+        return await _awaited(self.features.read_resource, params.uri, stateless=False)
+
+    async def read_resource_stateless(self, request: JsonRpcRequest) -> Result:
+        params = _params(ReadResourceParams, request, READ_PARAMS_INVALID)
+        return await _awaited(self.features.read_resource, params.uri, stateless=True)
+
+    async def get_prompt(self, request: JsonRpcRequest) -> Result:
+        params = _params(GetPromptParams, request, GET_PROMPT_PARAMS_INVALID)
+        return await _awaited(self.features.get_prompt, params.name, params.arguments)
+
+    async def complete(self, request: JsonRpcRequest) -> Result:
+        params = _params(CompleteParams, request, COMPLETE_PARAMS_INVALID)
+        context = None if params.context is None else params.context.model_dump()
+        return _answer(self.features.complete, params.ref.model_dump(), params.argument.model_dump(), context)
+
+
+def _cursor_invalid(method: str) -> str:
+    return f"{method}: cursor must be a string from a previous nextCursor"
+
+
+def _answer(method: Callable[..., Result], *args: Any) -> Result:
+    """A catalogue answer, its refusal raised as the JSON-RPC error it names."""
+    try:
+        return method(*args)
+    except CatalogueError as ex:
+        raise JsonRpcException(ex.code, ex.message, data=ex.data) from None
+
+
+async def _awaited(method: Callable[..., Reply[Result]], *args: Any, **kwargs: Any) -> Result:
+    """A catalogue answer that may wait for a registered coroutine; refusals raised as JSON-RPC errors."""
+    try:
+        reply = method(*args, **kwargs)
+        return await reply if pending(reply) else reply
+    except CatalogueError as ex:
+        raise JsonRpcException(ex.code, ex.message, data=ex.data) from None
 
 
 def _params(model: type[BaseModel], request: JsonRpcRequest, message: str) -> Any:

@@ -118,11 +118,67 @@ class ListToolsParams(BaseModel):
     cursor: str | None = None
 
 
+class PaginatedParams(BaseModel):
+    """The params of resources/list, resources/templates/list and prompts/list."""
+
+    model_config = _PARAMS
+
+    cursor: str | None = None
+
+
 class CallToolParams(BaseModel):
     model_config = _PARAMS
 
     name: str
     arguments: dict[str, Any] | None = None
+
+
+class ReadResourceParams(BaseModel):
+    model_config = _PARAMS
+
+    uri: str
+
+
+class GetPromptParams(BaseModel):
+    model_config = _PARAMS
+
+    name: str
+    arguments: dict[str, Any] | None = None  # strings; the shared check says which one is not
+
+
+class PromptReference(BaseModel):
+    model_config = _PARAMS
+
+    type: Literal["ref/prompt"]
+    name: str
+
+
+class ResourceTemplateReference(BaseModel):
+    model_config = _PARAMS
+
+    type: Literal["ref/resource"]
+    uri: str
+
+
+class CompletionArgument(BaseModel):
+    model_config = _PARAMS
+
+    name: str
+    value: str
+
+
+class CompletionContext(BaseModel):
+    model_config = _PARAMS
+
+    arguments: dict[str, str] | None = None
+
+
+class CompleteParams(BaseModel):
+    model_config = _PARAMS
+
+    ref: Annotated[PromptReference | ResourceTemplateReference, Field(discriminator="type")]
+    argument: CompletionArgument
+    context: CompletionContext | None = None
 
 
 # -- tool arguments --------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The framework face of the native server: write tools as typed functions, then `app.run()`.
+"""The framework face of the native server: write tools, resources and prompts as typed functions, then `app.run()`.
 
 app = App("weather")
 
@@ -6,6 +6,16 @@ app = App("weather")
 def get_weather(city: str) -> dict:
     \"\"\"Get weather for a city\"\"\"
     return {"city": city, "temp": 72}
+
+@app.resource("weather://cities")
+def cities() -> str:
+    \"\"\"The cities with weather data\"\"\"
+    return "Paris, Lisbon, Oslo"
+
+@app.prompt(complete={"city": ["Paris", "Lisbon", "Oslo"]})
+def forecast(city: str) -> str:
+    \"\"\"Ask for a forecast\"\"\"
+    return f"What will the weather be in {city} tomorrow?"
 
 app.run()
 """
@@ -33,8 +43,18 @@ class App:
 
     mcp_tool = tool  # the spelling of the cost post's example ("Conduit vs FastAPI")
 
+    def resource(self, uri: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a resource: the function returns its text (`str`) or binary content (`bytes`). A `uri` with
+        `{variables}` registers a template whose variables are the function's `str` parameters."""
+        return self.registry.resource(uri, **options)
+
+    def prompt(self, name: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a prompt: its arguments are the function's `str` parameters, its messages what it returns (a
+        `str` for one user message, or a list of messages; services/tools/prompts.py)."""
+        return self.registry.prompt(name, **options)
+
     def include(self, registry: ToolRegistry) -> None:
-        """Serve the tools of another registry too (a tool pack)."""
+        """Serve the tools, resources and prompts of another registry too (a tool pack)."""
         self.registry.include(registry)
 
     def config(self, **overrides: Any) -> ServerConfig:

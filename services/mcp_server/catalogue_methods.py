@@ -15,7 +15,7 @@ from typing import Any
 from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import RpcError
 from services.protocol import stateless_result
-from services.tools.features import CatalogueError, Features
+from services.tools.features import CACHEABLE_METHODS, CatalogueError, Features
 from services.tools.registry import ToolRegistry
 from services.tools.reply import Reply, pending
 
@@ -24,9 +24,6 @@ Answer = tuple[bytes, str, str]
 Route = Callable[[jsonrpc.Request], Reply[Answer]]
 # A method's handler: the request's params and whether the request speaks the 2026-07-28 era, to the result.
 Handler = Callable[[dict[str, Any], bool], Reply[dict[str, Any]]]
-
-# Results a 2026-07-28 client may cache (`ttlMs`, `cacheScope`): the lists and resources/read.
-_CACHEABLE = frozenset(("resources/list", "resources/templates/list", "resources/read", "prompts/list"))
 
 
 class CatalogueMethods:
@@ -45,7 +42,7 @@ class CatalogueMethods:
         }
         self.routes: dict[str, Route] = {m: _route(handlers[m], False, False) for m in features.methods}
         self.stateless_routes: dict[str, Route] = {
-            m: _route(handlers[m], True, m in _CACHEABLE) for m in features.methods
+            m: _route(handlers[m], True, m in CACHEABLE_METHODS) for m in features.methods
         }
 
 

@@ -52,6 +52,11 @@ COMPLETE_PARAMS_INVALID = (
 RESOURCE_METHODS = ("resources/list", "resources/templates/list", "resources/read")
 PROMPT_METHODS = ("prompts/list", "prompts/get")
 COMPLETION_METHODS = ("completion/complete",)
+# The results a 2026-07-28 client may cache (they carry `ttlMs` and `cacheScope`): the lists and resources/read
+# (SEP-2549).
+CACHEABLE_METHODS = frozenset(
+    ("tools/list", "resources/list", "resources/templates/list", "prompts/list", "resources/read")
+)
 
 
 class CatalogueError(Exception):
