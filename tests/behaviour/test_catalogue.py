@@ -1,4 +1,5 @@
-"""Resources, prompts and completion over raw HTTP, on both servers, in both eras.
+"""Resources, prompts and completion over raw HTTP and through the official Python client, on both servers, in both
+eras.
 
 The servers run the conformance pack (`MCP_TOOL_PACKS=reference,conformance`: two resources, a template, four prompts,
 completion of one argument) with one entry per page (`MCP_PAGE_SIZE=1`), so every list is paged. The default
@@ -7,12 +8,15 @@ catalogue registers none of them: the capabilities stay unadvertised and the met
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mcp import Client, MCPError
+from mcp.types import BlobResourceContents, PromptReference, TextResourceContents
 
 from services import protocol
 from services.tools.conformance import PNG_BASE64
@@ -255,3 +259,56 @@ def test_default_catalogue_advertises_and_routes_no_resources_or_prompts(server:
     assert set(capabilities) == {"tools"}
     for method in ("resources/list", "resources/read", "prompts/list", "prompts/get", "completion/complete"):
         assert error(call(server, method, {}))["code"] == protocol.METHOD_NOT_FOUND, method
+
+
+async def _browse(url: str, mode: str) -> dict[str, Any]:
+    """Everything the official client reads of the catalogue, every list followed to its last page."""
+    seen: dict[str, Any] = {"resources": [], "prompts": []}
+    async with Client(url, mode=mode) as client:  # type: ignore[arg-type]
+        cursor: str | None = None
+        while True:
+            resources = await client.list_resources(cursor=cursor)
+            seen["resources"] += [str(r.uri) for r in resources.resources]
+            if not (cursor := resources.next_cursor):
+                break
+        while True:
+            prompts = await client.list_prompts(cursor=cursor)
+            seen["prompts"] += [p.name for p in prompts.prompts]
+            if not (cursor := prompts.next_cursor):
+                break
+        templates = await client.list_resource_templates()
+        seen["templates"] = [t.uri_template for t in templates.resource_templates]
+        text = (await client.read_resource("test://static-text")).contents[0]
+        seen["text"] = text.text if isinstance(text, TextResourceContents) else None
+        blob = (await client.read_resource("test://static-binary")).contents[0]
+        seen["blob"] = blob.blob if isinstance(blob, BlobResourceContents) else None
+        templated = (await client.read_resource("test://template/7/data")).contents[0]
+        seen["templated"] = templated.text if isinstance(templated, TextResourceContents) else None
+        prompt = await client.get_prompt("test_prompt_with_arguments", {"arg1": "a", "arg2": "b"})
+        seen["prompt"] = prompt.messages[0].content.model_dump(exclude_none=True)
+        completion = await client.complete(
+            PromptReference(type="ref/prompt", name="test_prompt_with_arguments"), {"name": "arg1", "value": "par"}
+        )
+        seen["completion"] = completion.completion.values
+        try:
+            await client.read_resource("test://missing")
+        except MCPError as ex:
+            seen["missing"] = (ex.code, ex.data)
+        seen["version"] = client.protocol_version
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_official_client_lists_reads_gets_and_completes_on_both_servers(catalogue: ServerProcess, mode: str) -> None:
+    seen = asyncio.run(_browse(catalogue.url, mode))
+    assert seen["version"] == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+    assert seen["resources"] == ["test://static-text", "test://static-binary"]
+    assert seen["prompts"] == PROMPTS
+    assert seen["templates"] == ["test://template/{id}/data"]
+    assert seen["text"] == "This is the content of the static text resource."
+    assert seen["blob"] == PNG_BASE64
+    assert json.loads(seen["templated"])["id"] == "7"
+    assert seen["prompt"] == {"type": "text", "text": "Prompt with arguments: arg1='a', arg2='b'"}
+    assert seen["completion"] == ["paris", "park", "party"]
+    code = protocol.RESOURCE_NOT_FOUND if mode == "legacy" else protocol.INVALID_PARAMS
+    assert seen["missing"] == (code, {"uri": "test://missing"})
