@@ -164,6 +164,9 @@ def fleet_lines(
     volume_gib: Decimal,
     volume_type: str = "gp3",
     average_utilisation: Decimal = ZERO,
+    # The launch template's CPU credit option; EC2 runs a T3 unlimited when the template names none. In "standard"
+    # mode a load above the baseline is throttled instead of billed, so there is nothing to price.
+    unlimited_credits: bool = True,
     agent_metrics_per_instance: int = 0,
     agent_metrics_per_group: int = 0,
     resource: str = "",
@@ -189,7 +192,7 @@ def fleet_lines(
             resource=resource,
         ),
     ]
-    if itype.baseline is not None:
+    if itype.baseline is not None and unlimited_credits:
         surplus = max(ZERO, average_utilisation - itype.baseline) * itype.vcpus * count * hours
         if surplus > 0:
             lines.append(

@@ -174,6 +174,24 @@ def test_t3_credits_appear_only_above_the_baseline() -> None:
     assert credits[0].quantity == (D("0.5") - D("0.2")) * 2 * 2 * 730
 
 
+def test_t3_credits_are_priced_only_in_unlimited_mode() -> None:
+    def lines(*, unlimited: bool) -> list[model.Line]:
+        return fleet_lines(
+            EMBEDDED,
+            scope="green",
+            itype=instance_type("t3.small"),
+            count=2,
+            hours=D(730),
+            volume_gib=D(8),
+            average_utilisation=D("0.5"),
+            unlimited_credits=unlimited,
+        )
+
+    unlimited, standard = lines(unlimited=True), lines(unlimited=False)
+    assert [line.price_key for line in unlimited if line.price_key == "ec2.t3.cpu-credits"] == ["ec2.t3.cpu-credits"]
+    assert [line.price_key for line in standard if line.price_key == "ec2.t3.cpu-credits"] == []
+
+
 def test_every_price_has_a_source_a_date_a_unit_and_a_positive_rate() -> None:
     for key, entry in EMBEDDED.entries.items():
         assert entry.key == key
