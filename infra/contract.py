@@ -298,7 +298,31 @@ MCP_TOOL_CALLS_DIMENSIONS: Final[tuple[tuple[str, ...], ...]] = (
     (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_OUTCOME),
     (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_TOOL, MCP_DIMENSION_OUTCOME),
 )
-MCP_TOOL_LATENCY_DIMENSIONS: Final[tuple[tuple[str, ...], ...]] = (
-    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT),
-    (MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT, MCP_DIMENSION_TOOL),
+# Per slot only: the servers' `/metrics` keeps request latency per method, not per tool.
+MCP_TOOL_LATENCY_DIMENSIONS: Final[tuple[tuple[str, ...], ...]] = ((MCP_DIMENSION_STAGE, MCP_DIMENSION_SLOT),)
+
+# Every metric with its dimension sets: each distinct (name, dimension values) the bridge sends is one CloudWatch
+# custom metric, billed per month (`scripts/cost/mcp_metrics.py` counts them from here).
+MCP_METRIC_DIMENSIONS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
+    MCP_METRIC_REQUESTS: MCP_REQUESTS_DIMENSIONS,
+    MCP_METRIC_TOOL_CALLS: MCP_TOOL_CALLS_DIMENSIONS,
+    MCP_METRIC_TOOL_LATENCY: MCP_TOOL_LATENCY_DIMENSIONS,
+}
+
+# The values the `Method` dimension can take: the servers label a request with its method only when they route it
+# (any other name becomes "unknown", so a client cannot mint metrics), and they route only these MCP methods. A test
+# (tests/cost/test_mcp_metrics.py) checks the native server's routes against this list.
+MCP_METHOD_LABELS: Final[tuple[str, ...]] = (
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "unknown",
 )

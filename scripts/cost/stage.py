@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from infra import contract
-from scripts.cost import model
+from scripts.cost import mcp_metrics, model
 from scripts.cost.model import CostReport, Line, Scope, Sizing, Unpriced
 from scripts.cost.money import ZERO
 from scripts.cost.prices import PriceTable
@@ -40,6 +40,11 @@ class Assumptions:
     db_log_gb_per_month: Decimal = Decimal("0.5")
     # Any other log group of a slot (metric documents, agent logs): not driven by calls in this model.
     other_log_gb_per_month: Decimal = Decimal(1)
+    # Tools a slot serves (the MCP metrics' Tool dimension); None: the server's default tool packs.
+    mcp_tools: int | None = None
+
+    def mcp_metrics(self) -> mcp_metrics.McpMetricCount:
+        return mcp_metrics.per_slot(tools=mcp_metrics.catalogue_tools() if self.mcp_tools is None else self.mcp_tools)
 
     def lines(self) -> tuple[str, ...]:
         floor = "one instance per AZ the group spans" if self.availability_floor is None else self.availability_floor
@@ -51,6 +56,7 @@ class Assumptions:
             f"ALB access logs: {self.access_log_bytes_per_call} bytes per call, uncompressed (upper bound)",
             f"PostgreSQL logs exported: {self.db_log_gb_per_month} GB a month",
             f"any other log group of a slot: {self.other_log_gb_per_month} GB a month",
+            f"MCP custom metrics {self.mcp_metrics().describe()}",
         )
 
 
@@ -137,6 +143,10 @@ class _Pricer:
                 lines.append(
                     model.priced(self.table, "secrets.secret", Decimal(1), scope=scope, item="secret", resource=r.name)
                 )
+            elif r.type == "AWS::KMS::Key":
+                lines.append(
+                    model.priced(self.table, "kms.key", Decimal(1), scope=scope, item="KMS key", resource=r.name)
+                )
             elif r.type == "AWS::CloudWatch::Alarm":
                 metrics = len(r.properties.get("Metrics") or []) or 1
                 lines.append(
@@ -159,6 +169,20 @@ class _Pricer:
                 elif scope in ("blue", "green"):
                     gb = self.a.other_log_gb_per_month
                     item = f"{scope} log group {r.properties.get('LogGroupName', r.logical_id)}"
+                    if r.properties.get("LogGroupName") == contract.mcp_metrics_log_group_name(self.stage, scope):
+                        # The EMF documents landing here become the slot's MCP custom metrics.
+                        count = self.a.mcp_metrics()
+                        lines.append(
+                            model.priced(
+                                self.table,
+                                "cw.metric",
+                                Decimal(count.total),
+                                scope=scope,
+                                item=f"{scope} MCP metrics ({contract.MCP_METRICS_NAMESPACE})",
+                                assumption=count.describe(),
+                                resource=r.name,
+                            )
+                        )
                 else:
                     gb = ZERO
                     item = "log group"
@@ -239,6 +263,7 @@ class _Pricer:
             volume_gib=Decimal(_int(ebs.get("VolumeSize"), 8)),
             volume_type=str(ebs.get("VolumeType", "gp3")),
             average_utilisation=sizing.average_utilisation,
+            unlimited_credits=(data.get("CreditSpecification") or {}).get("CpuCredits", "unlimited") == "unlimited",
             agent_metrics_per_instance=AGENT_METRICS_PER_INSTANCE,
             agent_metrics_per_group=AGENT_METRICS_PER_GROUP,
             resource=r.name,
