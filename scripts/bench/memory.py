@@ -31,7 +31,7 @@ class MemoryResult:
 def _request(port: int) -> bytes:
     return (
         f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Accept: application/json\r\nContent-Length: {len(PING)}\r\n\r\n"
+        f"Accept: application/json, text/event-stream\r\nContent-Length: {len(PING)}\r\n\r\n"
     ).encode() + PING
 
 

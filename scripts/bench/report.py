@@ -95,6 +95,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
     cold_native, cold_fastapi = _cold(results, "native"), _cold(results, "fastapi-deployed")
     half = native_at_fastapi_half(results)
     p99 = half["p99_us"] / 1000 if half else None
+    equal = equal_rate_p99(results["latency"], "native", "fastapi-deployed")
+    worst = max((a / b for a, b in equal.values()), default=None)
     mem_ratio = _ratio(mem_fastapi, mem_native)
     cold_ratio = _ratio(cold_fastapi, cold_native)
     return [
@@ -129,7 +131,28 @@ def targets(results: dict[str, Any]) -> list[Target]:
         check("cold start", "native ≤ 0.1 s", cold_native, cold_native is not None and cold_native <= 0.1),
         check("cold start vs FastAPI", "≥ 4 × faster", cold_ratio, cold_ratio is not None and cold_ratio >= 4),
         check("open-loop p99 at 50 % of FastAPI's saturation", "native p99 ≤ 2 ms", p99, p99 is not None and p99 <= 2),
+        check(
+            "open loop at equal arrival rates",
+            "native p99 ≤ FastAPI's at every rate FastAPI was run at (worst native ÷ FastAPI p99)",
+            worst,
+            worst is not None and worst <= 1,
+        ),
     ]
+
+
+def _basis(row: dict[str, Any]) -> str:
+    return str(row.get("basis", "own"))
+
+
+def equal_rate_p99(rows: list[dict[str, Any]], server: str, reference: str) -> dict[float, tuple[float, float]]:
+    """p99 of `server` and of `reference` (µs) at each rate both were run at: the runs of `server` whose rate was
+    taken from `reference`'s saturation, paired with `reference`'s own runs at the same fraction."""
+    own = {round(r["rate"], 3): r["p99_us"] for r in rows if r["server"] == reference and _basis(r) == "own"}
+    out: dict[float, tuple[float, float]] = {}
+    for r in rows:
+        if r["server"] == server and _basis(r) == reference and round(r["rate"], 3) in own:
+            out[r["rate"]] = (float(r["p99_us"]), float(own[round(r["rate"], 3)]))
+    return dict(sorted(out.items()))
 
 
 def _fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
@@ -190,10 +213,26 @@ def peers_section(peers: dict[str, Any]) -> list[str]:
         lines += ["", "| server | fraction of own saturation | rate req/s | p50 ms | p99 ms | p99.9 ms | errors |"]
         lines.append("|---|---|---|---|---|---|---|")
         for r in peers["latency"]:
+            if _basis(r) != "own":
+                continue
             lines.append(
                 f"| {r['server']} | {r['fraction']:.2f} | {_fmt(r['rate'], 0)} | {_fmt(r['p50_us'] / 1000, 2)} "
                 f"| {_fmt(r['p99_us'] / 1000, 2)} | {_fmt(r['p999_us'] / 1000, 2)} | {r['errors'] + r['non_2xx']} |"
             )
+    if peers["latency"]:
+        lines += equal_rates_table(peers["latency"], title="All servers at the same arrival rates (the slowest's)")
+    if peers.get("memory"):
+        lines += ["", "| server | idle connections | opened | ΔRSS MB | bytes/connection | sample alive |"]
+        lines.append("|---|---|---|---|---|---|")
+        for r in peers["memory"]:
+            lines.append(
+                f"| {r['server']} | {r['connections']} | {r['opened']} | {r['delta_rss_bytes'] / 2**20:.1f} "
+                f"| {_fmt(r['bytes_per_connection'], 0)} | {r['sample_alive']}/{r['sample_size']} |"
+            )
+    if peers.get("cold_start"):
+        lines += ["", "| server | cold start, median s | samples |", "|---|---|---|"]
+        for r in peers["cold_start"]:
+            lines.append(f"| {r['server']} | {r['median_s']:.3f} | {', '.join(f'{x:.3f}' for x in r['samples_s'])} |")
     checks = peers.get("checks", {})
     for name, rows in (checks.get("vs_native") or {}).items():
         same = sum(bool(row["same_structured_content"] and row["same_text_json"]) for row in rows.values())
@@ -207,6 +246,50 @@ def peers_section(peers: dict[str, Any]) -> list[str]:
     if peers.get("versions"):
         lines.append("- Peer versions: " + ", ".join(f"{k} {v}" for k, v in peers["versions"].items()) + ".")
     return [*lines, ""]
+
+
+def equal_rates_table(rows: list[dict[str, Any]], *, title: str) -> list[str]:
+    """p50/p99 of every server at each rate they were all offered (runs whose basis is another server)."""
+    equal = [r for r in rows if _basis(r) != "own"]
+    if not equal:
+        return []
+    rates = sorted({round(r["rate"]) for r in equal})
+    # A server's own sweep meets the others at their shared rates (FastAPI's own fractions are native's rates).
+    at_rates = [r for r in rows if round(r["rate"]) in rates]
+    servers = sorted({r["server"] for r in at_rates})
+    cell: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in at_rates:
+        cell.setdefault((r["server"], round(r["rate"])), r)
+    lines = ["", f"{title}: p50 / p99 ms (errors), open loop on `get_customer`.", ""]
+    lines.append("| offered req/s | " + " | ".join(servers) + " |")
+    lines.append("|---|" + "---|" * len(servers))
+    for rate in rates:
+        row = [f"{rate:,}"]
+        for server in servers:
+            r = cell.get((server, rate))
+            row.append(
+                "—"
+                if r is None
+                else f"{r['p50_us'] / 1000:.2f} / {r['p99_us'] / 1000:.2f} ({r['errors'] + r['non_2xx']})"
+            )
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def search_mix_line(record: dict[str, Any] | None) -> list[str]:
+    """What the document-search workload asked (drawn at run time from the corpus's term frequencies)."""
+    if not record:
+        return []
+    n = len(record["queries"])
+    return [
+        "",
+        f"`search_documents` queries: {n} ({record['distinct_terms']} distinct terms of "
+        f"{record['vocabulary_terms']:,}), "
+        f"{record['method']} (seed {record['seed']}, limit {record['limit']}): {record['queries_over_2000_matches']} "
+        f"match more than 2,000 documents (the tool ranks the newest 2,000), {record['queries_at_most_10_matches']} at "
+        f"most 10; median {record['median_documents_matching']:,} matching documents. The queries are in the results "
+        "file.",
+    ]
 
 
 def cost_post_table(results: dict[str, Any]) -> list[list[str]]:
@@ -300,7 +383,49 @@ def charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_title("Open-loop latency, get_customer")
         ax.legend()
         written += _save(fig, out_dir / "latency")
+    peers = results.get("peers")
+    lat_all = lat + (peers["latency"] if peers else [])
+    if lat_all:
+        written += _latency_vs_load(plt, lat_all, out_dir / "latency_vs_load")
+    if peers and peers["throughput"]:
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        rows = peers["throughput"]
+        ax.barh(
+            [f"{r['server']}\n{r['workload']} ({r['scope']})" for r in rows],
+            [r["median_rps"] for r in rows],
+            color="#3b7dd8",
+        )
+        ax.set_xscale("log")
+        ax.set_xlabel("requests per second (median, log scale)")
+        ax.set_title("Peers: saturation throughput (wrk, closed loop)")
+        ax.invert_yaxis()
+        written += _save(fig, out_dir / "peers_throughput")
     return written
+
+
+def _latency_vs_load(plt: Any, rows: list[dict[str, Any]], stem: Path) -> list[Path]:
+    """p50 and p99 against the offered arrival rate, every server on one axis: where two servers were run at the same
+    rates (native at FastAPI's, every server at the slowest peer's) their points line up vertically."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = {"native": "#1f6fd1", "fastapi-deployed": "#d9534f", "fastmcp": "#8e44ad", "ts-sdk": "#2e8b57"}
+    for server in sorted({r["server"] for r in rows}):
+        points: dict[float, dict[str, Any]] = {}
+        for r in rows:
+            if r["server"] == server:
+                points.setdefault(round(r["rate"], 3), r)  # the same rate run twice (two bases): the first
+        pts = sorted(points.items())
+        color = colors.get(server)
+        xs = [p[0] for p in pts]
+        ax.plot(xs, [p[1]["p99_us"] / 1000 for p in pts], marker="o", color=color, label=f"{server} p99")
+        ax.plot(xs, [p[1]["p50_us"] / 1000 for p in pts], marker=".", ls="--", color=color, label=f"{server} p50")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (requests per second, constant arrival rate; log scale)")
+    ax.set_ylabel("latency from intended send time (ms, log scale)")
+    ax.set_title("Latency vs offered load, get_customer (open loop, equal arrival rates line up)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return list(_save(fig, stem))
 
 
 def markdown(results: dict[str, Any], chart_dir: str) -> str:
@@ -375,23 +500,27 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
             else "."
         ),
     ]
+    lines += search_mix_line(results.get("workloads", {}).get("search_documents"))
     ceilings = results["ceilings"]
     lines += ["", f"Database ceiling: `pgbench -S` {_fmt(ceilings.get('pgbench_select_tps'), 0)} transactions/s.", ""]
     if results["latency"]:
         lines += [
             "## Open-loop latency (constant arrival rate, coordinated omission corrected)",
             "",
-            "| server | fraction of own saturation | offered req/s | achieved req/s | p50 ms | p95 ms | p99 ms | "
-            "p99.9 ms | errors |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| server | rate from | fraction of own saturation | offered req/s | achieved req/s | p50 ms | p95 ms | "
+            "p99 ms | p99.9 ms | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in results["latency"]:
+            basis = "own saturation" if _basis(r) == "own" else f"{_basis(r)}'s saturation"
             lines.append(
-                f"| {r['server']} | {r['fraction']:.2f} | {_fmt(r['rate'], 0)} | {_fmt(r['achieved_rate'], 0)} "
+                f"| {r['server']} | {basis} | {r['fraction']:.2f} | {_fmt(r['rate'], 0)} "
+                f"| {_fmt(r['achieved_rate'], 0)} "
                 f"| {r['p50_us'] / 1000:.2f} | {r['p95_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | "
                 f"{r['p999_us'] / 1000:.2f} | {r['errors'] + r['non_2xx']} |"
             )
-        lines.append("")
+        lines += equal_rates_table(results["latency"], title="Native and FastAPI as deployed at equal arrival rates")
+        lines += ["", f"![latency vs offered load]({chart_dir}/latency_vs_load.svg)", ""]
     if results["memory"]:
         lines += [
             "## Idle keep-alive memory",
@@ -420,6 +549,12 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         "",
         f"![latency]({chart_dir}/latency.png)",
         "",
+        f"![latency vs offered load]({chart_dir}/latency_vs_load.png)",
+        "",
+    ]
+    if "peers" in results:
+        lines += [f"![peers throughput]({chart_dir}/peers_throughput.png)", ""]
+    lines += [
         "## Method",
         "",
         "- Servers start the way production runs them (`mcpstack serve native|fastapi|sdk`; nginx with "

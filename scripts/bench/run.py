@@ -97,7 +97,9 @@ class Bench:
             "cold_start": [],
             "ceilings": {},
             "checks": {},
+            "workloads": {},
         }
+        self.workloads = dict(workloads.ALL)
         if peer_versions is not None:  # `--peers` only: without it the results have no "peers" key at all
             self.results["peers"] = {
                 "versions": peer_versions,
@@ -107,9 +109,27 @@ class Bench:
                 },
                 "throughput": [],
                 "latency": [],
+                "memory": [],
+                "cold_start": [],
                 "checks": {},
             }
         self.database_url = ""
+
+    def draw_search_mix(self) -> None:
+        """The document-search workload from the seed corpus's term frequencies (needs the seeded database)."""
+
+        async def vocabulary() -> list[tuple[str, int]]:
+            from services.tools import schema
+
+            conn: Any = await schema.connect(self.database_url)
+            try:
+                return [(r["word"], int(r["ndoc"])) for r in await conn.fetch(workloads.VOCABULARY_SQL)]
+            finally:
+                await conn.close()
+
+        search, record = workloads.search_mix(asyncio.run(vocabulary()))
+        self.workloads = workloads.with_search_mix(search)
+        self.results["workloads"]["search_documents"] = record
 
     # -- phases -------------------------------------------------------------------------------------------------------
 
@@ -129,6 +149,8 @@ class Bench:
                 ("peers: per-core throughput (pinned)", self.peers_pinned_throughput),
                 ("peers: whole-box throughput", self.peers_box_throughput),
                 ("peers: open-loop latency", self.peers_latency),
+                ("peers: idle keep-alive memory", self.peers_memory),
+                ("peers: cold start", self.peers_cold_start),
             ]
         task = progress.add_task("benchmark", total=len(phases))
         for label, phase in phases:
@@ -155,7 +177,7 @@ class Bench:
         self.results["ceilings"]["pgbench_select_tps"] = tps
 
     def _saturate(self, server: Running, workload: str, *, pinned: bool) -> dict[str, Any]:
-        w = workloads.ALL[workload]
+        w = self.workloads[workload]
         if server.target.kind == "nginx":
             script = self.workdir / "nginx.lua"
             w.lua(script)
@@ -219,36 +241,41 @@ class Bench:
         )
 
     def latency(self) -> None:
-        """Open-loop sweeps at fractions of each server's own saturation, plus native at FastAPI's 50 % rate."""
-        workload = "get_customer"
-        saturation = {
-            r["server"]: r["median_rps"]
-            for r in self.results["throughput"]
-            if r["scope"] == "whole-box" and r["workload"] == workload
+        """Open-loop sweeps at fractions of each server's own saturation, and native also at FastAPI-as-deployed's
+        rates: both servers at equal arrival rates, for the latency-vs-offered-load chart."""
+        saturation = _saturation(self.results["throughput"], "get_customer")
+        if "native" not in saturation or "fastapi-deployed" not in saturation:
+            return
+        plan = {
+            "native": self._rates(saturation, "native") + self._rates(saturation, "native", basis="fastapi-deployed"),
+            "fastapi-deployed": self._rates(saturation, "fastapi-deployed"),
         }
-        for name in ("native", "fastapi-deployed"):
-            if name not in saturation:
-                continue
-            with running(TARGETS[name], self.database_url) as server:
-                rates = [(f, saturation[name] * f) for f in self.plan.openloop_fractions]
-                if name == "native" and "fastapi-deployed" in saturation:
-                    rates.append(
-                        (0.5 * saturation["fastapi-deployed"] / saturation[name], 0.5 * saturation["fastapi-deployed"])
-                    )
-                for fraction, rate in rates:
-                    result = openloop.run_openloop(
-                        server.port,
-                        workloads.ALL[workload].raw_requests(server.port),
-                        rate=rate,
-                        duration_s=self.plan.openloop_s,
-                        connections=256,
-                        warmup_s=min(1.0, self.plan.openloop_s / 4),
-                        cpu=None,
-                        workdir=self.workdir,
-                    )
-                    self.results["latency"].append(
-                        {"server": name, "workload": workload, "fraction": fraction, **result}
-                    )
+        for name, rates in plan.items():
+            self._openloop(TARGETS[name], rates, into=self.results["latency"])
+
+    def _rates(self, saturation: dict[str, float], server: str, *, basis: str | None = None) -> list[dict[str, Any]]:
+        """The plan's fractions of `basis`'s saturation rate (the server's own by default), as open-loop runs."""
+        base = saturation[basis or server]
+        return [
+            {"rate": f * base, "fraction": f * base / saturation[server], "basis": basis or "own"}
+            for f in self.plan.openloop_fractions
+        ]
+
+    def _openloop(self, target: targets.Target, rates: list[dict[str, Any]], *, into: list[dict[str, Any]]) -> None:
+        workload = "get_customer"
+        with running(target, self.database_url) as server:
+            for point in rates:
+                result = openloop.run_openloop(
+                    server.port,
+                    self.workloads[workload].raw_requests(server.port),
+                    rate=point["rate"],
+                    duration_s=self.plan.openloop_s,
+                    connections=256,
+                    warmup_s=min(1.0, self.plan.openloop_s / 4),
+                    cpu=None,
+                    workdir=self.workdir,
+                )
+                into.append({"server": target.name, "workload": workload, **point, **result})
 
     def memory(self) -> None:
         raise_fd_limit(max(self.plan.memory_connections) + 2000)
@@ -293,29 +320,37 @@ class Bench:
         )
 
     def peers_latency(self) -> None:
-        """Each peer open loop on get_customer at the same fractions of its own saturation as the other servers."""
-        workload = "get_customer"
-        saturation = {
-            r["server"]: r["median_rps"]
-            for r in self.results["peers"]["throughput"]
-            if r["scope"] == "whole-box" and r["workload"] == workload
-        }
+        """Each peer open loop on get_customer at the plan's fractions of its own saturation; then every server
+        (native, FastAPI as deployed, the peers) at the same arrival rates: the fractions of the slowest one's."""
+        saturation = _saturation(self.results["peers"]["throughput"], "get_customer")
+        into = self.results["peers"]["latency"]
         for name in ("fastmcp", "ts-sdk"):
-            with running(PEER_TARGETS[name], self.database_url) as server:
-                for fraction in self.plan.openloop_fractions:
-                    result = openloop.run_openloop(
-                        server.port,
-                        workloads.ALL[workload].raw_requests(server.port),
-                        rate=saturation[name] * fraction,
-                        duration_s=self.plan.openloop_s,
-                        connections=256,
-                        warmup_s=min(1.0, self.plan.openloop_s / 4),
-                        cpu=None,
-                        workdir=self.workdir,
-                    )
-                    self.results["peers"]["latency"].append(
-                        {"server": name, "workload": workload, "fraction": fraction, **result}
-                    )
+            self._openloop(PEER_TARGETS[name], self._rates(saturation, name), into=into)
+        slowest = min(saturation, key=lambda n: saturation[n])
+        for name in ("native", "fastapi-deployed", "fastmcp", "ts-sdk"):
+            self._openloop(
+                TARGETS.get(name) or PEER_TARGETS[name], self._rates(saturation, name, basis=slowest), into=into
+            )
+
+    def peers_memory(self) -> None:
+        """Idle keep-alive memory of each peer as deployed on the box, measured like the servers'."""
+        raise_fd_limit(max(self.plan.memory_connections) + 2000)
+        for name in ("fastmcp", "ts-sdk"):
+            for n in self.plan.memory_connections:
+                with running(PEER_TARGETS[name], self.database_url) as server:
+                    result = measure_idle_memory(server.proc.pid, server.port, n)
+                    self.results["peers"]["memory"].append({"server": name, **asdict(result)})
+
+    def peers_cold_start(self) -> None:
+        """Spawn → first 200 on a real tools/call, each peer as deployed on the box, median of the plan's starts."""
+        for name in ("fastmcp", "ts-sdk"):
+            samples = []
+            for _ in range(self.plan.cold_starts):
+                with running(PEER_TARGETS[name], self.database_url) as server:
+                    samples.append(server.started_s)
+            self.results["peers"]["cold_start"].append(
+                {"server": name, "samples_s": samples, "median_s": statistics.median(samples)}
+            )
 
     def response_checks(self) -> None:
         """The same request gets the same answer from every server (parsed JSON; byte equality is recorded)."""
@@ -351,6 +386,11 @@ class Bench:
         self.results["checks"]["non_2xx_total"] = sum(
             run["non_2xx"] for row in self.results["throughput"] for run in row["runs"]
         )
+
+
+def _saturation(rows: list[dict[str, Any]], workload: str) -> dict[str, float]:
+    """Median whole-box req/s of each server on `workload` (the rate open-loop fractions are taken of)."""
+    return {r["server"]: r["median_rps"] for r in rows if r["scope"] == "whole-box" and r["workload"] == workload}
 
 
 def _post(port: int, body: bytes) -> bytes:
@@ -490,6 +530,7 @@ def run_bench(plan: Plan, out_dir: Path, console: Console, *, with_peers: bool =
     bench = Bench(plan, workdir, peer_versions=peer_versions)
     with bench_database(console) as url:
         bench.database_url = url
+        bench.draw_search_mix()
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

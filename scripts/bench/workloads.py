@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import itertools
+import random
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -85,3 +89,55 @@ MIX = Workload(
     True,
 )
 ALL = {w.name: w for w in (ECHO_512, ECHO_1K, ECHO_2K, CPU, READ, SEARCH, WRITE, MIX)}
+
+# -- the document-search mix: the words users would search for, from the corpus's own term frequencies ---------------
+
+SEARCH_MIX_SEED = 24
+SEARCH_MIX_QUERIES = 256
+SEARCH_LIMIT = 5
+# Vocabulary of the seed corpus with each term's document frequency: the lexemes of the search index that a query of
+# that one word finds again (websearch_to_tsquery stems it to itself), most frequent first, ties by the term.
+VOCABULARY_SQL = """
+SELECT word, ndoc FROM ts_stat('SELECT search FROM documents')
+ WHERE websearch_to_tsquery('english', word)::text = quote_literal(word)
+ ORDER BY ndoc DESC, word
+"""
+
+
+def zipf_terms(vocabulary: list[tuple[str, int]], *, n: int, seed: int) -> list[tuple[str, int]]:
+    """`n` terms drawn with Zipf's law over the vocabulary ranked by document frequency (P(rank r) ∝ 1/r), as search
+    queries are: a few common words asked very often, a long tail of rare ones (product codes, document numbers).
+    `vocabulary` is (term, documents containing it), most frequent first; a fixed seed gives the same draw."""
+    if not vocabulary:
+        raise ValueError("empty vocabulary: is the database seeded?")
+    cumulative = list(itertools.accumulate(1.0 / rank for rank in range(1, len(vocabulary) + 1)))
+    rng = random.Random(seed)  # noqa: S311 (a reproducible draw, not a secret)
+    return [vocabulary[bisect.bisect_left(cumulative, rng.random() * cumulative[-1])] for _ in range(n)]
+
+
+def search_mix(
+    vocabulary: list[tuple[str, int]], *, n: int = SEARCH_MIX_QUERIES, seed: int = SEARCH_MIX_SEED
+) -> tuple[Workload, dict[str, Any]]:
+    """The search workload from the corpus's term frequencies, and the record of its mix for the results file."""
+    terms = zipf_terms(vocabulary, n=n, seed=seed)
+    bodies = tuple(call("search_documents", {"query": term, "limit": SEARCH_LIMIT}) for term, _ in terms)
+    matching = sorted(ndoc for _, ndoc in terms)
+    record = {
+        "method": "one word per query, Zipf's law (P(rank r) ∝ 1/r) over the seed corpus's index terms ranked by "
+        "document frequency, fixed seed",
+        "seed": seed,
+        "limit": SEARCH_LIMIT,
+        "vocabulary_terms": len(vocabulary),
+        "distinct_terms": len({term for term, _ in terms}),
+        "queries": [{"query": term, "documents_matching": ndoc} for term, ndoc in terms],
+        "median_documents_matching": matching[len(matching) // 2],
+        "queries_over_2000_matches": sum(m > 2000 for m in matching),
+        "queries_at_most_10_matches": sum(m <= 10 for m in matching),
+    }
+    return replace(SEARCH, bodies=bodies), record
+
+
+def with_search_mix(search: Workload) -> dict[str, Workload]:
+    """Every workload, with the document search (and the mix's search share) drawn from the corpus."""
+    mix = replace(MIX, bodies=READ.bodies[:8] + search.bodies[:6] + ECHO_1K.bodies * 4 + CPU.bodies * 1)
+    return ALL | {search.name: search, mix.name: mix}

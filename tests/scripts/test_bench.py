@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import orjson
 import pytest
 
-from scripts.bench import report
+from scripts.bench import report, workloads
 from scripts.bench.openloop import run_openloop
 from scripts.bench.proc import group_members
 from scripts.bench.targets import _wait_group_gone
@@ -82,6 +83,58 @@ def test_targets_are_computed_from_the_results_and_can_fail() -> None:
     assert missed["per-core, echo 1 KB"].passed is False
     assert met["database tool, whole box"].passed and met["official SDK server"].passed
     assert met["open-loop p99 at 50 % of FastAPI's saturation"].value == pytest.approx(1.5)
+
+
+def _openloop_row(server: str, rate: float, p99_ms: float, basis: str = "own") -> dict[str, Any]:
+    return {
+        "server": server,
+        "rate": rate,
+        "fraction": 0.5,
+        "basis": basis,
+        "p50_us": 300,
+        "p99_us": p99_ms * 1000,
+        "errors": 0,
+        "non_2xx": 0,
+    }
+
+
+def test_equal_rate_target_pairs_native_with_fastapi_at_the_same_rates_and_can_fail() -> None:
+    rows = [
+        _openloop_row("fastapi-deployed", 500.0, 3.0),
+        _openloop_row("fastapi-deployed", 900.0, 40.0),
+        _openloop_row("native", 4000.0, 9.0),  # its own saturation sweep: no FastAPI run at this rate
+        _openloop_row("native", 500.0, 1.0, basis="fastapi-deployed"),
+        _openloop_row("native", 900.0, 2.0, basis="fastapi-deployed"),
+    ]
+    assert report.equal_rate_p99(rows, "native", "fastapi-deployed") == {
+        500.0: (1000.0, 3000.0),
+        900.0: (2000.0, 40000.0),
+    }
+    met = {t.name: t for t in report.targets(_results(12000, 1000) | {"latency": rows})}
+    assert met["open loop at equal arrival rates"].passed and met[
+        "open loop at equal arrival rates"
+    ].value == pytest.approx(1 / 3)
+    rows[3] = _openloop_row("native", 500.0, 4.5, basis="fastapi-deployed")
+    missed = {t.name: t for t in report.targets(_results(12000, 1000) | {"latency": rows})}
+    assert missed["open loop at equal arrival rates"].passed is False
+    table = "\n".join(report.equal_rates_table(rows, title="t"))
+    assert "| 500 | 0.30 / 3.00 (0) | 0.30 / 4.50 (0) |" in table  # fastapi-deployed, then native
+
+
+def test_search_mix_draws_common_and_rare_terms_from_the_vocabulary_with_a_fixed_seed() -> None:
+    common = [(f"word{i}", 12000 - i) for i in range(64)]
+    rare = [(f"sku{i}", 5) for i in range(4000)]
+    vocabulary = common + rare
+    workload, record = workloads.search_mix(vocabulary)
+    again, _ = workloads.search_mix(vocabulary)
+    assert workload.bodies == again.bodies and len(workload.bodies) == workloads.SEARCH_MIX_QUERIES
+    terms = [q["query"] for q in record["queries"]]
+    share_common = sum(t.startswith("word") for t in terms) / len(terms)
+    # Zipf over 4,064 ranks: the 64 common words hold (H_64 / H_4064) ≈ 54 % of the draws; the rest is the tail.
+    assert 0.4 < share_common < 0.7, share_common
+    assert record["queries_over_2000_matches"] == sum(t.startswith("word") for t in terms)
+    assert orjson.loads(workload.bodies[0])["params"]["arguments"] == {"query": terms[0], "limit": 5}
+    assert workloads.with_search_mix(workload)["mix"].bodies[8:14] == workload.bodies[:6]
 
 
 def test_littles_law_check_flags_a_run_whose_lambda_w_is_far_from_its_connection_count() -> None:
@@ -158,3 +211,11 @@ def test_quick_benchmark_runs_and_its_results_validate_against_the_schema(tmp_pa
     golden_line = f"- native against the {fixtures} golden fixtures (`tests/behaviour/golden`): identical JSON"
     assert f"{golden_line} {fixtures}/{fixtures}" in page
     assert (tmp_path / "throughput.png").stat().st_size > 1000
+    assert (tmp_path / "latency_vs_load.svg").stat().st_size > 1000 and "latency_vs_load.png" in page
+    # Native was also run at FastAPI's rates: the two servers at equal arrival rates.
+    assert report.equal_rate_p99(results["latency"], "native", "fastapi-deployed")
+    mix = results["workloads"]["search_documents"]
+    assert len(mix["queries"]) == workloads.SEARCH_MIX_QUERIES and 0 < mix["queries_over_2000_matches"] < len(
+        mix["queries"]
+    )
+    assert "peers" not in results  # opt-in only
