@@ -266,11 +266,11 @@ def equal_rates_table(rows: list[dict[str, Any]], *, title: str) -> list[str]:
     for rate in rates:
         row = [f"{rate:,}"]
         for server in servers:
-            r = cell.get((server, rate))
+            run = cell.get((server, rate))
             row.append(
                 "—"
-                if r is None
-                else f"{r['p50_us'] / 1000:.2f} / {r['p99_us'] / 1000:.2f} ({r['errors'] + r['non_2xx']})"
+                if run is None
+                else f"{run['p50_us'] / 1000:.2f} / {run['p99_us'] / 1000:.2f} ({run['errors'] + run['non_2xx']})"
             )
         lines.append("| " + " | ".join(row) + " |")
     return lines
