@@ -1,4 +1,5 @@
-"""Instance bootstrap: venv + install from the release, DATABASE_URL, migrations, systemd unit, CloudWatch agent.
+"""Instance bootstrap: venv + install from the release, database roles and migrations, systemd unit, log rotation,
+CloudWatch agent.
 
 Also the one definition of a release artifact's layout (`mcpstack release build` writes it, the CDK app ships it):
 
@@ -53,6 +54,7 @@ def requirements_name(server: str) -> str:
     return f"requirements-{server}.txt"
 
 
+DB_ROLES_MODULE = "infra.bootstrap.db_roles"
 CLOUDWATCH_AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 # systemd's TimeoutStopSec on the server unit: the deregistration delay (`--drain-s`) plus this margin, so systemd never
 # kills a server that is still draining (infra/timeouts.py checks the servers' drain against it).
@@ -95,7 +97,11 @@ class Settings:
     # The unpacked release artifact (manifest, wheelhouse, requirements).
     release_dir: Path
     prefix: Path
+    # The RDS master user's secret. With the two role secrets below, the master only creates the roles; without
+    # them (a fleet wired before the roles existed) everything runs as the master, as before.
     secret_id: str
+    migrator_secret_id: str | None = None
+    app_secret_id: str | None = None
     region: str
     log_group: str
     # The log group of the MCP metrics' EMF documents (the metrics bridge names it in every document).
@@ -201,6 +207,15 @@ def install_commands(settings: Settings) -> list[list[str]]:
             str(settings.release_dir / requirements_name(settings.server)),
         ],
     ]
+
+
+def secret_login(secret_string: str) -> tuple[str, str]:
+    """(username, password) from an RDS-style secret."""
+    try:
+        secret = json.loads(secret_string)
+        return str(secret["username"]), str(secret["password"])
+    except (ValueError, KeyError, TypeError) as ex:
+        raise BootstrapError(f"database secret is not the expected JSON ({type(ex).__name__})") from ex
 
 
 def database_url(secret_string: str, *, host_override: str | None = None) -> str:
@@ -396,10 +411,20 @@ def run_bootstrap(
 
     log("reading the database secret")
     url = database_url(secrets.read_secret(settings.secret_id), host_override=settings.db_host)
+    if settings.migrator_secret_id and settings.app_secret_id:
+        url = _migrate_with_roles(
+            settings,
+            migrator_secret=secrets.read_secret(settings.migrator_secret_id),
+            app_secret=secrets.read_secret(settings.app_secret_id),
+            runner=runner,
+            master_url=url,
+            log=log,
+        )
+    else:
+        log("applying database migrations (as the master user: this fleet names no role secrets)")
+        runner.run([str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": url})
+    # The server's DATABASE_URL: the app role's when the roles exist.
     _write(settings.env_file, render_env_file(settings, url), mode=0o600)
-
-    log("applying database migrations")
-    runner.run([str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": url})
 
     log(f"starting {settings.unit_name}")
     settings.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -422,6 +447,46 @@ def run_bootstrap(
             raise BootstrapError(f"{settings.unit_name} did not answer {settings.health_url} in time")
         sleep(1.0)
     log("healthy")
+
+
+def _migrate_with_roles(
+    settings: Settings,
+    *,
+    migrator_secret: str,
+    app_secret: str,
+    runner: CommandRunner,
+    master_url: str,
+    log: Callable[[str], None],
+) -> str:
+    """The master creates the roles (infra/bootstrap/db_roles.py), the migrator migrates and grants the app role its
+    rows; returns the app role's URL. Credentials travel in the environment, never on a command line."""
+    migrator_url = database_url(migrator_secret, host_override=settings.db_host)
+    app_url = database_url(app_secret, host_override=settings.db_host)
+    python = str(settings.venv / "bin" / "python")
+    (migrator_user, migrator_password), (app_user, app_password) = (
+        secret_login(migrator_secret),
+        secret_login(app_secret),
+    )
+    roles = {
+        "MCPSTACK_MIGRATOR_USER": migrator_user,
+        "MCPSTACK_MIGRATOR_PASSWORD": migrator_password,
+        "MCPSTACK_APP_USER": app_user,
+        "MCPSTACK_APP_PASSWORD": app_password,
+    }
+    log("creating the database roles (as the master user)")
+    runner.run(
+        [python, "-m", DB_ROLES_MODULE, "create-roles"], env={**os.environ, **roles, "MCPSTACK_MASTER_URL": master_url}
+    )
+    log("applying database migrations (as the migrator)")
+    runner.run(
+        [str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": migrator_url}
+    )
+    log("granting the app role its rows (as the migrator)")
+    runner.run(
+        [python, "-m", DB_ROLES_MODULE, "grant-app"],
+        env={**os.environ, "DATABASE_URL": migrator_url, "MCPSTACK_APP_USER": app_user},
+    )
+    return app_url
 
 
 # --- real side effects ---------------------------------------------------------------------------------------------
@@ -481,6 +546,8 @@ def parse_args(argv: Sequence[str]) -> Settings:
     parser.add_argument("--release-dir", required=True, type=Path)
     parser.add_argument("--prefix", required=True, type=Path)
     parser.add_argument("--secret-id", required=True)
+    parser.add_argument("--migrator-secret-id")
+    parser.add_argument("--app-secret-id")
     parser.add_argument("--region", required=True)
     parser.add_argument("--log-group", required=True)
     parser.add_argument("--metrics-log-group", required=True)
@@ -498,6 +565,8 @@ def parse_args(argv: Sequence[str]) -> Settings:
         release_dir=args.release_dir,
         prefix=args.prefix,
         secret_id=args.secret_id,
+        migrator_secret_id=args.migrator_secret_id,
+        app_secret_id=args.app_secret_id,
         region=args.region,
         log_group=args.log_group,
         metrics_log_group=args.metrics_log_group,
