@@ -36,9 +36,12 @@ def lookup_call(i: int) -> dict[str, object]:
     }
 
 
-def assert_sigterm_loses_nothing(server: ServerProcess, *, connections: int = 16, stop_within_s: float) -> None:
+def assert_sigterm_loses_nothing(
+    server: ServerProcess, *, connections: int = 16, stop_within_s: float
+) -> tuple[LoadResult, float]:
     """SIGTERM while `connections` clients keep requests in flight: every written request is answered (200, no
-    isError), every connection is told to close, and the server exits 0 within `stop_within_s`."""
+    isError), every connection is told to close, and the server exits 0 within `stop_within_s`. Returns the load's
+    counts and how long the server took to stop."""
 
     async def scenario() -> tuple[LoadResult, float]:
         connected = asyncio.Event()
@@ -63,6 +66,7 @@ def assert_sigterm_loses_nothing(server: ServerProcess, *, connections: int = 16
     assert result.closed_by_server == connections  # every connection told to close
     assert code == 0
     assert stopped_after < stop_within_s
+    return result, stopped_after
 
 
 @dataclass

@@ -58,8 +58,10 @@ async def run_load(
     duration_s: float,
     max_requests: int = 1_000_000,
     connected: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
 ) -> LoadResult:
-    """Drive `connections` sequential clients for `duration_s` (or `max_requests`), counting every request."""
+    """Drive `connections` sequential clients for `duration_s` (or `max_requests`, or until `stop` is set), counting
+    every request."""
     result = LoadResult()
     deadline = time.monotonic() + duration_s
     ready = 0
@@ -70,7 +72,7 @@ async def run_load(
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         first = True
         try:
-            while time.monotonic() < deadline and result.sent < max_requests:
+            while time.monotonic() < deadline and result.sent < max_requests and not (stop and stop.is_set()):
                 counter += 1
                 writer.write(request_bytes(port, make_message(counter)))
                 result.sent += 1
