@@ -48,6 +48,7 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
     _draining = False
     _request_started: float | None = None  # loop time of the first byte of a request not yet complete
     _refusal = MALFORMED
+    _deferred: tuple[int, str] | None = None  # a refusal waiting for the pipelined responses before it
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -68,8 +69,27 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
+        if self._deferred is not None:
+            return  # already refused; the refusal waits for the responses before it
         status, message = self._refusal
         self._refusal = MALFORMED
+        cycle = self.cycle
+        if (cycle is not None and not cycle.response_complete and not cycle.more_body) or self.pipeline:
+            # Requests before the bad one are still being answered (pipelining): uvicorn would write its 400 now, in
+            # the place of their responses, and close before they are written. Answer them first, then refuse. (A
+            # request whose own body is broken can never be answered: it is refused at once.)
+            self._deferred = (status, message)
+            self.transport.pause_reading()
+            return
+        self._write_refusal(status, message)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        deferred = self._deferred
+        if deferred is not None and not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+            self._write_refusal(*deferred)
+
+    def _write_refusal(self, status: int, message: str) -> None:
         body = b'{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"%s"}}' % (INVALID_REQUEST, message.encode())
         content = [_STATUS_LINES[status]]
         for name, value in self.server_state.default_headers:
@@ -88,8 +108,7 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
         if cycle is not None and not cycle.response_complete and not cycle.more_body:
             cycle.keep_alive = False  # an earlier request's response is on its way: close after it
             return
-        self._refusal = (408, "request not received in time")
-        self.send_400_response("")
+        self._write_refusal(408, "request not received in time")
 
     def shutdown(self) -> None:
         self._draining = True

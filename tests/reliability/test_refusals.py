@@ -114,3 +114,18 @@ def test_a_connection_that_sends_nothing_is_closed_at_the_keepalive_timeout(host
         held_s, received = _closed_after(sock, send_blank_lines=False, limit_s=KEEPALIVE_TIMEOUT_S + 8)
     assert received == b""
     assert KEEPALIVE_TIMEOUT_S - 1.1 <= held_s < KEEPALIVE_TIMEOUT_S + 2.5
+
+
+def test_pipelined_requests_before_garbage_are_answered_in_order_then_refused(
+    hostile_servers: dict[str, ServerProcess],
+) -> None:
+    """Two requests and garbage in one write: the two are answered, in order, and only then the garbage refused
+    (uvicorn wrote its 400 in place of the first answer and closed before the others)."""
+    pings = b"".join(build_request({"jsonrpc": "2.0", "id": i, "method": "ping"}) for i in (1, 2))
+    for kind, server in hostile_servers.items():
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(pings + b"GARBAGE\r\n\r\n")
+            buffer = bytearray()
+            replies = [read_reply(sock, buffer) for _ in range(3)]
+        assert [r.status for r in replies] == [200, 200, 400], kind
+        assert [r.json()["id"] for r in replies] == [1, 2, None], kind
