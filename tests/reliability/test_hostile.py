@@ -1,0 +1,145 @@
+"""Hostile input against both servers: every generated case gets valid answers (no 5xx, JSON-RPC bodies, nothing
+internal), the server survives, and a probe client beside it is served throughout.
+
+Reproducible: hypothesis runs with a fixed seed (`MCPSTACK_RELIABILITY_SEED`), without its example database.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from tests.reliability.conftest import REQUEST_TIMEOUT_S
+from tests.reliability.form import FORM, probe, record
+from tests.reliability.hostile import FAMILIES, Case, FamilyTally, exchange, http_request, message, problems
+from tests.support import ServerProcess, build_request, read_reply
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_generated_hostile_request_gets_a_valid_answer_and_the_probe_is_served(
+    family: str, hostile_server: ServerProcess
+) -> None:
+    port = hostile_server.port
+    tally = FamilyTally()
+
+    @settings(
+        max_examples=FORM.examples_per_family,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.generate, Phase.shrink),
+    )
+    @seed(FORM.seed)
+    @given(FAMILIES[family]())
+    def check(case: Case) -> None:
+        result = exchange(port, case)
+        found = problems(case, result)
+        tally.add(result, found, case)
+        assert not found, f"{found} for {case.data[:300]!r}"
+
+    started = time.monotonic()
+    with probe(port) as served:
+        check()
+    record(
+        "hostile",
+        hostile_server.kind,
+        family,
+        {**tally.as_json(), "seconds": round(time.monotonic() - started, 1), "probe": served.figures()},
+    )
+    assert hostile_server.proc.poll() is None
+    assert served.calls > 0 and served.failures == 0, served.first_failure
+
+
+def _reset_close(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_slowloris_connections_are_cut_at_the_request_timeout_while_the_probe_is_served(
+    hostile_server: ServerProcess,
+) -> None:
+    """Many clients each trickle a request one byte at a time: each is answered 408 (or closed) once the request
+    timeout has passed, and the probe never waits for them."""
+    count = 400 if FORM.long else 60
+    request = http_request(orjson.dumps(message("ping")))
+    slow = [socket.create_connection(("127.0.0.1", hostile_server.port)) for _ in range(count)]
+    started = time.monotonic()
+    cut: dict[int, float] = {}
+    statuses: dict[int, int] = {}
+    with probe(hostile_server.port) as served:
+        position = 0
+        while len(cut) < count and time.monotonic() - started < REQUEST_TIMEOUT_S + 6:
+            for i, sock in enumerate(slow):
+                if i in cut:
+                    continue
+                try:
+                    sock.sendall(request[position : position + 1])
+                    sock.setblocking(False)
+                    data = sock.recv(4096)
+                    sock.setblocking(True)
+                except BlockingIOError:
+                    sock.setblocking(True)
+                    continue
+                except OSError:
+                    data = b""
+                cut[i] = time.monotonic() - started
+                statuses[i] = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+            position = min(position + 1, len(request) - 2)  # never the last byte: the request stays incomplete
+            time.sleep(0.25)
+    for sock in slow:
+        _reset_close(sock)
+    held = sorted(cut.values())
+    record(
+        "hostile",
+        hostile_server.kind,
+        "slowloris",
+        {
+            "connections": count,
+            "cut": len(cut),
+            "answered_408": sum(1 for s in statuses.values() if s == 408),
+            "longest_held_s": round(held[-1], 2) if held else None,
+            "probe": served.figures(),
+        },
+    )
+    assert len(cut) == count, f"{count - len(cut)} slow connections still open after {REQUEST_TIMEOUT_S + 6} s"
+    assert set(statuses.values()) <= {408, 0}
+    assert held[-1] < REQUEST_TIMEOUT_S + 3
+    assert served.failures == 0, served.first_failure
+
+
+def test_a_connection_flood_is_held_and_served_while_the_probe_is_served(hostile_server: ServerProcess) -> None:
+    """Thousands of connections opened at once and left idle: the server holds them, answers a request on a sample
+    of them, and keeps serving the probe."""
+    count = 4000 if FORM.long else 800
+    started = time.monotonic()
+    with probe(hostile_server.port) as served:
+        flood = [socket.create_connection(("127.0.0.1", hostile_server.port), timeout=10) for _ in range(count)]
+        opened_s = time.monotonic() - started
+        sample = flood[:: max(1, count // 50)]
+        answered = 0
+        for sock in sample:
+            sock.sendall(build_request(message("ping")))
+            reply = read_reply(sock, bytearray(), 10)
+            answered += reply.status == 200 and reply.json().get("result") == {}
+        for sock in flood:
+            _reset_close(sock)
+    record(
+        "hostile",
+        hostile_server.kind,
+        "connection flood",
+        {
+            "connections": count,
+            "opened_s": round(opened_s, 2),
+            "sample": len(sample),
+            "sample_answered": answered,
+            "probe": served.figures(),
+        },
+    )
+    assert answered == len(sample)
+    assert served.failures == 0, served.first_failure
+    assert hostile_server.proc.poll() is None
