@@ -1,10 +1,12 @@
-"""docs/runbook.md names only commands that exist: every `mcpstack …` line of its code blocks parses against the real
-CLI (subcommands, options and their values), so a renamed command or option fails here, not in an operator's hands."""
+"""docs/runbook.md, docs/deploy.md and README.md name only commands that exist: every `mcpstack …` line of their
+code blocks parses against the real CLI (subcommands, options and their values), so a renamed command or option
+fails here, not in an operator's hands."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,18 +16,28 @@ from scripts.cli import build_app
 from scripts.state import REPO_ROOT
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
+# The other documents an operator follows to the cutover: every command they name must exist too.
+DOCS = (RUNBOOK, REPO_ROOT / "docs" / "deploy.md", REPO_ROOT / "README.md")
 
 
-def runbook_commands() -> list[list[str]]:
-    """The arguments after `mcpstack` on every command line inside the runbook's fenced code blocks."""
+def runbook_commands(path: Path = RUNBOOK) -> list[list[str]]:
+    """The arguments of every command line starting with `mcpstack` inside the document's fenced code blocks
+    (diagrams left out); `status | promote | abort` shorthand stands for one command per alternative."""
     commands, fenced = [], False
-    for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip().startswith("```"):
             fenced = not fenced
             continue
-        match = re.search(r"(?:\.venv/bin/)?mcpstack (.*)", line) if fenced else None
-        if match:
-            commands.append(shlex.split(match.group(1).split("#", 1)[0]))
+        match = re.match(r"\s*(?:\$\s+)?(?:\.venv/bin/)?mcpstack\s+(.*)", line) if fenced else None
+        if match is None or "\u2500" in line:
+            continue
+        args = shlex.split(match.group(1).split("#", 1)[0])
+        if "|" in args:
+            first = args.index("|") - 1
+            alternatives = [a for a in args[first:] if a != "|"]
+            commands += [[*args[:first], alternative] for alternative in alternatives]
+        else:
+            commands.append(args)
     return commands
 
 
@@ -49,10 +61,14 @@ def test_runbook_names_the_cutover_verbs_it_documents() -> None:
     assert {"stack up", "stack down", "stack status", "stack faults"} <= used
 
 
-@pytest.mark.parametrize("args", runbook_commands(), ids=lambda a: " ".join(a))
-def test_every_runbook_command_parses_against_the_cli(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("doc", "args"),
+    [(doc.name, args) for doc in DOCS for args in runbook_commands(doc)],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
+def test_every_documented_command_parses_against_the_cli(doc: str, args: list[str]) -> None:
     try:
         _parse(args)
     except Exception as ex:  # the CLI's (vendored) click UsageError
         message = ex.format_message() if hasattr(ex, "format_message") else repr(ex)
-        pytest.fail(f"`mcpstack {' '.join(args)}` in docs/runbook.md: {message}")
+        pytest.fail(f"`mcpstack {' '.join(args)}` in {doc}: {message}")
