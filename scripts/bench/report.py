@@ -563,7 +563,11 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         "- Repetitions are interleaved (A B C, A B C, …) after a warm-up; the table shows medians. Server CPU "
         "µs per request is the utime+stime delta of the server's process tree from /proc ÷ requests.",
         "- Open-loop latency comes from `scripts/bench/openloop.c`: requests scheduled at a constant rate, "
-        "latency from the intended send time into a log-linear histogram (≈1.6 % precision).",
+        "latency from the intended send time into a log-linear histogram (≈1.6 % precision). Each server runs at "
+        "fractions of its own saturation; native also at FastAPI-as-deployed's rates, and with `--peers` every "
+        "server at the slowest one's, so the latency-vs-offered-load chart compares them at equal arrival rates.",
+        "- `search_documents` draws its words at run time from the seed corpus: Zipf's law over the index terms "
+        "ranked by document frequency, a fixed seed; the draw is recorded in the results file (`workloads`).",
         "- Memory: N keep-alive connections, one request each, left idle; ΔRSS of the server's process tree ÷ "
         "N; a sample of connections is checked alive afterwards.",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + ".",
