@@ -19,10 +19,14 @@ from infra.config import DatabaseConfig
 
 
 class Database(Construct):
-    """Exposes `instance`, `secret`, `proxy` (or None), `endpoint` that clients should use, and `clients`: the
-    security group a client joins to be admitted (on the instance, and on the proxy when there is one)."""
+    """Exposes `instance`, `secret` (the master user's), `migrator_secret` and `app_secret` (the roles the instances
+    migrate and serve as: infra/bootstrap/db_roles.py), `log_group`, `proxy` (or None), `endpoint` that clients
+    should use, and `clients`: the security group a client joins to be admitted (on the instance, and on the proxy
+    when there is one)."""
 
     PORT = 5432
+    MIGRATOR_USERNAME = "mcpstack_migrator"
+    APP_USERNAME = "mcpstack_app"
 
     def __init__(
         self, scope: Construct, id_: str, *, vpc: ec2.IVpc, config: DatabaseConfig, identifier: str, **kwargs: Any
@@ -73,6 +77,10 @@ class Database(Construct):
         self.secret: secretsmanager.ISecret = secret
         # The master password goes with the stack; the final snapshot keeps the data, and a restore sets a new one.
         secret.apply_removal_policy(RemovalPolicy.DESTROY)
+        # One secret per role, in the RDS secret's shape (username, password, and once attached host, port, dbname):
+        # the master only creates these roles, the migrator owns the schema, the servers connect as the app.
+        self.migrator_secret = self._role_secret("MigratorSecret", self.MIGRATOR_USERNAME, config)
+        self.app_secret = self._role_secret("AppSecret", self.APP_USERNAME, config)
 
         acknowledge(
             self.instance,
@@ -114,7 +122,8 @@ class Database(Construct):
         if config.rds_proxy:
             self.proxy = self.instance.add_proxy(
                 "Proxy",
-                secrets=[self.secret],
+                # The proxy admits only the users whose secrets it holds: the master (role creation) and both roles.
+                secrets=[self.secret, self.migrator_secret, self.app_secret],
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
                 require_tls=True,
@@ -123,3 +132,14 @@ class Database(Construct):
         self.endpoint: str = (
             self.proxy.endpoint if self.proxy is not None else self.instance.db_instance_endpoint_address
         )
+
+    def _role_secret(self, id_: str, username: str, config: DatabaseConfig) -> secretsmanager.ISecret:
+        secret = rds.DatabaseSecret(self, id_, username=username, dbname=config.database_name)
+        secret.apply_removal_policy(RemovalPolicy.DESTROY)
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Rotation needs a rotation Lambda with network access to the database; the roles' passwords are set by "
+            "the instances' bootstrap at boot, so a rotation is a rolling restart of both fleets.",
+        )
+        return secret.attach(self.instance)

@@ -4,12 +4,14 @@ credit option written out."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
 from infra import contract
+from infra.components.database import Database
 from infra.synth import STAGE_NAMES, SynthesizedStage
 
 Stages = dict[str, SynthesizedStage]
@@ -115,3 +117,18 @@ def test_stages_choose_standard_credits_by_default_and_unlimited_where_priced(sy
         ("burstable", "green"): "unlimited",
     }
     assert not synthesized["bench"].config.blue.burstable
+
+
+def test_database_has_a_secret_per_role_attached_to_the_instance(synthesized: Stages) -> None:
+    template = synthesized["dev"].templates["Data"]
+    users = []
+    for resource in template.find_resources("AWS::SecretsManager::Secret").values():
+        generate = resource["Properties"]["GenerateSecretString"]
+        users.append(json.loads(generate["SecretStringTemplate"])["username"])
+        assert generate["GenerateStringKey"] == "password"
+        assert resource["DeletionPolicy"] == "Delete"
+    assert sorted(users) == sorted(["mcpstack", Database.MIGRATOR_USERNAME, Database.APP_USERNAME])
+    attachments = template.find_resources(
+        "AWS::SecretsManager::SecretTargetAttachment", {"Properties": {"TargetType": "AWS::RDS::DBInstance"}}
+    )
+    assert len(attachments) == 3  # host, port and engine added to each secret once the instance exists
