@@ -4,17 +4,21 @@ occurs, and priced per slot on the stage report."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from infra import contract
 from infra.bootstrap.metrics_bridge import Period, Sample, documents
 from scripts.cost import mcp_metrics, prices, stage, templates, throughput, workload
+from scripts.cutover.cloudwatch import CloudWatchMetrics
 from services.mcp_server.methods import McpMethods, ServerInfo
 from services.mcp_server.metrics import Metrics
 from services.tools.context import NO_DATABASE
 from services.tools.packs import load_packs
 from tests.cost.conftest import RESULTS
+from tests.cutover.fakes import FakeClock
 
 
 def _every_combination(tools: list[str]) -> dict[Sample, float]:
@@ -86,3 +90,76 @@ def test_stage_report_prices_each_slots_mcp_metrics_at_the_custom_metric_price(a
         assert (line.price_key, line.quantity) == ("cw.metric", Decimal(expected)), variant
         assert line.unit_price == prices.EMBEDDED["cw.metric"].usd == Decimal("0.30"), variant
         assert line.amount == Decimal(expected) * line.unit_price, variant
+
+
+def _joined(value: Any) -> str:
+    """A CloudFormation string: literal, or an Fn::Join whose tokens (refs, attributes) become a placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_joined(p) for p in parts)
+    return "TOKEN"
+
+
+def _synthesized_mcp_metrics(template: dict[str, Any]) -> set[tuple[str, tuple[str, ...]]]:
+    """(metric name, sorted dimension names) of every McpStack/Mcp metric a dashboard widget or an alarm reads."""
+    found: set[tuple[str, tuple[str, ...]]] = set()
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            for widget in json.loads(_joined(props["DashboardBody"]))["widgets"]:
+                for row in widget.get("properties", {}).get("metrics", []):
+                    names = [v for v in row if isinstance(v, str)]
+                    if names and names[0] == contract.MCP_METRICS_NAMESPACE:
+                        found.add((names[1], tuple(sorted(names[2::2]))))
+        elif resource["Type"] == "AWS::CloudWatch::Alarm":
+            for query in props.get("Metrics", []):
+                metric = query.get("MetricStat", {}).get("Metric", {})
+                if metric.get("Namespace") == contract.MCP_METRICS_NAMESPACE:
+                    found.add((metric["MetricName"], tuple(sorted(d["Name"] for d in metric["Dimensions"]))))
+    return found
+
+
+def test_bridge_dashboards_alarms_cutover_and_cost_model_share_the_contracts_metrics(
+    assemblies: dict[str, Path],
+) -> None:
+    """One contract, four readers: what the bridge sends is what the cost model counts, and every MCP metric the
+    synthesized dashboards and alarms or the cutover's AWS metrics source read is one the bridge sends."""
+    tools = [tool.name for tool in load_packs(("reference",))]
+    period = Period(
+        stage="dev", slot="blue", timestamp_ms=0, log_group=contract.mcp_metrics_log_group_name("dev", "blue")
+    )
+    docs = list(documents(_every_combination(tools), period))
+    sent = {
+        (metric["Name"], tuple(sorted(dims)))
+        for doc in docs
+        for directive in doc["_aws"]["CloudWatchMetrics"]  # type: ignore[index]
+        for metric in directive["Metrics"]
+        for dims in directive["Dimensions"]
+    }
+    assert {name for name, _ in sent} == set(mcp_metrics.per_slot(tools=len(tools)).by_metric)
+    assert sent == {
+        (name, tuple(sorted(dims))) for name, sets in contract.MCP_METRIC_DIMENSIONS.items() for dims in sets
+    }
+    name = next(iter(assemblies))
+    monitoring = json.loads(
+        (assemblies[name] / f"{contract.stack_name(name, 'Monitoring')}.template.json").read_text(encoding="utf-8")
+    )
+    read_by_stacks = _synthesized_mcp_metrics(monitoring)
+    assert {m for m, _ in read_by_stacks} == set(contract.MCP_METRIC_DIMENSIONS)  # widgets and alarms read all three
+    assert read_by_stacks <= sent
+    source = CloudWatchMetrics(
+        None, stage=name, load_balancer="app/x/1", target_groups={"blue": "tg/b", "green": "tg/g"},
+        alarm_names=(), clock=FakeClock(),
+    )  # fmt: skip
+    read_by_cutover = {
+        (
+            q["MetricStat"]["Metric"]["MetricName"],
+            tuple(sorted(d["Name"] for d in q["MetricStat"]["Metric"]["Dimensions"])),
+        )
+        for slot in ("blue", "green")
+        for q in source.queries(slot)
+        if q["MetricStat"]["Metric"]["Namespace"] == contract.MCP_METRICS_NAMESPACE
+    }
+    assert read_by_cutover and read_by_cutover <= sent
