@@ -96,6 +96,24 @@ def window(server_pid: int, url: str, script: Path, *, seconds: float, connectio
     return {"requests": result.requests, "rps": result.rps, "server_cpu_s": cpu}
 
 
+def bridge_period_cost(port: int, periods: int) -> float:
+    """CPU seconds of one bridge period (scrape, parse, diff, EMF documents, send), in this process, back to back:
+    `infra/bootstrap/metrics_bridge.run` with the sleep taken out. Includes the sink's receiving (an upper bound)."""
+    from infra.bootstrap.metrics_bridge import run
+
+    before = time.process_time()
+    run(
+        stage="bench",
+        slot="green",
+        port=port,
+        log_group="/mcpstack/bench/green/mcp-metrics",
+        interval_s=0.0,
+        sleep=lambda _s: None,
+        periods=periods,
+    )
+    return (time.process_time() - before) / periods
+
+
 def scrape_cost(server_pid: int, port: int, scrapes: int) -> float:
     """Server CPU seconds per `/metrics` scrape, from `scrapes` back to back (the server otherwise idle)."""
     url = f"http://127.0.0.1:{port}/metrics"
@@ -142,6 +160,7 @@ def main(
                 rows.append(row)
                 typer.echo(json.dumps(row))
         per_scrape_s = scrape_cost(server.proc.pid, server.port, 300)
+        per_period_s = bridge_period_cost(server.port, 300)
         sink_bytes = sink[0]
 
     def med(arm: str, key: str) -> float:
@@ -150,8 +169,10 @@ def main(
     without, with_ = med("without", "cpu_us_per_request"), med("with", "cpu_us_per_request")
     box_with = med("with", "box_cpu_us_per_request")
     rps_without, rps_with = med("without", "rps"), med("with", "rps")
-    # One scrape per interval against the CPU the server spends in that interval when saturated (one core).
+    # One scrape per interval against the CPU the server spends in that interval when saturated (one core), and the
+    # same with the bridge's own period added (it runs on the same instance).
     per_interval_fraction = per_scrape_s / PRODUCTION_INTERVAL_S
+    with_bridge_fraction = (per_scrape_s + per_period_s) / PRODUCTION_INTERVAL_S
     summary = {
         "pairs": pairs,
         "window_s": window_s,
@@ -167,6 +188,8 @@ def main(
         "box_cpu_change_pct": (box_with / without - 1) * 100,
         "server_cpu_ms_per_scrape": per_scrape_s * 1000,
         "scrape_share_of_saturated_core_pct": per_interval_fraction * 100,
+        "bridge_cpu_ms_per_period": per_period_s * 1000,
+        "scrape_and_bridge_share_of_one_core_pct": with_bridge_fraction * 100,
         "emf_bytes_sent": sink_bytes,
         "rows": rows,
     }

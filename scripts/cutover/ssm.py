@@ -10,7 +10,7 @@ from typing import Any
 from scripts.cutover.awserrors import AWS_ERRORS, domain_error, error_code
 from scripts.cutover.codec import PlanError, state_from_dict, state_to_dict
 from scripts.cutover.model import State
-from scripts.cutover.ports import Clock, LockHeldError, LockLostError, StateStoreError
+from scripts.cutover.ports import Clock, LockHeldError, LockLostError, StateStoreError, ThrottledError
 
 # SSM parameter values: 4 KB in the standard tier, 8 KB in the advanced tier.
 STANDARD_PARAMETER_BYTES = 4096
@@ -160,12 +160,15 @@ class SsmLock:
         """Extend the expiry (at most once per `renew_every_s`); LockLostError if another run holds it now."""
         if not self.held or self.clock.now() - self.renewed_s < self.renew_every_s:
             return
-        holder = self._holder()
-        if holder is None or str(holder.get("token", "")) != self.token:
-            self.held = False
-            who = "nobody" if holder is None else holder.get("owner")
-            raise LockLostError(f"{self.name} is no longer ours (held by {who}): stopping before any further write")
-        self._put(overwrite=True, what="renew")
+        try:
+            holder = self._holder()
+            if holder is None or str(holder.get("token", "")) != self.token:
+                self.held = False
+                who = "nobody" if holder is None else holder.get("owner")
+                raise LockLostError(f"{self.name} is no longer ours (held by {who}): stopping before any further write")
+            self._put(overwrite=True, what="renew")
+        except ThrottledError:
+            return  # tried again at the next poll: the TTL leaves ten renewal periods of margin
 
     def release(self) -> None:
         if not self.held:

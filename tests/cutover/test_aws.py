@@ -484,6 +484,18 @@ def test_lock_is_renewed_through_a_run_longer_than_its_ttl(aws: Aws) -> None:
         aws.ssm.get_parameter(Name=lock_parameter(STAGE))  # released at the end
 
 
+def test_throttled_lock_renewal_is_retried_at_the_next_poll_not_fatal(aws: Aws) -> None:
+    clock = FakeClock()
+    lock = SsmLock(aws.ssm, name=lock_parameter(STAGE), clock=clock)
+    lock.acquire("r1")
+    clock.sleep(lock.renew_every_s)
+    aws.throttle["GetParameter"] = 1
+    lock.renew()  # throttled: no error, no renewal yet
+    assert lock.held and _lock_value(aws)["expires_s"] == 1000.0 + LOCK_TTL_S
+    lock.renew()
+    assert _lock_value(aws)["expires_s"] == clock.now() + LOCK_TTL_S
+
+
 def test_run_whose_lock_was_taken_over_stops_before_its_next_write(aws: Aws) -> None:
     clock = FakeClock()
     adapters = aws.adapters(clock)
