@@ -384,7 +384,13 @@ def charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.legend()
         written += _save(fig, out_dir / "latency")
     peers = results.get("peers")
-    lat_all = lat + (peers["latency"] if peers else [])
+    # The --peers phase runs native and FastAPI again, in its own session: those points keep their own series.
+    main = {r["server"] for r in lat}
+    lat_all = (
+        lat + [r | {"server": f"{r['server']} (peers phase)"} if r["server"] in main else r for r in peers["latency"]]
+        if peers
+        else lat
+    )
     if lat_all:
         written += _latency_vs_load(plt, lat_all, out_dir / "latency_vs_load")
     if peers and peers["throughput"]:
@@ -414,10 +420,13 @@ def _latency_vs_load(plt: Any, rows: list[dict[str, Any]], stem: Path) -> list[P
             if r["server"] == server:
                 points.setdefault(round(r["rate"], 3), r)  # the same rate run twice (two bases): the first
         pts = sorted(points.items())
-        color = colors.get(server)
+        color = colors.get(server.split(" ")[0])
         xs = [p[0] for p in pts]
-        ax.plot(xs, [p[1]["p99_us"] / 1000 for p in pts], marker="o", color=color, label=f"{server} p99")
-        ax.plot(xs, [p[1]["p50_us"] / 1000 for p in pts], marker=".", ls="--", color=color, label=f"{server} p50")
+        again = server.endswith("(peers phase)")
+        p99_style = {"marker": "s", "ls": ":"} if again else {"marker": "o"}
+        ax.plot(xs, [p[1]["p99_us"] / 1000 for p in pts], color=color, label=f"{server} p99", **p99_style)
+        if not again:
+            ax.plot(xs, [p[1]["p50_us"] / 1000 for p in pts], marker=".", ls="--", color=color, label=f"{server} p50")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("offered load (requests per second, constant arrival rate; log scale)")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from scripts.bench import peers
+from scripts.bench import peers, report
 
 
 def test_every_peer_answers_the_official_client_with_the_native_servers_content(database_url: str) -> None:
@@ -70,3 +70,43 @@ def test_fastmcp_venv_is_reused_while_its_pins_are_unchanged(tmp_path: Path, mon
 
     monkeypatch.setattr(subprocess, "run", no_install)
     assert peers.ensure_fastmcp_venv(Console(stderr=True), venv) == venv
+
+
+def test_the_peers_section_reports_memory_cold_start_and_equal_rate_latency() -> None:
+    def run(server: str, rate: float, basis: str) -> dict[str, Any]:
+        return {
+            "server": server,
+            "workload": "get_customer",
+            "fraction": 0.5,
+            "basis": basis,
+            "rate": rate,
+            "p50_us": 2000,
+            "p99_us": 9000,
+            "p999_us": 9500,
+            "errors": 0,
+            "non_2xx": 0,
+        }
+
+    peers_results = {
+        "servers": {},
+        "throughput": [],
+        "latency": [run("fastmcp", 150.0, "own"), run("native", 150.0, "fastmcp"), run("ts-sdk", 150.0, "fastmcp")],
+        "memory": [
+            {
+                "server": "fastmcp",
+                "connections": 2000,
+                "opened": 2000,
+                "delta_rss_bytes": 2**24,
+                "bytes_per_connection": 8388.6,
+                "sample_alive": 20,
+                "sample_size": 20,
+            }
+        ],
+        "cold_start": [{"server": "ts-sdk", "samples_s": [0.31, 0.29, 0.3], "median_s": 0.3}],
+        "checks": {},
+    }
+    page = "\n".join(report.peers_section(peers_results))
+    assert "| fastmcp | 2000 | 2000 | 16.0 | 8,389 | 20/20 |" in page
+    assert "| ts-sdk | 0.300 | 0.310, 0.290, 0.300 |" in page
+    assert "| offered req/s | fastmcp | native | ts-sdk |" in page
+    assert "| 150 | 2.00 / 9.00 (0) | 2.00 / 9.00 (0) | 2.00 / 9.00 (0) |" in page
