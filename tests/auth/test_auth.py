@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import threading
 from pathlib import Path
@@ -301,3 +302,31 @@ def test_keys_from_a_url_are_not_fetched_more_than_once_per_retry_interval(issue
     clock.now += JWKS_RETRY_S / 2
     assert keys.find("unknown", "RS256") is None  # within the retry interval of the start: no new fetch
     assert len(calls) == 1
+
+
+def test_keys_from_a_loopback_url_are_fetched_at_start(issuer: Issuer) -> None:
+    body = json.dumps(issuer.jwks()).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.handle_request, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
+        settings = AuthSettings.from_env(
+            {"MCP_AUTH_ISSUER": ISSUER, "MCP_AUTH_RESOURCE_URL": RESOURCE, "MCP_AUTH_JWKS_URL": url}
+        )
+        assert settings is not None
+        authenticator = Authenticator(settings, clock=Clock())
+        thread.join(5)
+    token = issuer.token(RESOURCE, now=NOW, algorithm="ES256")
+    assert authenticator.check(f"Bearer {token}") == Identity("alice", frozenset({SCOPE}))
