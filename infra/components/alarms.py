@@ -1,12 +1,18 @@
-"""Cutover gate alarms with stable names (from `infra.contract`) and the SNS topic they notify."""
+"""Cutover gate alarms with stable names (from `infra.contract`) and the SNS topic they notify.
+
+The topic is encrypted with a customer-managed KMS key whose policy lets CloudWatch use it, and its policy lets
+CloudWatch alarms of this account publish: with the AWS-managed `alias/aws/sns` key (which CloudWatch cannot use) or
+a topic policy holding only a Deny, no alarm notification would ever be delivered.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -17,9 +23,16 @@ from infra.components.mcp_signals import McpSignals
 from infra.components.signals import ColorSignals
 from infra.config import MonitoringConfig
 
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+
+
+def alarm_arn_pattern(stage: str) -> str:
+    """Every alarm of this stage (their names start with the stack prefix and stage, `infra.contract`)."""
+    return f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{contract.STACK_PREFIX}-{stage}-*"
+
 
 class CutoverAlarms(Construct):
-    """Exposes `topic`, `alarms` keyed by (colour, gate), and `mcp_error_rate` keyed by colour."""
+    """Exposes `topic`, `topic_key`, `alarms` keyed by (colour, gate), and `mcp_error_rate` keyed by colour."""
 
     def __init__(
         self,
@@ -32,12 +45,27 @@ class CutoverAlarms(Construct):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        self.topic_key = self._topic_key(stage)
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
             display_name=f"mcpstack {stage} alarms",
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.topic_key,
             enforce_ssl=True,
+        )
+        # Besides the Deny of non-TLS publishing (enforce_ssl): CloudWatch publishes for this account's alarms of
+        # this stage only, so no other account's alarm can use the topic (confused deputy).
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(stage)},
+                },
+            )
         )
         for address in config.alarm_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
@@ -101,6 +129,32 @@ class CutoverAlarms(Construct):
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
             alarm.add_ok_action(cw_actions.SnsAction(self.topic))
             self.mcp_error_rate[color] = alarm
+
+    def _topic_key(self, stage: str) -> kms.Key:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"mcpstack {stage}: encrypts the alarm topic; CloudWatch may use it to publish alarms",
+            enable_key_rotation=True,
+            # The key only protects notifications in flight: nothing encrypted with it outlives the stage.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        # In a key policy "*" is this key. CloudWatch encrypts the message it publishes to the topic, so it needs
+        # a data key and Decrypt; only for this account's alarms of this stage.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsUseKey",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(stage)},
+                },
+            )
+        )
+        return key
 
     def _alarm(
         self,

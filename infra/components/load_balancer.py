@@ -1,4 +1,5 @@
-"""The ALB: a weighted blue/green forward, both target groups, a header rule to green, encrypted access logs.
+"""The ALB: a weighted blue/green forward, both target groups, a header rule to green, encrypted access logs, and a
+rule that answers `/metrics` itself (404), so the servers' Prometheus metrics are never served through the ALB.
 
 The weights are not configuration: they are the live weights the cutover last verified and wrote back
 (`infra/live_weights.py`), so re-applying this construct never moves traffic. The port-80 listener is the same
@@ -23,10 +24,16 @@ from infra.live_weights import LiveWeights
 # Rule priorities of the smoke-test rules (one per slot); the default action (the weighted forward) takes the rest.
 SMOKE_RULE_PRIORITIES: dict[contract.Color, int] = {"green": 10, "blue": 11}
 
+# The servers' Prometheus endpoint: read on the instance (the metrics bridge), never through the ALB. Its rule comes
+# before every other rule, so no header reaches it either.
+METRICS_PATH = "/metrics"
+METRICS_RULE_PRIORITY = 1
+
 
 class LoadBalancer(Construct):
     """Exposes `load_balancer`, `listener` (the one carrying the weights), `http_listener` (port 80, always),
-    `target_groups` by colour, `smoke_rules` by colour (`smoke_rule` is green's), `access_log_bucket`."""
+    `target_groups` by colour, `smoke_rules` by colour (`smoke_rule` is green's), `metrics_rule`,
+    `access_log_bucket`."""
 
     def __init__(
         self,
@@ -110,6 +117,14 @@ class LoadBalancer(Construct):
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
                 default_action=weighted,
             )
+        self.metrics_rule = elbv2.ApplicationListenerRule(
+            self,
+            "MetricsNotRouted",
+            listener=self.listener,
+            priority=METRICS_RULE_PRIORITY,
+            conditions=[elbv2.ListenerCondition.path_patterns([METRICS_PATH, f"{METRICS_PATH}/*"])],
+            action=elbv2.ListenerAction.fixed_response(404, content_type="text/plain", message_body="Not Found"),
+        )
         acknowledge(
             self.security_group,
             "AwsSolutions-EC23",

@@ -1,4 +1,5 @@
-"""McpStack-<stage>-Edge: the ALB with the weighted blue/green listener; publishes what the cutover drives."""
+"""McpStack-<stage>-Edge: the ALB with the weighted blue/green listener, in production behind an AWS WAF web ACL;
+publishes what the cutover drives."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from infra import contract
 from infra.components.load_balancer import LoadBalancer
 from infra.components.published import publish_output, publish_parameter
 from infra.components.smoke_token import SmokeToken
+from infra.components.waf import WebAcl
 from infra.config import StageConfig
 from infra.live_weights import LiveWeights
 from infra.stacks.base import McpStackBase
@@ -27,6 +29,15 @@ class EdgeStack(McpStackBase):
         self.edge = LoadBalancer(
             self, "LoadBalancer", vpc=vpc, config=config.edge, weights=weights, smoke_token=self.smoke_token.value
         )
+        self.waf: WebAcl | None = None
+        if config.edge.exposure == "production":
+            self.waf = WebAcl(
+                self,
+                "Waf",
+                stage=config.name,
+                load_balancer=self.edge.load_balancer,
+                requests_per_ip_per_5min=config.edge.waf_requests_per_ip_per_5min,
+            )
         stage = config.name
         alb = self.edge.load_balancer
         published: list[tuple[str, str, str, str]] = [

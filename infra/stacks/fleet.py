@@ -55,6 +55,7 @@ class FleetStack(McpStackBase):
             load_balancer=edge.load_balancer,
             database_clients=database.clients,
             database_secret=database.secret,
+            auth=config.auth,
             drain_s=config.edge.deregistration_delay_s,
         )
         asg_name = self.fleet.auto_scaling_group.auto_scaling_group_name

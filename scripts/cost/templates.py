@@ -28,6 +28,7 @@ PRICED: Final[dict[str, str]] = {
     "AWS::Logs::LogGroup": "ingestion and storage from the workload",
     "AWS::EC2::FlowLog": "priced through its log group (vended-log volume from the workload)",
     "AWS::S3::Bucket": "ALB access-log storage from the workload",
+    "AWS::KMS::Key": "key-months (the alarm topic's customer-managed key; its requests stay within the free tier)",
     "AWS::EC2::VPCEndpoint": "gateway endpoints are free; interface endpoints are not in the price table",
     "AWS::ElasticLoadBalancingV2::ListenerRule": "no charge of its own; rules beyond 10 count in the ALB's LCUs",
 }
