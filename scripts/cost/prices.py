@@ -29,6 +29,7 @@ CW_PAGE = "Amazon CloudWatch pricing, https://aws.amazon.com/cloudwatch/pricing/
 SM_PAGE = "AWS Secrets Manager pricing, https://aws.amazon.com/secrets-manager/pricing/"
 S3_PAGE = "Amazon S3 pricing, https://aws.amazon.com/s3/pricing/"
 KMS_PAGE = "AWS Key Management Service pricing, https://aws.amazon.com/kms/pricing/"
+WAF_PAGE = "AWS WAF pricing, https://aws.amazon.com/waf/pricing/"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,6 +233,16 @@ _ENTRIES: tuple[PriceEntry, ...] = (
     _flat("secrets.api", "Secrets Manager API calls", "10,000 calls", "0.05", SM_PAGE),
     _flat("s3.standard", "S3 Standard storage (first 50 TB)", "GB-month", "0.023", S3_PAGE),
     _flat("kms.key", "KMS customer managed key", "key-month", "1.00", KMS_PAGE),
+    _flat("waf.web-acl", "AWS WAF web ACL", "web-ACL-month", "5.00", WAF_PAGE),
+    _flat(
+        "waf.rule",
+        "AWS WAF rule (a managed rule group counts as one)",
+        "rule-month",
+        "1.00",
+        WAF_PAGE,
+        note="the AWS managed common and known-bad-inputs groups carry no subscription fee",
+    ),
+    _flat("waf.requests", "AWS WAF requests inspected (up to 1,500 WCUs)", "1M requests", "0.60", WAF_PAGE),
     PriceEntry(
         key="dto.internet",
         description="Data transfer out to the internet (first 100 GB a month free, all services)",

@@ -143,6 +143,22 @@ class _Pricer:
                 lines.append(
                     model.priced(self.table, "secrets.secret", Decimal(1), scope=scope, item="secret", resource=r.name)
                 )
+            elif r.type == "AWS::WAFv2::WebACL":
+                waf_rules = Decimal(len(r.properties.get("Rules") or []))
+                lines += [
+                    model.priced(
+                        self.table, "waf.web-acl", Decimal(1), scope=scope, item="WAF web ACL", resource=r.name
+                    ),
+                    model.priced(self.table, "waf.rule", waf_rules, scope=scope, item="WAF rules", resource=r.name),
+                    model.priced(
+                        self.table,
+                        "waf.requests",
+                        self.workload.millions_per_month,
+                        scope=scope,
+                        item="WAF requests (all calls)",
+                        resource=r.name,
+                    ),
+                ]
             elif r.type == "AWS::KMS::Key":
                 lines.append(
                     model.priced(self.table, "kms.key", Decimal(1), scope=scope, item="KMS key", resource=r.name)

@@ -29,6 +29,7 @@ PRICED: Final[dict[str, str]] = {
     "AWS::EC2::FlowLog": "priced through its log group (vended-log volume from the workload)",
     "AWS::S3::Bucket": "ALB access-log storage from the workload",
     "AWS::KMS::Key": "key-months (the alarm topic's customer-managed key; its requests stay within the free tier)",
+    "AWS::WAFv2::WebACL": "web-ACL-months, rule-months and every request it inspects (production stages)",
     "AWS::EC2::VPCEndpoint": "gateway endpoints are free; interface endpoints are not in the price table",
     "AWS::ElasticLoadBalancingV2::ListenerRule": "no charge of its own; rules beyond 10 count in the ALB's LCUs",
 }
@@ -50,6 +51,7 @@ FREE: Final[dict[str, str]] = {
     "AWS::AutoScaling::ScalingPolicy": "no charge (its alarms are created by Auto Scaling and are free)",
     "AWS::AutoScaling::LifecycleHook": "no charge",
     "AWS::IAM::Role": "no charge",
+    "AWS::WAFv2::WebACLAssociation": "no charge (the web ACL is priced)",
     "AWS::IAM::Policy": "no charge",
     "AWS::IAM::ManagedPolicy": "no charge",
     "AWS::IAM::InstanceProfile": "no charge",

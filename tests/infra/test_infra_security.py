@@ -418,6 +418,25 @@ def test_put_metric_data_is_limited_to_the_agents_namespace(synthesized: Stages)
 # --- the production profile passes the same gates as the committed stages ---------------------------------------
 
 
+def test_cost_report_prices_the_web_acl_and_the_topic_key(production: SynthesizedStage) -> None:
+    from scripts.cost import prices, stage, templates, throughput, workload
+
+    load = workload.preset("saas-200k")
+    report = stage.price_stage(
+        templates.load(Path(production.app.outdir), "prod"),
+        stage="prod",
+        workload=load,
+        run=throughput.load(REPO / "docs" / "benchmarks" / "results.json"),
+        table=prices.EMBEDDED,
+    )
+    assert not report.unpriced
+    shared = {line.price_key: line.quantity for line in report.shared}
+    _, acl = only(production.templates["Edge"], "AWS::WAFv2::WebACL")
+    assert shared["waf.web-acl"] == 1 and shared["kms.key"] == 1
+    assert shared["waf.rule"] == len(acl["Properties"]["Rules"])
+    assert shared["waf.requests"] == load.millions_per_month
+
+
 def test_production_passes_aws_solutions_checks(production: SynthesizedStage) -> None:
     report = AwsSolutionsChecks().validate_scope(production.app)
     assert [v.rule_name for v in report.violations] == []
