@@ -394,19 +394,43 @@ def charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
     if lat_all:
         written += _latency_vs_load(plt, lat_all, out_dir / "latency_vs_load")
     if peers and peers["throughput"]:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
         rows = peers["throughput"]
-        ax.barh(
-            [f"{r['server']}\n{r['workload']} ({r['scope']})" for r in rows],
-            [r["median_rps"] for r in rows],
-            color="#3b7dd8",
-        )
-        ax.set_xscale("log")
-        ax.set_xlabel("requests per second (median, log scale)")
-        ax.set_title("Peers: saturation throughput (wrk, closed loop)")
-        ax.invert_yaxis()
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.5 + 0.32 * len(rows)), sharey=True)
+        labels = [f"{r['server']} · {r['workload']} ({r['scope']})" for r in rows]
+        left.barh(labels, [r["median_rps"] for r in rows], color="#3b7dd8")
+        left.set_xscale("log")
+        left.set_xlabel("requests per second (median, log scale)")
+        right.barh(labels, [r["median_cpu_us_per_request"] or 0 for r in rows], color="#d98c3b")
+        right.set_xscale("log")
+        right.set_xlabel("server CPU µs per request (median, log scale)")
+        left.invert_yaxis()
+        fig.suptitle("Peers beside native and FastAPI: saturation throughput and CPU per request (wrk, closed loop)")
         written += _save(fig, out_dir / "peers_throughput")
+    footprint = _footprint(results)
+    if footprint:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        names = list(footprint)
+        left.barh(names, [footprint[n][0] or 0 for n in names], color="#3b7dd8")
+        left.set_xlabel("idle keep-alive memory (KB per connection, largest N)")
+        right.barh(names, [footprint[n][1] or 0 for n in names], color="#d98c3b")
+        right.set_xlabel("cold start, spawn → first 200 (s, median)")
+        left.invert_yaxis()
+        right.invert_yaxis()
+        fig.suptitle("Footprint: idle memory per connection and cold start")
+        written += _save(fig, out_dir / "footprint")
     return written
+
+
+def _footprint(results: dict[str, Any]) -> dict[str, tuple[float | None, float | None]]:
+    """Per server: idle KB per connection (at the largest N measured) and median cold start, peers included."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for source in (results, results.get("peers") or {}):
+        for name in dict.fromkeys(r["server"] for r in [*source.get("memory", []), *source.get("cold_start", [])]):
+            memory = [r for r in source.get("memory", []) if r["server"] == name]
+            cold = [r for r in source.get("cold_start", []) if r["server"] == name]
+            kb = max(memory, key=lambda r: r["connections"])["bytes_per_connection"] / 1024 if memory else None
+            out[name] = (kb, cold[0]["median_s"] if cold else None)
+    return out
 
 
 def _latency_vs_load(plt: Any, rows: list[dict[str, Any]], stem: Path) -> list[Path]:
@@ -561,6 +585,7 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         f"![latency vs offered load]({chart_dir}/latency_vs_load.png)",
         "",
     ]
+    lines += [f"![footprint]({chart_dir}/footprint.png)", ""]
     if "peers" in results:
         lines += [f"![peers throughput]({chart_dir}/peers_throughput.png)", ""]
     lines += [

@@ -212,6 +212,7 @@ def test_quick_benchmark_runs_and_its_results_validate_against_the_schema(tmp_pa
     assert f"{golden_line} {fixtures}/{fixtures}" in page
     assert (tmp_path / "throughput.png").stat().st_size > 1000
     assert (tmp_path / "latency_vs_load.svg").stat().st_size > 1000 and "latency_vs_load.png" in page
+    assert (tmp_path / "footprint.svg").stat().st_size > 1000
     # Native was also run at FastAPI's rates: the two servers at equal arrival rates.
     assert report.equal_rate_p99(results["latency"], "native", "fastapi-deployed")
     mix = results["workloads"]["search_documents"]
