@@ -23,7 +23,8 @@ def bench(
         typer.Option(
             "--peers",
             help="Opt in: after the usual phases, also check and measure FastMCP and the official TypeScript SDK "
-            "(echo and get_customer; FastMCP's pinned venv is installed under .state/peers on first use, about 90 s). "
+            "(echo and get_customer: req/s, CPU per request, open loop at their own and at equal rates, idle memory, "
+            "cold start; FastMCP's pinned venv is installed under .state/peers on first use, about 90 s). "
             "Without it the run, its results and its duration are unchanged.",
         ),
     ] = False,
