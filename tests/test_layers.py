@@ -31,6 +31,7 @@ ALLOWED = {
         "services.mcp_server.metrics",
         "services.protocol",
         "services.tools.context",
+        "services.tools.features",
         "services.tools.registry",
         "services.tools.reply",
     },
