@@ -71,9 +71,15 @@ class SnapshotShare:
         if self.path is None:
             return
         tmp = self.path + ".tmp"
-        with open(tmp, "wb") as out:
-            out.write(orjson.dumps(snapshot))
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(orjson.dumps(snapshot))
+            os.replace(tmp, self.path)
+        except OSError:
+            # No disk space (or descriptor) left: the last snapshot stays. The sweep that publishes also enforces the
+            # request and keep-alive timeouts; an exception here would end it.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
     def others(self) -> Iterator[dict[str, Any]]:
         if self.directory is None:
