@@ -177,6 +177,10 @@ SELECT id, customer_id, channel, message, false FROM notification_outbox WHERE i
 LIMIT 1
 """
 
+_EXISTING_NOTIFICATION_SQL = (
+    "SELECT id, customer_id, channel, message, false AS fresh FROM notification_outbox WHERE idempotency_key = $1"
+)
+
 
 @catalogue.tool(
     title="Send notification",
@@ -200,6 +204,10 @@ async def send_notification(
         idempotency_key: A unique key per intended notification (e.g. a UUID); reuse it when retrying.
     """
     row: Any = await ctx.db.fetchrow(_NOTIFY_SQL, idempotency_key, customer_id, channel, message)
+    if row is None:
+        # A concurrent call with the same key inserted its row after this statement's snapshot was taken (the
+        # conflict skipped the insert, and the statement cannot see the row): read it in a new statement.
+        row = await ctx.db.fetchrow(_EXISTING_NOTIFICATION_SQL, idempotency_key)
     if row is None:
         raise ToolError(f"No customer with id {customer_id}; nothing was queued. Check the customer id.")
     if not row["fresh"] and (
