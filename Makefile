@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick bench-peers release clean
+.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick bench-peers soak release clean
 
 all: test
 
@@ -62,6 +62,12 @@ bench-quick: venv system
 # installed under .state/peers on first use). `make bench` does not run them.
 bench-peers: venv system
 	$(BIN)/mcpstack bench --peers
+
+# The reliability suite's long form (under 20 minutes): 100,000+ generated hostile requests, every fault under load,
+# a 10-minute soak of both servers side by side; writes docs/reliability.md and docs/reliability/results.json.
+# make test runs its short form. SOAK_ARGS="--minutes 1" for a short smoke of it.
+soak: venv system
+	$(PY) -m scripts.reliability run --form long $(SOAK_ARGS)
 
 # An immutable release of HEAD for the blue/green slots (docs/deploy.md): .state/releases/<version>-<commit>/.
 release: venv
