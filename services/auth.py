@@ -316,24 +316,27 @@ class Authenticator:
     def check(self, authorization: str | None) -> Identity | Refusal:
         if authorization is None:
             return self.missing
-        scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
-            return self.missing  # another scheme is no bearer token (RFC 6750, section 3: no error code)
-        token = token.strip()
         now = self._clock()
-        cached = self._verdicts.get(token)
+        cached = self._verdicts.get(authorization)  # by the whole header value: a client repeats it verbatim
         if cached is not None and now < cached[1]:
             identity = cached[0]
         else:
-            verdict = self._verify(token, now)
+            scheme, _, token = authorization.strip().partition(" ")
+            if scheme.lower() != "bearer":
+                return self.missing  # another scheme is no bearer token (RFC 6750, section 3: no error code)
+            verdict = self._verify(token.strip(), now)
             if isinstance(verdict, Refusal):
                 return verdict
-            identity = verdict
+            identity, until = verdict
+            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                self._verdicts.clear()
+            self._verdicts[authorization] = (identity, until)
         if not self._required <= identity.scopes:
             return self._insufficient
         return identity
 
-    def _verify(self, token: str, now: float) -> Identity | Refusal:
+    def _verify(self, token: str, now: float) -> tuple[Identity, float] | Refusal:
+        """The identity a token proves and until when that verdict may be reused, or the refusal."""
         jwt = self._jwt
         if not token:
             return self._invalid("no token after Bearer")
@@ -386,11 +389,7 @@ class Authenticator:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             return self._invalid("the token has no subject")
-        identity = Identity(subject, _scopes(claims))
-        if len(self._verdicts) >= VERDICT_CACHE_SIZE:
-            self._verdicts.clear()
-        self._verdicts[token] = (identity, min(expires, now + VERDICT_CACHE_S))
-        return identity
+        return Identity(subject, _scopes(claims)), min(expires, now + VERDICT_CACHE_S)
 
     def _invalid(self, why: str) -> Refusal:
         return Refusal(
