@@ -155,11 +155,13 @@ class Features:
             raise CatalogueError(INVALID_PARAMS, READ_PARAMS_INVALID)
         resource = self._resources.get(uri)
         if resource is not None:
-            return _guarded(resource.read, f"Resource {uri}", uri, stateless)
+            return _guarded(resource.read, f"Resource {uri[:ECHO_URI_CHARS]}", uri, stateless)
         for template in self._templates:
             variables = template.match(uri)
             if variables is not None:
-                return _guarded(partial(template.read, uri, variables), f"Resource {uri}", uri, stateless)
+                return _guarded(
+                    partial(template.read, uri, variables), f"Resource {uri[:ECHO_URI_CHARS]}", uri, stateless
+                )
         raise not_found(uri, stateless=stateless)
 
     # -- prompts -------------------------------------------------------------------------------------------------
