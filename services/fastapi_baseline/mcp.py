@@ -51,6 +51,7 @@ from services.tools.features import (
     READ_PARAMS_INVALID,
     CatalogueError,
     Features,
+    cursor_type_error,
 )
 from services.tools.registry import Tool, ToolRegistry, ToolResult, failure_text
 from services.tools.reply import Reply, pending
@@ -59,7 +60,8 @@ Result = dict[str, Any]
 
 
 class McpService:
-    """The MCP methods of one worker: initialize, ping, tools/list, tools/call."""
+    """The MCP methods of one worker: initialize (or server/discover), ping, tools/list, tools/call, and the catalogue's
+    resources, prompts and completion methods when it registers any."""
 
     def __init__(self, registry: ToolRegistry, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -169,15 +171,15 @@ class McpService:
     # -- resources, prompts, completion ---------------------------------------------------------------------------
 
     async def list_resources(self, request: JsonRpcRequest) -> Result:
-        params = _params(PaginatedParams, request, _cursor_invalid(request.method))
+        params = _params(PaginatedParams, request, cursor_type_error(request.method))
         return _answer(self.features.list_resources, params.cursor)
 
     async def list_resource_templates(self, request: JsonRpcRequest) -> Result:
-        params = _params(PaginatedParams, request, _cursor_invalid(request.method))
+        params = _params(PaginatedParams, request, cursor_type_error(request.method))
         return _answer(self.features.list_resource_templates, params.cursor)
 
     async def list_prompts(self, request: JsonRpcRequest) -> Result:
-        params = _params(PaginatedParams, request, _cursor_invalid(request.method))
+        params = _params(PaginatedParams, request, cursor_type_error(request.method))
         return _answer(self.features.list_prompts, params.cursor)
 
     async def read_resource(self, request: JsonRpcRequest) -> Result:
@@ -196,10 +198,6 @@ class McpService:
         params = _params(CompleteParams, request, COMPLETE_PARAMS_INVALID)
         context = None if params.context is None else params.context.model_dump()
         return _answer(self.features.complete, params.ref.model_dump(), params.argument.model_dump(), context)
-
-
-def _cursor_invalid(method: str) -> str:
-    return f"{method}: cursor must be a string from a previous nextCursor"
 
 
 def _answer(method: Callable[..., Result], *args: Any) -> Result:

@@ -70,8 +70,13 @@ class CatalogueError(Exception):
 
 
 def list_error(method: str) -> str:
-    """The refusal of a list request's cursor."""
+    """The refusal of a list request's cursor that this server did not issue for that list."""
     return f"{method}: invalid cursor"
+
+
+def cursor_type_error(method: str) -> str:
+    """The refusal of a list request whose cursor is not a string."""
+    return f"{method}: cursor must be a string from a previous nextCursor"
 
 
 class Pages:
@@ -92,7 +97,7 @@ class Pages:
         if cursor is None:
             return self._pages[0]
         if not isinstance(cursor, str):
-            raise CatalogueError(INVALID_PARAMS, f"{self._method}: cursor must be a string from a previous nextCursor")
+            raise CatalogueError(INVALID_PARAMS, cursor_type_error(self._method))
         try:
             return self._pages[decode_cursor(self._kind, cursor, len(self._pages))]
         except InvalidCursor:
