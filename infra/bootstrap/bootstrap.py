@@ -44,7 +44,9 @@ EXTRAS = {"fastapi": "baseline", "native": None}
 SLOTS = ("blue", "green")
 
 # --- the release artifact's layout ---
-RELEASE_FORMAT = 2  # 2: the bootstrap takes --metrics-log-group and starts the metrics bridge
+# 2: the bootstrap takes --metrics-log-group and starts the metrics bridge. 3: it takes --migrator-secret-id and
+# --app-secret-id (the database roles) and rotates the server log.
+RELEASE_FORMAT = 3
 MANIFEST_NAME = "release.json"
 WHEELHOUSE_NAME = "wheels"
 BOOTSTRAP_NAME = "bootstrap.py"

@@ -4,6 +4,7 @@ subnets, snapshot on removal, the PostgreSQL log exported to a log group the sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -18,11 +19,24 @@ from infra.components.retention import log_retention
 from infra.config import DatabaseConfig
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSecrets:
+    """The master's secret (it only creates the roles) and the two roles' (the instances migrate and serve as them)."""
+
+    master: secretsmanager.ISecret
+    migrator: secretsmanager.ISecret
+    app: secretsmanager.ISecret
+
+    @property
+    def all(self) -> tuple[secretsmanager.ISecret, ...]:
+        return (self.master, self.migrator, self.app)
+
+
 class Database(Construct):
     """Exposes `instance`, `secret` (the master user's), `migrator_secret` and `app_secret` (the roles the instances
-    migrate and serve as: infra/bootstrap/db_roles.py), `log_group`, `proxy` (or None), `endpoint` that clients
-    should use, and `clients`: the security group a client joins to be admitted (on the instance, and on the proxy
-    when there is one)."""
+    migrate and serve as: infra/bootstrap/db_roles.py), all three as `secrets`, `log_group`, `proxy` (or None),
+    `endpoint` that clients should use, and `clients`: the security group a client joins to be admitted (on the
+    instance, and on the proxy when there is one)."""
 
     PORT = 5432
     MIGRATOR_USERNAME = "mcpstack_migrator"
@@ -81,6 +95,7 @@ class Database(Construct):
         # the master only creates these roles, the migrator owns the schema, the servers connect as the app.
         self.migrator_secret = self._role_secret("MigratorSecret", self.MIGRATOR_USERNAME, config)
         self.app_secret = self._role_secret("AppSecret", self.APP_USERNAME, config)
+        self.secrets = DatabaseSecrets(master=secret, migrator=self.migrator_secret, app=self.app_secret)
 
         acknowledge(
             self.instance,

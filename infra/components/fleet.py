@@ -26,12 +26,12 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import contract
 from infra.bootstrap.bootstrap import BOOTSTRAP_NAME
+from infra.components.database import DatabaseSecrets
 from infra.components.nag import WILDCARD_RESOURCE_REASONS, acknowledge, skip_checkov
 from infra.components.retention import log_retention
 from infra.config import AuthConfig, FleetConfig
@@ -90,7 +90,7 @@ class Fleet(Construct):
         target_group_full_name: str,
         load_balancer: elbv2.ApplicationLoadBalancer,
         database_clients: ec2.ISecurityGroup,
-        database_secret: secretsmanager.ISecret,
+        database_secrets: DatabaseSecrets,
         auth: AuthConfig | None = None,
         drain_s: int = 30,
         **kwargs: Any,
@@ -108,12 +108,12 @@ class Fleet(Construct):
         self.security_group = self._security_group(vpc, color)
         # The slot's release artifact, content-addressed: only a different release gives this slot a new asset.
         self.release_asset = s3_assets.Asset(self, "Release", path=str(release_dir))
-        self.role = self._instance_role(stage, color, database_secret)
+        self.role = self._instance_role(stage, color, database_secrets)
         init = self._boot_sequence(
             stage=stage,
             color=color,
             config=config,
-            database_secret=database_secret,
+            database_secrets=database_secrets,
             auth=auth,
             drain_s=drain_s,
         )
@@ -131,7 +131,7 @@ class Fleet(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-    def _instance_role(self, stage: str, color: contract.Color, database_secret: secretsmanager.ISecret) -> iam.Role:
+    def _instance_role(self, stage: str, color: contract.Color, database_secrets: DatabaseSecrets) -> iam.Role:
         role = iam.Role(
             self,
             "InstanceRole",
@@ -139,7 +139,9 @@ class Fleet(Construct):
             description=f"mcpstack {stage} {color} instances",
         )
         self.policy = iam.Policy(self, "InstancePolicy", roles=[role], statements=self.instance_statements())
-        database_secret.grant_read(role)
+        # The master's secret too: at boot the master creates the roles (infra/bootstrap/db_roles.py).
+        for secret in database_secrets.all:
+            secret.grant_read(role)
         return role
 
     def instance_statements(self) -> list[iam.PolicyStatement]:
@@ -213,7 +215,7 @@ class Fleet(Construct):
         stage: str,
         color: contract.Color,
         config: FleetConfig,
-        database_secret: secretsmanager.ISecret,
+        database_secrets: DatabaseSecrets,
         auth: AuthConfig | None,
         drain_s: int,
     ) -> ec2.CloudFormationInit:
@@ -235,7 +237,9 @@ class Fleet(Construct):
             f"--python={PYTHON}",
             f"--port={contract.SERVER_PORT}",
             f"--region={Stack.of(self).region}",
-            f"--secret-id={database_secret.secret_arn}",
+            f"--secret-id={database_secrets.master.secret_arn}",
+            f"--migrator-secret-id={database_secrets.migrator.secret_arn}",
+            f"--app-secret-id={database_secrets.app.secret_arn}",
             f"--db-host={database_host}",
             f"--log-group={self.log_group.log_group_name}",
             f"--metrics-log-group={self.metrics_log_group.log_group_name}",

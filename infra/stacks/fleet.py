@@ -54,7 +54,7 @@ class FleetStack(McpStackBase):
             target_group_full_name=target_group.target_group_full_name,
             load_balancer=edge.load_balancer,
             database_clients=database.clients,
-            database_secret=database.secret,
+            database_secrets=database.secrets,
             auth=config.auth,
             drain_s=config.edge.deregistration_delay_s,
         )

@@ -132,3 +132,21 @@ def test_database_has_a_secret_per_role_attached_to_the_instance(synthesized: St
         "AWS::SecretsManager::SecretTargetAttachment", {"Properties": {"TargetType": "AWS::RDS::DBInstance"}}
     )
     assert len(attachments) == 3  # host, port and engine added to each secret once the instance exists
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_slot_boots_with_the_master_and_both_role_secrets(synthesized: Stages, color: contract.Color) -> None:
+    template = synthesized["dev"].templates[contract.fleet_unit(color)]
+    (asg,) = template.find_resources("AWS::AutoScaling::AutoScalingGroup").values()
+    command = asg["Metadata"]["AWS::CloudFormation::Init"]["bootstrap"]["commands"]["10-bootstrap"]["command"]
+    parts = command["Fn::Join"][1]
+    text = json.dumps(parts)
+    for flag in ("--secret-id=", "--migrator-secret-id=", "--app-secret-id="):
+        assert text.count(flag) == 1, flag
+    # Each flag is followed by a secret the Data stack exports (imported here), and the instance role reads all three.
+    imports = [p["Fn::ImportValue"] for p in parts if isinstance(p, dict) and "Fn::ImportValue" in p]
+    policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
+    for imported in imports:
+        if "Secret" in imported:
+            assert imported in policies, imported
+    assert sum("Secret" in i for i in imports) >= 3
