@@ -231,7 +231,7 @@ class StageConfig:
 
 # The release every slot runs until an operator deploys a newer one into a slot (`mcpstack release build`, then set
 # that slot's `release` and deploy its fleet stack; docs/deploy.md). Built from the commit named in the id.
-INITIAL_RELEASE: Final = "0.1.0-a877d64a97a9"
+INITIAL_RELEASE: Final = "0.1.0-0ae2dabee666"
 
 STAGES: dict[str, StageConfig] = {
     # Small and cheap: one NAT, single-AZ micro database, one small instance per colour.
