@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.reliability.form import FORM
 from tests.support import ServerProcess, server_process
 
 SERVERS = ("native", "fastapi")
@@ -28,3 +29,20 @@ def hostile_servers(database_url: str, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(params=SERVERS)
 def hostile_server(request: pytest.FixtureRequest, hostile_servers: dict[str, ServerProcess]) -> ServerProcess:
     return hostile_servers[request.param]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long_form: a reliability scenario run by `make soak` only (its short cousin runs in make test)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The short form (make test) leaves out the scenarios marked long_form: deselected, and said so, not skipped.
+    PostgreSQL restarts and SIGTERM under load stay covered in make test by tests/*/test_lifecycle.py."""
+    if FORM.long:
+        return
+    deselected = [item for item in items if item.get_closest_marker("long_form")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("long_form")]

@@ -48,8 +48,8 @@ def current() -> Form:
     results = os.environ.get("MCPSTACK_RELIABILITY_RESULTS")
     return Form(
         name=name,
-        examples_per_family=int(os.environ.get("MCPSTACK_RELIABILITY_EXAMPLES") or (9_100 if long else 30)),
-        soak_minutes=float(os.environ.get("MCPSTACK_RELIABILITY_SOAK_MINUTES") or (10.0 if long else 0.15)),
+        examples_per_family=int(os.environ.get("MCPSTACK_RELIABILITY_EXAMPLES") or (4_600 if long else 25)),
+        soak_minutes=float(os.environ.get("MCPSTACK_RELIABILITY_SOAK_MINUTES") or (10.0 if long else 0.1)),
         seed=int(os.environ.get("MCPSTACK_RELIABILITY_SEED") or 20261130),
         results_path=Path(results) if results else None,
     )
@@ -64,11 +64,15 @@ def record(section: str, server: str, name: str, figures: dict[str, Any]) -> Non
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent tests (xdist) would otherwise lose each other's figures
-        data: dict[str, Any] = orjson.loads(path.read_bytes()) if path.exists() else {}
+    with open(path, "a+b") as results:
+        fcntl.flock(results, fcntl.LOCK_EX)  # two sessions at once (the soak beside the rest) add to one file
+        results.seek(0)
+        raw = results.read()
+        data: dict[str, Any] = orjson.loads(raw) if raw else {}
         data.setdefault(section, {}).setdefault(server, {})[name] = figures
-        path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        results.seek(0)
+        results.truncate()
+        results.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -461,7 +461,7 @@ class _Responses:
         self.done.append(Answer(self._status, self._headers, b"".join(self._body)))
 
 
-def exchange(port: int, case: Case, *, timeout_s: float = 8.0, settle_s: float = 0.5) -> Exchange:
+def exchange(port: int, case: Case, *, timeout_s: float = 8.0, settle_s: float = 0.15) -> Exchange:
     """Write the case on a new connection and read the answers (see the module docstring)."""
     started = time.monotonic()
     collected = _Responses()

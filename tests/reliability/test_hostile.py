@@ -6,9 +6,11 @@ Reproducible: hypothesis runs with a fixed seed (`MCPSTACK_RELIABILITY_SEED`), w
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
@@ -22,10 +24,17 @@ from tests.support import ServerProcess, build_request, read_reply
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_generated_hostile_request_gets_a_valid_answer_and_the_probe_is_served(
-    family: str, hostile_server: ServerProcess
+    family: str, hostile_servers: dict[str, ServerProcess]
 ) -> None:
-    port = hostile_server.port
-    tally = FamilyTally()
+    """Each generated case goes to both servers at once (one generation, two exchanges), each with its probe."""
+    tallies = {kind: FamilyTally() for kind in hostile_servers}
+    pool = ThreadPoolExecutor(max_workers=len(hostile_servers))
+
+    def one(kind: str, case: Case) -> list[str]:
+        result = exchange(hostile_servers[kind].port, case)
+        found = problems(case, result)
+        tallies[kind].add(result, found, case)
+        return [f"{kind}: {problem}" for problem in found]
 
     @settings(
         max_examples=FORM.examples_per_family,
@@ -37,22 +46,23 @@ def test_every_generated_hostile_request_gets_a_valid_answer_and_the_probe_is_se
     @seed(FORM.seed)
     @given(FAMILIES[family]())
     def check(case: Case) -> None:
-        result = exchange(port, case)
-        found = problems(case, result)
-        tally.add(result, found, case)
+        found = [p for problems_of in pool.map(lambda kind: one(kind, case), hostile_servers) for p in problems_of]
         assert not found, f"{found} for {case.data[:300]!r}"
 
     started = time.monotonic()
-    with probe(port) as served:
-        check()
-    record(
-        "hostile",
-        hostile_server.kind,
-        family,
-        {**tally.as_json(), "seconds": round(time.monotonic() - started, 1), "probe": served.figures()},
-    )
-    assert hostile_server.proc.poll() is None
-    assert served.calls > 0 and served.failures == 0, served.first_failure
+    with contextlib.ExitStack() as stack:
+        probes = {kind: stack.enter_context(probe(server.port)) for kind, server in hostile_servers.items()}
+        try:
+            check()
+        finally:
+            pool.shutdown()
+    seconds = round(time.monotonic() - started, 1)
+    for kind, server in hostile_servers.items():
+        record(
+            "hostile", kind, family, {**tallies[kind].as_json(), "seconds": seconds, "probe": probes[kind].figures()}
+        )
+        assert server.proc.poll() is None, kind
+        assert probes[kind].calls > 0 and probes[kind].failures == 0, (kind, probes[kind].first_failure)
 
 
 def _reset_close(sock: socket.socket) -> None:
