@@ -3,11 +3,29 @@ server's DATABASE_URL is the app role's; credentials never appear on a command l
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+import secrets
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from infra.bootstrap.bootstrap import DB_ROLES_MODULE, Settings, database_url, parse_args, run_bootstrap
+import asyncpg
+import pytest
+
+from infra.bootstrap.bootstrap import (
+    DB_ROLES_MODULE,
+    MANIFEST_NAME,
+    Settings,
+    database_url,
+    parse_args,
+    run_bootstrap,
+)
+from scripts.pgcluster import Cluster, free_port
+from tests.infra.test_infra_bootstrap import LocalSystemd, OfflineRunner, http_ok, secret_for
+from tests.support import rpc
 from tests.synth_fixtures import write_synth_release
 
 RELEASE = "0.1.0-0123456789ab"
@@ -115,3 +133,86 @@ def test_role_secret_flags_reach_the_settings() -> None:
     settings = parse_args([*common, "--migrator-secret-id=arn:migrator", "--app-secret-id=arn:app"])
     assert (settings.migrator_secret_id, settings.app_secret_id) == ("arn:migrator", "arn:app")
     assert parse_args(common).app_secret_id is None
+
+
+# --- end to end: a real release, a real PostgreSQL, the server serving as the app role ---------------------------
+
+
+class SecretsById:
+    def __init__(self, by_id: dict[str, str]) -> None:
+        self.by_id = by_id
+
+    def read_secret(self, secret_id: str) -> str:
+        return self.by_id[secret_id]
+
+
+@pytest.fixture
+def fresh_database(pg_cluster: Cluster) -> Iterator[str]:
+    """A new database in the session cluster (the roles take over what its master creates), dropped afterwards."""
+    name = f"boot_{secrets.token_hex(4)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(pg_cluster.url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(urlsplit(pg_cluster.url)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def role_secret(master_url: str, user: str, password: str) -> str:
+    shape = json.loads(secret_for(master_url))
+    return json.dumps({**shape, "username": user, "password": password})
+
+
+@pytest.mark.timeout(600)
+def test_boot_from_a_real_release_creates_the_roles_and_serves_as_the_app_role(
+    tmp_path: Path, built_release: Path, fresh_database: str
+) -> None:
+    release = json.loads((built_release / MANIFEST_NAME).read_text())["id"]
+    settings = settings_for(tmp_path, migrator_secret_id="arn:migrator", app_secret_id="arn:app")
+    settings = dataclasses.replace(
+        settings,
+        release=release,
+        release_dir=built_release,
+        python=sys.executable,
+        port=free_port(),
+        health_timeout_s=60.0,
+        db_host=None,
+    )
+    store = SecretsById(
+        {
+            "arn:master": secret_for(fresh_database),
+            "arn:migrator": role_secret(fresh_database, "mcpstack_migrator", "m-pw"),
+            "arn:app": role_secret(fresh_database, "mcpstack_app", "a-pw"),
+        }
+    )
+    systemd = LocalSystemd(settings)
+    try:
+        run_bootstrap(settings, secrets=store, runner=OfflineRunner(), systemd=systemd, probe=http_ok)
+        assert "mcpstack_app:a-pw@" in settings.env_file.read_text()
+        reply = rpc(settings.port, "tools/call", {"name": "get_customer", "arguments": {"customer_id": 1}})
+        assert reply.status == 200
+
+        async def inspect() -> tuple[str, list[str]]:
+            conn = await asyncpg.connect(fresh_database)
+            try:
+                owner = await conn.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'schema_migrations'")
+                users = await conn.fetch(
+                    "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+                return str(owner), sorted(str(r["usename"]) for r in users)
+            finally:
+                await conn.close()
+
+        owner, users = asyncio.run(inspect())
+        assert owner == "mcpstack_migrator"  # migrations ran as the migrator
+        assert users == ["mcpstack_app"]  # the server's pool connects as the app role, and only it
+    finally:
+        systemd.stop()
