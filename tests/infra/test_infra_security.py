@@ -471,3 +471,22 @@ def test_production_passes_checkov_and_cfn_lint(production: SynthesizedStage) ->
         timeout=180,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_auth_dropin_names_the_unit_the_release_bootstrap_writes(color: contract.Color) -> None:
+    from infra.bootstrap.bootstrap import Settings
+
+    settings = Settings(
+        stage="prod",
+        color=color,
+        server="native",
+        release="0.1.0-0000000",
+        release_dir=Path("/opt/mcpstack/release"),
+        prefix=Path("/opt/mcpstack"),
+        secret_id="arn:aws:secretsmanager:us-east-1:111122223333:secret:db",
+        region="us-east-1",
+        log_group="app",
+        metrics_log_group="metrics",
+    )
+    assert systemd_unit_name(color) == settings.unit_name
