@@ -143,6 +143,11 @@ def decode_cursor(kind: str, cursor: str, pages: int) -> int:
     return page
 
 
+# initialize needs these params (2025-11-25 schema, InitializeRequestParams); without them it is INVALID_PARAMS.
+INITIALIZE_PARAMS_INVALID = (
+    "initialize: params need protocolVersion (string), capabilities (object) and clientInfo (object)"
+)
+
 # -- the stateless era (2026-07-28) ---------------------------------------------------------------------------------
 
 SERVED_VERSIONS = (STATELESS_VERSION, *HANDSHAKE_VERSIONS)  # both eras on one endpoint, newest first
@@ -153,6 +158,7 @@ META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 # Handshake-era methods that do not exist in the stateless era (answered as unknown methods there).
 HANDSHAKE_ONLY_METHODS = frozenset(("initialize", "ping", "logging/setLevel"))
+DISCOVER_METHOD = "server/discover"  # the stateless era's only method of its own
 # How long a client may reuse a list result, and for whom: the tool list is fixed per release and the same for every
 # caller; a minute bounds how long a client keeps the old list after a cutover to a release with other tools.
 LIST_TTL_MS = 60_000
@@ -208,10 +214,25 @@ def decode_header_value(value: str | None) -> str | None:
 def check_stateless_request(
     method: str, params: Any, *, version_header: str, method_header: str | None, name_header: str | None
 ) -> Rejection | None:
+    """The checks of a 2026-07-28 request before its method runs, from its raw `MCP-Protocol-Version`, `Mcp-Method`
+    and `Mcp-Name` header values (`check_stateless_decoded` has the rules)."""
+    return check_stateless_decoded(
+        method,
+        params,
+        version_header=version_header,
+        method_header=decode_header_value(method_header),
+        name_header=decode_header_value(name_header),
+    )
+
+
+def check_stateless_decoded(
+    method: str, params: Any, *, version_header: str, method_header: str | None, name_header: str | None
+) -> Rejection | None:
     """The checks of a 2026-07-28 request before its method runs, first failure wins: `params._meta` carries the
     protocol version and client capabilities (else INVALID_PARAMS); the `MCP-Protocol-Version`, `Mcp-Method` and,
     for a named method, `Mcp-Name` headers repeat the body (else HEADER_MISMATCH); the version is served (else
-    UNSUPPORTED_PROTOCOL_VERSION)."""
+    UNSUPPORTED_PROTOCOL_VERSION). `method_header` and `name_header` come decoded (`decode_header_value`), so a
+    server may decode each distinct header value once."""
     meta = params.get("_meta") if isinstance(params, dict) else None
     if not isinstance(meta, dict) or META_PROTOCOL_VERSION not in meta or META_CLIENT_CAPABILITIES not in meta:
         return Rejection(
@@ -220,12 +241,12 @@ def check_stateless_request(
     version = meta[META_PROTOCOL_VERSION]
     if version_header.strip(" \t") != version:
         return Rejection(HEADER_MISMATCH, "MCP-Protocol-Version header does not match params._meta")
-    if decode_header_value(method_header) != method:
+    if method_header != method:
         return Rejection(HEADER_MISMATCH, "Mcp-Method header does not match the request's method")
     name_param = NAME_PARAMS.get(method)
     if name_param is not None:
         name = params.get(name_param)
-        if name is not None and decode_header_value(name_header) != name:
+        if name is not None and name_header != name:
             return Rejection(HEADER_MISMATCH, f"Mcp-Name header does not match params.{name_param}")
     if version != STATELESS_VERSION:
         return unsupported_version(str(version))

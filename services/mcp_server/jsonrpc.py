@@ -111,8 +111,8 @@ def classify(obj: dict[str, Any]) -> Message:
         if ("result" in obj) != ("error" in obj) and (raw_id is None or id_ok):
             return ClientResponse(echo_id)
         return Invalid(INVALID_REQUEST, 'Invalid Request: "method" is required', echo_id)
-    if type(method) is not str or not method:
-        return Invalid(INVALID_REQUEST, 'Invalid Request: "method" must be a non-empty string', echo_id)
+    if type(method) is not str:  # an empty name is a method like any other: unknown, so -32601 for a request
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "method" must be a string', echo_id)
     params = obj.get("params")
     if params is not None and type(params) is not dict:
         if raw_id is _ABSENT:

@@ -1,9 +1,12 @@
-"""MCP methods for the handshake era (2025-11-25, 2025-06-18, 2025-03-26), served statelessly.
+"""MCP methods of both eras, served statelessly: the handshake era (2025-11-25, 2025-06-18, 2025-03-26; `handle`) and
+the 2026-07-28 era (`handle_stateless`: `server/discover`, no initialize/ping/logging, `resultType` on every result,
+`ttlMs`/`cacheScope` on lists).
 
-Input: a decoded JSON-RPC request. Output: the response bytes as a `Reply` (services/tools/reply.py): ready at once for
-initialize, ping, tools/list and synchronous tools, which never touch the event loop; pending for tools that do I/O.
-Every request is counted in the metrics here, in one place (`_counted`), whichever form its answer takes. Results that
-never change (initialize, the first tools/list page) are encoded once at start.
+Input: a decoded JSON-RPC request (in the 2026-07-28 era, one whose `_meta` and headers the transport has checked).
+Output: the response bytes as a `Reply` (services/tools/reply.py): ready at once for initialize, ping, lists and
+synchronous tools, which never touch the event loop; pending for tools that do I/O. Every request is counted in the
+metrics here, in one place (`_counted`), whichever form its answer takes. Results that never change (initialize,
+server/discover, the first tools/list page) are encoded once at start.
 """
 
 from __future__ import annotations
@@ -20,8 +23,21 @@ from services.mcp_server.catalogue_methods import CatalogueMethods
 from services.mcp_server.faults import Faults, Invocable, with_faults
 from services.mcp_server.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from services.mcp_server.metrics import Metrics
-from services.protocol import ECHO_TOOL_CHARS, HANDSHAKE_VERSIONS, InvalidCursor, decode_cursor, encode_cursor
+from services.protocol import (
+    DISCOVER_METHOD,
+    ECHO_METHOD_CHARS,
+    ECHO_TOOL_CHARS,
+    HANDSHAKE_ONLY_METHODS,
+    HANDSHAKE_VERSIONS,
+    INITIALIZE_PARAMS_INVALID,
+    InvalidCursor,
+    decode_cursor,
+    discover_result,
+    encode_cursor,
+    stateless_result,
+)
 from services.tools.context import Database, ToolContext
+from services.tools.features import CACHEABLE_METHODS
 from services.tools.registry import ToolRegistry, ToolResult
 from services.tools.reply import Reply, then
 
@@ -29,6 +45,9 @@ from services.tools.reply import Reply, then
 # label ("ok", "tool_error" for an isError result, "rpc_error") the request counts under in the metrics. A plain
 # tuple: one is made per request, and a named tuple costs several times as much to create.
 Answer = tuple[bytes, str, str]
+# A 2026-07-28 answer: the JSON-RPC error code (0 for a result), from which the transport picks the HTTP status, and
+# the response bytes.
+StatelessAnswer = tuple[int, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +70,19 @@ class McpMethods:
         self._supported = frozenset(info.protocol_versions)
         # Resources, prompts and completion (catalogue_methods.py): routed and advertised only when registered.
         self._catalogue = CatalogueMethods(registry, page_size=info.page_size)
-        self._capabilities: dict[str, Any] = {"tools": {"listChanged": False}, **self._catalogue.capabilities}
+        self._capabilities: dict[str, Any] = {**_CAPABILITIES, **self._catalogue.capabilities}
         self._initialize = {v: orjson.dumps(self._initialize_result(v)) for v in info.protocol_versions}
         descriptors = [tool.descriptor() for tool in registry]
         self._pages = [descriptors[i : i + info.page_size] for i in range(0, len(descriptors), info.page_size)] or [[]]
         self._first_page = orjson.dumps(self._list_page(0))
+        self._discover = orjson.dumps(
+            discover_result(
+                capabilities=self._capabilities,
+                server_name=info.name,
+                server_version=info.version,
+                instructions=info.instructions,
+            )
+        )
         self._routes: dict[str, Callable[[jsonrpc.Request], Reply[Answer]]] = {
             "initialize": self._on_initialize,
             "ping": self._on_ping,
@@ -63,15 +90,17 @@ class McpMethods:
             "tools/call": self._on_tools_call,
         }
         self._routes.update(self._catalogue.routes)
-
-    @property
-    def supported_versions(self) -> tuple[str, ...]:
-        return self._info.protocol_versions
-
-    def is_supported(self, version: str) -> bool:
-        return version in self._supported
+        # Routes whose answers are already in the 2026-07-28 form: server/discover, and tools/call (the hot path, whose
+        # result is written with `resultType` at once). Every other route of `_routes` serves this era too, its result
+        # completed by `_stateless_body`.
+        self._stateless_routes: dict[str, Callable[[jsonrpc.Request], Reply[Answer]]] = {
+            DISCOVER_METHOD: self._on_discover,
+            "tools/call": self._on_tools_call_stateless,
+        }
+        self._stateless_routes.update(self._catalogue.stateless_routes)
 
     def handle(self, request: jsonrpc.Request) -> Reply[bytes]:
+        """A handshake-era request's response bytes (always HTTP 200)."""
         started = time.perf_counter()
         method = request.method
         route = self._routes.get(method)
@@ -79,11 +108,30 @@ class McpMethods:
         try:
             if route is None:
                 method = "unknown"  # client-chosen names never become metric labels
-                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request.method[:ECHO_METHOD_CHARS]}")
             answer = route(request)
         except RpcError as ex:
             answer = jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data), "", "rpc_error"
         return then(answer, self._counted, (method, started))
+
+    def handle_stateless(self, request: jsonrpc.Request) -> Reply[StatelessAnswer]:
+        """A 2026-07-28 request's answer: the error code beside the bytes, since in this era the code decides the HTTP
+        status (services/protocol.py, STATELESS_ERROR_STATUS). The routes are the handshake era's, without the
+        methods this era removed, plus server/discover; their results gain the era's members (`_stateless_body`)."""
+        started = time.perf_counter()
+        method = request.method
+        try:
+            route = self._stateless_routes.get(method)
+            if route is not None:
+                return then(route(request), self._counted_complete, (method, started))
+            route = None if method in HANDSHAKE_ONLY_METHODS else self._routes.get(method)
+            if route is None:
+                method = "unknown"
+                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request.method[:ECHO_METHOD_CHARS]}")
+            return then(route(request), self._counted_stateless, (method, started))
+        except RpcError as ex:
+            error = jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data)
+            return ex.code, self._counted((error, "", "rpc_error"), (method, started))
 
     def _counted(self, answer: Answer, timing: tuple[str, float]) -> bytes:
         """The one place a request is counted in the metrics, once its answer is known."""
@@ -91,6 +139,12 @@ class McpMethods:
         method, started = timing
         self._metrics.record(method, tool, outcome, time.perf_counter() - started)
         return body
+
+    def _counted_stateless(self, answer: Answer, timing: tuple[str, float]) -> StatelessAnswer:
+        return 0, _stateless_body(self._counted(answer, timing), timing[0] in CACHEABLE_METHODS)
+
+    def _counted_complete(self, answer: Answer, timing: tuple[str, float]) -> StatelessAnswer:
+        return 0, self._counted(answer, timing)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -107,13 +161,20 @@ class McpMethods:
     def _on_initialize(self, request: jsonrpc.Request) -> Answer:
         params = request.params or {}
         requested = params.get("protocolVersion")
-        if not isinstance(requested, str):
-            raise RpcError(INVALID_PARAMS, "initialize: params.protocolVersion (string) is required")
+        if not (
+            isinstance(requested, str)
+            and isinstance(params.get("capabilities"), dict)
+            and isinstance(params.get("clientInfo"), dict)
+        ):
+            raise RpcError(INVALID_PARAMS, INITIALIZE_PARAMS_INVALID)
         version = requested if requested in self._supported else self._info.protocol_versions[0]
         return _with_result(request.id, self._initialize[version]), "", "ok"
 
     def _on_ping(self, request: jsonrpc.Request) -> Answer:
         return _with_result(request.id, b"{}"), "", "ok"
+
+    def _on_discover(self, request: jsonrpc.Request) -> Answer:
+        return _with_result(request.id, self._discover), "", "ok"
 
     # -- tools ---------------------------------------------------------------------------------------------------
 
@@ -136,6 +197,12 @@ class McpMethods:
         return _with_result(request.id, orjson.dumps(self._list_page(index))), "", "ok"
 
     def _on_tools_call(self, request: jsonrpc.Request) -> Reply[Answer]:
+        return then(self._call(request), _call_answer, request)
+
+    def _on_tools_call_stateless(self, request: jsonrpc.Request) -> Reply[Answer]:
+        return then(self._call(request), _stateless_call_answer, request)
+
+    def _call(self, request: jsonrpc.Request) -> Reply[ToolResult]:
         params = request.params
         if params is None:
             raise RpcError(INVALID_PARAMS, "tools/call: params with a tool name are required")
@@ -148,8 +215,7 @@ class McpMethods:
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
-        outcome = tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else None)
-        return then(outcome, _call_answer, request)
+        return tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else None)
 
     def inject(self, faults: Faults, draw: Callable[[], float] | None = None) -> None:
         """Serve tool calls with `faults` from now on (services/mcp_server/faults.py); `draw` gives uniform numbers in
@@ -158,15 +224,39 @@ class McpMethods:
         self._tools = with_faults(self._registered, faults, draw) if faults.active else self._registered
 
 
+_CAPABILITIES: dict[str, Any] = {"tools": {"listChanged": False}}  # only what is really served
+
+# The members a 2026-07-28 result adds to the handshake era's (`resultType` always, the cache hints on lists), taken
+# from the one rule in services/protocol.py, encoded once: `,"resultType":"complete"` and so on.
+_COMPLETE = b"," + orjson.dumps(stateless_result({}))[1:-1]
+_LISTED = b"," + orjson.dumps(stateless_result({}, listing=True))[1:-1]
+
+
+def _stateless_body(body: bytes, listing: bool) -> bytes:
+    """A handshake-era result response with the 2026-07-28 members added, without decoding it: every response this
+    module encodes ends with its result object, then the envelope (`…,"result":{…}}`), so the members go in before
+    the last two braces (after a comma unless the result is the empty object)."""
+    members = _LISTED if listing else _COMPLETE
+    if body.endswith(b"{}}"):
+        members = members[1:]
+    return body[:-2] + members + b"}}"
+
+
 def _with_result(id_: jsonrpc.Id, encoded_result: bytes) -> bytes:
     return b'{"jsonrpc":"2.0","id":' + orjson.dumps(id_) + b',"result":' + encoded_result + b"}"
 
 
 def _call_answer(result: ToolResult, request: jsonrpc.Request) -> Answer:
-    return _encode_call(request.id, result), request.params["name"], "tool_error" if result.is_error else "ok"
+    return _encode_call(request.id, result, b""), request.params["name"], "tool_error" if result.is_error else "ok"
 
 
-def _encode_call(id_: jsonrpc.Id, result: ToolResult) -> bytes:
+def _stateless_call_answer(result: ToolResult, request: jsonrpc.Request) -> Answer:
+    body = _encode_call(request.id, result, _COMPLETE)
+    return body, request.params["name"], "tool_error" if result.is_error else "ok"
+
+
+def _encode_call(id_: jsonrpc.Id, result: ToolResult, members: bytes) -> bytes:
+    """A tools/call response; `members` (empty, or the 2026-07-28 era's `_COMPLETE`) end its result object."""
     encoded = result.structured_json
     if encoded is not None and not result.is_error and len(result.content) == 1:
         # The common case, written without serializing the structured payload a second time.
@@ -178,7 +268,9 @@ def _encode_call(id_: jsonrpc.Id, result: ToolResult) -> bytes:
                 orjson.dumps(result.content[0]["text"]),
                 b'}],"structuredContent":',
                 encoded,
+                members,
                 b"}}",
             )
         )
-    return jsonrpc.encode_result(id_, result.to_mcp())
+    body = jsonrpc.encode_result(id_, result.to_mcp())
+    return _stateless_body(body, False) if members else body

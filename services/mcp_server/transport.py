@@ -1,7 +1,9 @@
 """Streamable HTTP (stateless, JSON responses): the HTTP rules of MCP around the JSON-RPC layer.
 
 Routes `/mcp`, `/health`, `/ready` and `/metrics`; checks Host and Origin, method, Content-Type, Accept and the
-`MCP-Protocol-Version` header; maps each outcome to its status code. Nothing here sees a tool.
+`MCP-Protocol-Version` header, which picks the era per request: the handshake era (header absent or 2025-*) or the
+2026-07-28 era, whose `_meta` and `Mcp-Method`/`Mcp-Name` headers are checked here (services/protocol.py) and whose
+JSON-RPC error codes decide the HTTP status. Maps each outcome to its status code. Nothing here sees a tool.
 """
 
 from __future__ import annotations
@@ -10,17 +12,25 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from services.mcp_server import jsonrpc
-from services.mcp_server.jsonrpc import INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION
-from services.mcp_server.methods import McpMethods
+from services.mcp_server.jsonrpc import INVALID_REQUEST
+from services.mcp_server.methods import McpMethods, StatelessAnswer
 from services.mcp_server.wire import HttpRequest, Response
 from services.protocol import (
-    ECHO_VERSION_CHARS,
     HOST_REFUSED,
     ORIGIN_REFUSED,
+    SERVED_VERSIONS,
+    STATELESS_ERROR_STATUS,
+    STATELESS_VERSION,
+    Era,
+    Rejection,
     accepts_json,
+    check_stateless_decoded,
+    decode_header_value,
+    era_of,
     host_allowed,
     is_json,
     origin_allowed,
+    unsupported_version,
 )
 from services.tools.reply import Reply, then
 
@@ -49,6 +59,11 @@ def _error(status: int, id_: Any, code: int, message: str, data: Any = None) -> 
     return status, _JSON, jsonrpc.encode_error(id_, code, message, data)
 
 
+def _rejected(rejection: Rejection, id_: Any) -> Response:
+    """A request refused before its method runs (services/protocol.py): always 400."""
+    return 400, _JSON, jsonrpc.encode_error(id_, rejection.code, rejection.message, rejection.data)
+
+
 class McpEndpoint:
     """The HTTP handler of one worker (`wire.Handler`)."""
 
@@ -74,13 +89,13 @@ class McpEndpoint:
         # the routes it serves (the protected resource metadata). Off by default: then one `is None` test.
         self._guard = guard
         self._guard_routes = guard_routes or {}
-        self._supported_data = {"supported": list(methods.supported_versions)}
         # Verdicts per distinct header value: clients send the same few values over and over.
-        self._host_verdicts: Verdicts[bytes | None] = Verdicts(self._host_allowed)
-        self._origin_verdicts: Verdicts[bytes] = Verdicts(self._origin_allowed)
-        self._type_verdicts: Verdicts[bytes] = Verdicts(_is_json)
-        self._accept_verdicts: Verdicts[bytes] = Verdicts(_accepts_json)
-        self._version_verdicts: Verdicts[bytes] = Verdicts(self._version_ok)
+        self._host_verdicts: Verdicts[bytes | None, bool] = Verdicts(self._host_allowed)
+        self._origin_verdicts: Verdicts[bytes, bool] = Verdicts(self._origin_allowed)
+        self._type_verdicts: Verdicts[bytes, bool] = Verdicts(_is_json)
+        self._accept_verdicts: Verdicts[bytes, bool] = Verdicts(_accepts_json)
+        self._eras: Verdicts[bytes, Era | None] = Verdicts(_era)  # None: a revision this server does not serve
+        self._header_texts: Verdicts[bytes | None, str | None] = Verdicts(_header_text)  # Mcp-Method, Mcp-Name
 
     def __call__(self, request: HttpRequest) -> Reply[Response]:
         path = request.path
@@ -100,9 +115,6 @@ class McpEndpoint:
 
     async def _readiness(self) -> Response:
         return READY if await self._ready() else NOT_READY
-
-    def _version_ok(self, version: bytes) -> bool:
-        return self._methods.is_supported(version.decode("latin-1"))
 
     def _host_allowed(self, host: bytes | None) -> bool:
         return host_allowed(None if host is None else host.decode("latin-1"), self._allowed_hosts)
@@ -131,41 +143,73 @@ class McpEndpoint:
         message = jsonrpc.decode(request.body)
         kind = type(message)
         version = headers.get(b"mcp-protocol-version")
-        if version is not None and not self._version_verdicts[version]:
-            id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
-            return _error(
-                400,
-                id_,
-                UNSUPPORTED_PROTOCOL_VERSION,
-                f"Unsupported protocol version: {version.decode('latin-1')[:ECHO_VERSION_CHARS]}",
-                self._supported_data,
-            )
+        if version is not None:
+            era = self._eras[version]
+            if era != "handshake":  # the handshake era (no header, or a 2025 revision) goes on below
+                if era is None:
+                    id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
+                    return _rejected(unsupported_version(version.decode("latin-1")), id_)
+                return self._stateless(message, headers)
         if kind is jsonrpc.Request:
             return then(self._methods.handle(message), _ok, _JSON)  # type: ignore[arg-type]
         if kind is jsonrpc.Invalid:
             return _error(400, message.id, message.code, message.message)  # type: ignore[union-attr]
         return ACCEPTED  # notification or a response to a server request: nothing to answer
 
+    def _stateless(self, message: jsonrpc.Message, headers: dict[bytes, bytes]) -> Reply[Response]:
+        """A 2026-07-28 message: a request's `_meta` and headers are checked, then its method runs."""
+        kind = type(message)
+        if kind is not jsonrpc.Request:
+            if kind is jsonrpc.Invalid:
+                return _error(400, message.id, message.code, message.message)  # type: ignore[union-attr]
+            return ACCEPTED
+        request: jsonrpc.Request = message  # type: ignore[assignment]
+        texts = self._header_texts
+        rejection = check_stateless_decoded(
+            request.method,
+            request.params,
+            version_header=STATELESS_VERSION,  # the one header value this era is chosen by (`_era`)
+            method_header=texts[headers.get(b"mcp-method")],
+            name_header=texts[headers.get(b"mcp-name")],
+        )
+        if rejection is not None:
+            return _rejected(rejection, request.id)
+        return then(self._methods.handle_stateless(request), _stateless_ok, None)
+
 
 def _ok(body: bytes, headers: bytes) -> Response:
     return 200, headers, body
 
 
+def _stateless_ok(answer: StatelessAnswer, _: None) -> Response:
+    code, body = answer
+    return (STATELESS_ERROR_STATUS.get(code, 200) if code else 200), _JSON, body
+
+
+def _header_text(value: bytes | None) -> str | None:
+    return None if value is None else decode_header_value(value.decode("latin-1"))
+
+
+def _era(version: bytes) -> Era | None:
+    return era_of(version.decode("latin-1"), SERVED_VERSIONS)
+
+
 _VERDICT_CACHE_SIZE = 512
 K = TypeVar("K")
+V = TypeVar("V")
 
 
-class Verdicts(dict[K, bool]):
+class Verdicts(dict[K, V]):
     """The verdicts of one header check, computed once per distinct value: a hit is a plain dict lookup, and a miss
     runs the check (`__missing__`). Bounded, since hostile clients may vary their headers."""
 
     __slots__ = ("_check",)
 
-    def __init__(self, check: Callable[[K], bool]) -> None:
+    def __init__(self, check: Callable[[K], V]) -> None:
         super().__init__()
         self._check = check
 
-    def __missing__(self, value: K) -> bool:
+    def __missing__(self, value: K) -> V:
         verdict = self._check(value)
         if len(self) >= _VERDICT_CACHE_SIZE:
             self.clear()

@@ -14,7 +14,7 @@ from tests.behaviour.differences import expect_difference
 from tests.support import ServerProcess
 
 # The servers that speak the stateless 2026-07-28 era beside the handshake era.
-STATELESS_ERA_SERVERS = {"sdk", "fastapi"}
+STATELESS_ERA_SERVERS = {"sdk", "fastapi", "native"}
 
 CALLS: dict[str, dict[str, Any]] = {
     "echo": {"message": "hello", "payload_bytes": 1024},
@@ -72,15 +72,7 @@ def test_official_client_lists_and_calls_every_reference_tool(any_server: Server
     assert results["protocol_version"] == ("2026-07-28" if stateless else "2025-11-25")
 
 
-def test_official_client_in_2026_07_28_mode_lists_and_calls_every_reference_tool(
-    any_server: ServerProcess, request: pytest.FixtureRequest
-) -> None:
-    expect_difference(
-        request,
-        any_server,
-        native="the stateless 2026-07-28 era is not served yet (answered with -32022); docs/protocol.md lists it as "
-        "the next step, already served by the FastAPI baseline",
-    )
+def test_official_client_in_2026_07_28_mode_lists_and_calls_every_reference_tool(any_server: ServerProcess) -> None:
     results = asyncio.run(_exercise(any_server.url, "2026-07-28"))
     assert results["protocol_version"] == "2026-07-28"
     assert results["echo"]["message"] == "hello"

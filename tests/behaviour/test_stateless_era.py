@@ -1,7 +1,5 @@
-"""The stateless 2026-07-28 era over raw HTTP, chosen per request by `MCP-Protocol-Version: 2026-07-28`.
-
-The native server does not serve this era yet: every test here is a declared difference for it, so the day it does,
-these tests turn red until the declaration is removed.
+"""The stateless 2026-07-28 era over raw HTTP, chosen per request by `MCP-Protocol-Version: 2026-07-28`, on the same
+endpoint as the handshake era: both servers answer alike (the same HTTP statuses, error codes and error data).
 """
 
 from __future__ import annotations
@@ -12,16 +10,13 @@ from typing import Any
 import pytest
 
 from services import protocol
-from tests.behaviour.differences import expect_difference
-from tests.support import HttpReply, ServerProcess, rpc
+from tests.support import HttpReply, ServerProcess, build_request, raw_request, rpc
 
-NOT_YET = "the stateless 2026-07-28 era is not served yet (every such request is answered with -32022)"
 META = {protocol.META_PROTOCOL_VERSION: "2026-07-28", protocol.META_CLIENT_CAPABILITIES: {}}
 
 
 @pytest.fixture
-def stateless(server: ServerProcess, request: pytest.FixtureRequest) -> ServerProcess:
-    expect_difference(request, server, native=NOT_YET)
+def stateless(server: ServerProcess) -> ServerProcess:
     return server
 
 
@@ -95,3 +90,54 @@ def test_handshake_era_is_unchanged_beside_it(server: ServerProcess) -> None:
     reply = rpc(server.port, "tools/list", {}, headers={"MCP-Protocol-Version": "2025-11-25"})
     assert reply.status == 200
     assert "resultType" not in reply.json()["result"]
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_get_and_delete_in_the_stateless_era_are_405(stateless: ServerProcess, method: str) -> None:
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
+    reply = raw_request(stateless.port, build_request(method=method, headers=headers))
+    assert (reply.status, reply.headers["allow"]) == (405, "POST")
+
+
+def test_method_header_that_disagrees_with_the_body_is_400_header_mismatch(stateless: ServerProcess) -> None:
+    reply = call(stateless, "tools/list", {"_meta": META}, **{"Mcp-Method": "tools/call"})
+    assert (reply.status, reply.json()["error"]["code"]) == (400, protocol.HEADER_MISMATCH)
+
+
+def test_meta_version_that_disagrees_with_the_header_is_400_header_mismatch(stateless: ServerProcess) -> None:
+    meta = {**META, protocol.META_PROTOCOL_VERSION: "2025-11-25"}
+    reply = call(stateless, "tools/list", {"_meta": meta})
+    assert (reply.status, reply.json()["error"]["code"]) == (400, protocol.HEADER_MISMATCH)
+
+
+def test_unknown_method_is_404_method_not_found(stateless: ServerProcess) -> None:
+    reply = call(stateless, "no/such/method", {"_meta": META})
+    assert (reply.status, reply.json()["error"]["code"], reply.json()["id"]) == (404, protocol.METHOD_NOT_FOUND, 7)
+
+
+def test_server_discover_is_not_a_handshake_era_method(server: ServerProcess) -> None:
+    reply = rpc(server.port, "server/discover", {}, headers={"MCP-Protocol-Version": "2025-11-25"})
+    assert (reply.status, reply.json()["error"]["code"]) == (200, protocol.METHOD_NOT_FOUND)
+
+
+def test_tool_error_result_carries_result_type(stateless: ServerProcess) -> None:
+    params = {"name": "get_customer", "arguments": {"customer_id": "not a number"}, "_meta": META}
+    reply = call(stateless, "tools/call", params, **{"Mcp-Name": "get_customer"})
+    assert reply.status == 200
+    result = reply.json()["result"]
+    assert (result["isError"], result["resultType"]) == (True, "complete")
+
+
+def test_tool_order_is_the_same_on_every_listing(stateless: ServerProcess) -> None:
+    names = [
+        [t["name"] for t in call(stateless, "tools/list", {"_meta": META}).json()["result"]["tools"]] for _ in "ab"
+    ]
+    assert names[0] == names[1]
+    assert len(names[0]) == len(set(names[0])) > 1
+
+
+def test_notification_in_the_stateless_era_is_202(stateless: ServerProcess) -> None:
+    message = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": META}}
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "notifications/cancelled"}
+    reply = raw_request(stateless.port, build_request(message, headers=headers))
+    assert reply.status == 202
