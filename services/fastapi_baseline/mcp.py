@@ -37,6 +37,7 @@ from services.fastapi_baseline.settings import Settings
 from services.protocol import (
     ECHO_TOOL_CHARS,
     HANDSHAKE_VERSIONS,
+    INITIALIZE_PARAMS_INVALID,
     LATEST_HANDSHAKE_VERSION,
     Era,
     InvalidCursor,
@@ -114,7 +115,7 @@ class McpService:
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     async def initialize(self, request: JsonRpcRequest) -> Result:
-        params = _params(InitializeParams, request, "initialize: params.protocolVersion (string) is required")
+        params = _params(InitializeParams, request, INITIALIZE_PARAMS_INVALID)
         requested = params.protocolVersion
         return {
             "protocolVersion": requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE_VERSION,

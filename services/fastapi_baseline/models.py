@@ -41,7 +41,7 @@ class JsonRpcRequest(BaseModel):
 
     jsonrpc: Literal["2.0"]
     id: JsonRpcId
-    method: Annotated[StrictStr, Field(min_length=1)]
+    method: StrictStr  # an empty name is a method like any other: unknown, so -32601 for a request
     params: dict[str, Any] | None = None
 
 
@@ -51,7 +51,7 @@ class JsonRpcNotification(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     jsonrpc: Literal["2.0"]
-    method: Annotated[StrictStr, Field(min_length=1)]
+    method: StrictStr  # an empty name is a method like any other: unknown, so -32601 for a request
     params: dict[str, Any] | None = None
 
 
@@ -110,6 +110,8 @@ class InitializeParams(BaseModel):
     model_config = _PARAMS
 
     protocolVersion: str
+    capabilities: dict[str, Any]
+    clientInfo: dict[str, Any]
 
 
 class ListToolsParams(BaseModel):
