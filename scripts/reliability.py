@@ -59,6 +59,7 @@ def run(
         "load_average_at_start": os.getloadavg()[0],
         "python": platform.python_version(),
         "cores": os.cpu_count(),
+        "overrides": {k: v for k, v in (("minutes", minutes), ("examples", examples)) if v is not None},
     }
     env = {
         **os.environ,
@@ -128,12 +129,13 @@ def render_page(data: dict[str, Any]) -> str:
     faults = data.get("faults", {})
     soak = data.get("soak", {})
     lines = ["# Reliability: hostile input, faults and long load", ""]
-    if form != "long":
+    overrides = meta.get("overrides") or {}
+    if form != "long" or overrides:
+        how = ", ".join(f"--{k} {v}" for k, v in overrides.items())
         lines += [
-            f"> **Short form** ({form}): the figures below come from the short run "
-            "(`python -m scripts.reliability run --form short`), not from `make soak`. They show the suite works; "
-            "the long form's figures (100,000+ generated requests per server, a 10-minute soak) replace them when "
-            "`make soak` is run.",
+            f"> **Short run** ({form} form{', ' + how if how else ''}), not the full `make soak`: these figures show "
+            "that every scenario runs and passes; the long form's (100,000+ generated requests, a 10-minute soak of "
+            "each server) replace them when `make soak` is run.",
             "",
         ]
     lines += [

@@ -503,13 +503,14 @@ def exchange(port: int, case: Case, *, timeout_s: float = 8.0, settle_s: float =
     return Exchange(collected.done, closed, malformed, time.monotonic() - started)
 
 
+# Every repetition is bounded: a body may be a megabyte of one word, and `\w+\.py` would backtrack over it for ever.
 LEAK_PATTERNS = [
     re.compile(rb"Traceback \(most recent call last\)"),
-    re.compile(rb'File "[^"]+", line \d+'),
-    re.compile(rb"(/work/|/usr/lib/python|site-packages|\.venv/|\w+\.py\b)"),
-    re.compile(rb"\b[A-Z][A-Za-z]*(Error|Exception|Warning)\b"),
+    re.compile(rb'File "[^"\n]{1,300}", line \d+'),
+    re.compile(rb"(/work/|/usr/lib/python|site-packages|\.venv/|\b\w{1,64}\.py\b)"),
+    re.compile(rb"\b[A-Z][A-Za-z]{0,60}(Error|Exception|Warning)\b"),
     re.compile(rb"\b(asyncpg|pydantic|pydantic_core|starlette|uvicorn|httptools|orjson|gunicorn)\b"),
-    re.compile(rb"<(function|object|coroutine|bound method) [^>]*>"),
+    re.compile(rb"<(function|object|coroutine|bound method) [^>]{0,300}>"),
 ]
 
 
