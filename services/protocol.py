@@ -211,6 +211,11 @@ def decode_header_value(value: str | None) -> str | None:
         return None
 
 
+_META_MISSING = Rejection(
+    INVALID_PARAMS, f"params._meta must carry {META_PROTOCOL_VERSION!r} and {META_CLIENT_CAPABILITIES!r}"
+)
+
+
 def check_stateless_request(
     method: str, params: Any, *, version_header: str, method_header: str | None, name_header: str | None
 ) -> Rejection | None:
@@ -219,7 +224,7 @@ def check_stateless_request(
     return check_stateless_decoded(
         method,
         params,
-        version_header=version_header,
+        version_header=version_header.strip(" \t"),
         method_header=decode_header_value(method_header),
         name_header=decode_header_value(name_header),
     )
@@ -231,15 +236,16 @@ def check_stateless_decoded(
     """The checks of a 2026-07-28 request before its method runs, first failure wins: `params._meta` carries the
     protocol version and client capabilities (else INVALID_PARAMS); the `MCP-Protocol-Version`, `Mcp-Method` and,
     for a named method, `Mcp-Name` headers repeat the body (else HEADER_MISMATCH); the version is served (else
-    UNSUPPORTED_PROTOCOL_VERSION). `method_header` and `name_header` come decoded (`decode_header_value`), so a
-    server may decode each distinct header value once."""
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    if not isinstance(meta, dict) or META_PROTOCOL_VERSION not in meta or META_CLIENT_CAPABILITIES not in meta:
-        return Rejection(
-            INVALID_PARAMS, f"params._meta must carry {META_PROTOCOL_VERSION!r} and {META_CLIENT_CAPABILITIES!r}"
-        )
-    version = meta[META_PROTOCOL_VERSION]
-    if version_header.strip(" \t") != version:
+    UNSUPPORTED_PROTOCOL_VERSION). The header values come stripped and decoded (`decode_header_value`), so a
+    server may decode each distinct value once. Every request of the era runs this: it is written for the common
+    case, which raises nothing."""
+    try:
+        meta = params["_meta"]
+        version = meta[META_PROTOCOL_VERSION]
+        meta[META_CLIENT_CAPABILITIES]  # only its presence is checked
+    except (KeyError, TypeError):  # no params or no _meta, _meta not an object, a field missing
+        return _META_MISSING
+    if version_header != version:
         return Rejection(HEADER_MISMATCH, "MCP-Protocol-Version header does not match params._meta")
     if method_header != method:
         return Rejection(HEADER_MISMATCH, "Mcp-Method header does not match the request's method")
