@@ -114,6 +114,22 @@ def origin_allowed(origin: str, *, allowed_origins: frozenset[str], allowed_host
     return bool(allowed_hosts) and host_allowed(text.split("://", 1)[-1], allowed_hosts)
 
 
+def loopback_peer(address: str | None) -> bool:
+    """Whether a connection's peer address is this machine (127.0.0.0/8, ::1, an IPv4-mapped loopback). `/metrics`
+    answers only such peers unless configured otherwise: the instance's metrics bridge and local tools scrape over
+    loopback, and a load balancer's or anyone else's connection is not loopback, however the path is encoded."""
+    if not address:
+        return False
+    import ipaddress  # here: asked only by a /metrics request
+
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
 HOST_REFUSED = "Forbidden: Host not allowed"  # 403, error INVALID_REQUEST, id null
 ORIGIN_REFUSED = "Forbidden: Origin not allowed"  # 403, error INVALID_REQUEST, id null
 

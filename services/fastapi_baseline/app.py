@@ -20,9 +20,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from services import protocol
 from services.fastapi_baseline import auth, errors
 from services.fastapi_baseline.endpoint import MESSAGE_DEFINITIONS, ROUTE_DOCS, mcp_endpoint
 from services.fastapi_baseline.mcp import McpService
@@ -116,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "not ready", "database": "unavailable"}, status_code=503)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        peer = request.client.host if request.client is not None else None
+        if not settings.metrics_allow_remote and not protocol.loopback_peer(peer):
+            raise HTTPException(status_code=404)  # the same answer as a path that does not exist
         body, content_type = exposition()
         return Response(body, media_type=content_type)
 

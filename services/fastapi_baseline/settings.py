@@ -19,6 +19,14 @@ def _items(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
 
 
+def _flag(name: str, raw: str | None) -> bool:
+    """A yes/no setting, spelled as the native server accepts it; anything else is refused (ValueError)."""
+    lowered = (raw or "0").strip().lower()
+    if lowered not in ("1", "0", "true", "false", "yes", "no"):
+        raise ValueError(f"{name}={raw!r} is not a valid bool")
+    return lowered in ("1", "true", "yes")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -33,6 +41,8 @@ class Settings:
     tool_packs: tuple[str, ...] = ("reference",)
     server_name: str = "mcpstack-fastapi"
     server_version: str = "0.1.0"
+    # `/metrics` answers loopback peers only (the metrics bridge on the instance, local tools) unless this is set.
+    metrics_allow_remote: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +56,7 @@ class Settings:
             allowed_origins=_items(source.get("MCP_ALLOWED_ORIGINS")),
             allowed_hosts=_items(source.get("MCP_ALLOWED_HOSTS")),
             tool_packs=_items(source.get("MCP_TOOL_PACKS")) or cls.tool_packs,
+            metrics_allow_remote=_flag("MCP_METRICS_ALLOW_REMOTE", source.get("MCP_METRICS_ALLOW_REMOTE")),
         )
 
     @property

@@ -49,6 +49,8 @@ class ServerConfig:
     # to an address that is not loopback may use one.
     faults_file: str | None = None
     faults_allow_remote: bool = False
+    # `/metrics` answers loopback peers only (the metrics bridge on the instance, local tools) unless this is set.
+    metrics_allow_remote: bool = False
     # Debugging the cold start: each worker writes the modules loaded when it answers its first request to this file.
     modules_at_first_request_file: str | None = None
     limits: WireLimits = field(default_factory=WireLimits)
@@ -118,6 +120,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "MCP_LOG_LEVEL": ("log_level", str),
     "MCP_FAULTS": ("faults_file", str),
     "MCP_FAULTS_ALLOW_REMOTE": ("faults_allow_remote", bool),
+    "MCP_METRICS_ALLOW_REMOTE": ("metrics_allow_remote", bool),
     "MCP_DEBUG_MODULES_FILE": ("modules_at_first_request_file", str),
 }
 _LIMIT_ENV: dict[str, tuple[str, type]] = {

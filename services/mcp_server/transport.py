@@ -1,9 +1,10 @@
 """Streamable HTTP (stateless, JSON responses): the HTTP rules of MCP around the JSON-RPC layer.
 
-Routes `/mcp`, `/health`, `/ready` and `/metrics`; checks Host and Origin, method, Content-Type, Accept and the
-`MCP-Protocol-Version` header, which picks the era per request: the handshake era (header absent or 2025-*) or the
-2026-07-28 era, whose `_meta` and `Mcp-Method`/`Mcp-Name` headers are checked here (services/protocol.py) and whose
-JSON-RPC error codes decide the HTTP status. Maps each outcome to its status code. Nothing here sees a tool.
+Routes `/mcp`, `/health`, `/ready` and `/metrics` (to loopback peers only, unless configured); checks Host and Origin,
+method, Content-Type, Accept and the `MCP-Protocol-Version` header, which picks the era per request: the handshake era
+(header absent or 2025-*) or the 2026-07-28 era, whose `_meta` and `Mcp-Method`/`Mcp-Name` headers are checked here
+(services/protocol.py) and whose JSON-RPC error codes decide the HTTP status. Maps each outcome to its status code.
+Nothing here sees a tool.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from services.protocol import (
     era_of,
     host_allowed,
     is_json,
+    loopback_peer,
     origin_allowed,
     unsupported_version,
 )
@@ -76,6 +78,7 @@ class McpEndpoint:
         allowed_origins: frozenset[str],
         ready: Callable[[], Awaitable[bool]],
         metrics_text: Callable[[], bytes],
+        metrics_allow_remote: bool = False,
         guard: Callable[[HttpRequest], Response | None] | None = None,
         guard_routes: Mapping[bytes, Response] | None = None,
     ) -> None:
@@ -85,6 +88,7 @@ class McpEndpoint:
         self._allowed_origins = allowed_origins
         self._ready = ready
         self._metrics_text = metrics_text
+        self._metrics_allow_remote = metrics_allow_remote
         # Optional authentication and rate limits (services/mcp_server/guard.py): a refusal, or None to go on; and
         # the routes it serves (the protected resource metadata). Off by default: then one `is None` test.
         self._guard = guard
@@ -109,7 +113,7 @@ class McpEndpoint:
             return HEALTHY
         if path == b"/ready":
             return self._readiness()
-        if path == b"/metrics":
+        if path == b"/metrics" and (self._metrics_allow_remote or loopback_peer(request.peer())):
             return 200, _PROMETHEUS, self._metrics_text()
         return self._guard_routes.get(path, NOT_FOUND)
 

@@ -84,6 +84,7 @@ class Worker:
             allowed_origins=frozenset(o.lower() for o in config.allowed_origins),
             ready=self.ready,
             metrics_text=self.metrics_text,
+            metrics_allow_remote=config.metrics_allow_remote,
             guard=guard,
             guard_routes=guard.routes if guard is not None else None,
         )
