@@ -79,11 +79,12 @@ class RestartOutcome:
 
 
 def database_restart_under_load(server: ServerProcess, cluster: Cluster) -> RestartOutcome:
-    """Stop PostgreSQL (immediate) under load, start it again, keep the load running 5 s and more afterwards."""
+    """Stop PostgreSQL (immediate) under load, start it again, keep the load running 6 s after it is back: however
+    long the restart takes on a busy machine, recovery is measured from when PostgreSQL accepts again."""
 
     async def scenario() -> tuple[LoadResult, float, int]:
-        started = time.monotonic()
-        load = asyncio.create_task(run_load(server.port, lookup_call, connections=4, duration_s=14.0))
+        stop = asyncio.Event()
+        load = asyncio.create_task(run_load(server.port, lookup_call, connections=4, duration_s=120.0, stop=stop))
         await asyncio.sleep(1.5)
         await asyncio.to_thread(cluster.stop, mode="immediate")
         await asyncio.sleep(0.5)
@@ -93,7 +94,8 @@ def database_restart_under_load(server: ServerProcess, cluster: Cluster) -> Rest
         await asyncio.sleep(1.5)
         await asyncio.to_thread(cluster.start)
         back = time.monotonic()
-        assert back - started < 9.0, "stopping and starting PostgreSQL took too long to test recovery"
+        await asyncio.sleep(6.0)
+        stop.set()
         return await load, back, ready_during_outage
 
     result, back, ready_status = asyncio.run(scenario())
