@@ -15,6 +15,7 @@ from typing import Final
 
 from infra import contract
 from infra.config import StageConfig, StageConfigError
+from infra.instance_types import INSTANCE_VCPUS
 from services.fastapi_baseline.settings import Settings as FastApiSettings
 from services.mcp_server.config import ServerConfig
 
@@ -22,21 +23,6 @@ from services.mcp_server.config import ServerConfig
 class ConnectionBudgetError(StageConfigError):
     """The stage's pools and reserve exceed the database's max_connections; the message is one line."""
 
-
-# vCPUs per EC2 instance type the stages may use (the EC2 instance type pages). A type missing here stops the synth
-# with one line rather than guessing.
-INSTANCE_VCPUS: Final[dict[str, int]] = {
-    "t3.micro": 2,
-    "t3.small": 2,
-    "t3.medium": 2,
-    "t3.large": 2,
-    "t3.xlarge": 4,
-    "c5.large": 2,
-    "c5.xlarge": 4,
-    "c5.2xlarge": 8,
-    "m5.large": 2,
-    "m5.xlarge": 4,
-}
 
 # Memory per RDS instance class in GiB (the RDS "DB instance class" hardware table). RDS computes max_connections from
 # DBInstanceClassMemory, which is this memory less what the operating system and the RDS processes hold; RDS does not
@@ -170,7 +156,8 @@ def connection_budget(config: StageConfig, *, reserve: ConnectionReserve | None 
             vcpus = INSTANCE_VCPUS[fleet.instance_type]
         except KeyError:
             raise ConnectionBudgetError(
-                f"stage {config.name}: no vCPU count for {fleet.instance_type} ({color}); add it to INSTANCE_VCPUS"
+                f"stage {config.name}: no vCPU count for {fleet.instance_type} ({color}); "
+                "add it to infra/instance_types.py"
             ) from None
         slots.append(
             SlotConnections(

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Final, Literal
 
+from infra.instance_types import INSTANCE_VCPUS
 from scripts.cost.money import MILLION, ZERO
 from scripts.cost.prices import PriceTable
 from scripts.cost.throughput import VARIANT_COLORS, Measured, Variant
@@ -36,11 +37,11 @@ class InstanceType:
 INSTANCE_TYPES: Final[dict[str, InstanceType]] = {
     t.name: t
     for t in (
-        InstanceType(name="t3.small", vcpus=2, baseline=Decimal("0.2")),
-        InstanceType(name="t3.medium", vcpus=2, baseline=Decimal("0.2")),
-        InstanceType(name="t3.large", vcpus=2, baseline=Decimal("0.3")),
-        InstanceType(name="c5.large", vcpus=2),
-        InstanceType(name="c5.xlarge", vcpus=4),
+        InstanceType(name="t3.small", vcpus=INSTANCE_VCPUS["t3.small"], baseline=Decimal("0.2")),
+        InstanceType(name="t3.medium", vcpus=INSTANCE_VCPUS["t3.medium"], baseline=Decimal("0.2")),
+        InstanceType(name="t3.large", vcpus=INSTANCE_VCPUS["t3.large"], baseline=Decimal("0.3")),
+        InstanceType(name="c5.large", vcpus=INSTANCE_VCPUS["c5.large"]),
+        InstanceType(name="c5.xlarge", vcpus=INSTANCE_VCPUS["c5.xlarge"]),
     )
 }
 
