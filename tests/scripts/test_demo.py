@@ -173,6 +173,12 @@ def _screenshot(html: Path, tmp_path: Path) -> None:
         target.write_bytes((tmp_path / "cost-dashboard.png").read_bytes())
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A test run started in the background of a non-interactive shell inherits SIGINT ignored, and a Python child
+    keeps an ignored SIGINT; the demo is started as a terminal would start it, with SIGINT at its default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_demo_interrupted_by_ctrl_c_stops_everything_it_started(database_url: str, tmp_path: Path) -> None:
     state, ports = tmp_path / "state", _ports()
@@ -181,6 +187,7 @@ def test_demo_interrupted_by_ctrl_c_stops_everything_it_started(database_url: st
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "demo", *_port_args(ports), "--out", str(tmp_path / "out")],
         cwd=REPO, env=_env(state, database_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
