@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httptools
-import orjson
 from hypothesis import strategies as st
 
 from services.protocol import SERVED_VERSIONS, STATELESS_VERSION
@@ -551,14 +550,24 @@ def answer_problems(answer: Answer, request: bytes) -> list[str]:
     if not answer.headers.get("content-type", "").startswith("application/json"):
         found.append(f"content-type {answer.headers.get('content-type')!r} on a status {answer.status}")
     try:
-        body = orjson.loads(answer.body)
-    except orjson.JSONDecodeError:
+        body = response_json(answer.body)
+    except ValueError:
         return [*found, f"a body that is not JSON: {answer.body[:120]!r}"]
     found.extend(json_rpc_problems(body))
     leaked = leaks(answer.body, request)
     if leaked:
         found.append(f"internals in the body: {leaked[:3]}")
     return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def response_json(raw: bytes) -> Any:
+    """A response body as JSON, strictly (UTF-8, no NaN or Infinity), keeping integers exact: an id such as
+    99999999999999999999 echoed back is an integer, which orjson would read as a float (it stops at 64 bits)."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
 
 
 def json_rpc_problems(body: Any) -> list[str]:
