@@ -48,7 +48,7 @@ def current() -> Form:
     results = os.environ.get("MCPSTACK_RELIABILITY_RESULTS")
     return Form(
         name=name,
-        examples_per_family=int(os.environ.get("MCPSTACK_RELIABILITY_EXAMPLES") or (4_600 if long else 25)),
+        examples_per_family=int(os.environ.get("MCPSTACK_RELIABILITY_EXAMPLES") or (4_800 if long else 25)),
         soak_minutes=float(os.environ.get("MCPSTACK_RELIABILITY_SOAK_MINUTES") or (10.0 if long else 0.1)),
         seed=int(os.environ.get("MCPSTACK_RELIABILITY_SEED") or 20261130),
         results_path=Path(results) if results else None,
