@@ -6,6 +6,7 @@ server's fixed connection set. Tools never import a server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 
@@ -34,11 +35,89 @@ class _NoDatabase:
     fetch = fetchrow = fetchval = execute = _fail
 
 
+LogLevel = str
+"""An RFC 5424 severity as MCP names it: debug, info, notice, warning, error, critical, alert, emergency."""
+
+
+class InputRequest(NamedTuple):
+    """One question a tool puts to the client: a server-to-client method (`elicitation/create`,
+    `sampling/createMessage`, `roots/list`) and its params, as the MCP schema defines them."""
+
+    method: str
+    params: Mapping[str, Any]
+
+
+class Peer(Protocol):
+    """The client at the other end of one request, as far as a tool may talk to it while it runs.
+
+    Each server supplies its own: over an SSE response in the handshake era (notifications and server-to-client
+    requests on the request's stream), and as multi-round-trip requests in the 2026-07-28 era (`ask` either returns
+    the answers the retried request carries or raises `InputRequired`, which the MCP layer turns into an
+    `InputRequiredResult` with a signed `requestState`). A tool is written once for both.
+    """
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Report progress; dropped unless the request carried a `progressToken`."""
+        ...
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
+        """Send a `notifications/message`; dropped below the level the client set."""
+        ...
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
+        """Put named questions to the client and return its answers by name (each a result object).
+
+        `state` is the tool's own opaque progress between rounds (multi-round tools); the answers of a retried
+        request come back with it, via `round_state`. Raises `ToolError` when the client did not declare the
+        capability a question needs.
+        """
+        ...
+
+    @property
+    def round_state(self) -> str | None:
+        """The `state` the tool passed to the `ask` that led to this (retried) request, else None."""
+        ...
+
+
+class InputRequired(Exception):
+    """Raised by a 2026-07-28 era `Peer.ask`: the MCP layer answers with an `InputRequiredResult`."""
+
+    def __init__(self, requests: Mapping[str, InputRequest], state: str | None = None) -> None:
+        super().__init__("input required")
+        self.requests = requests
+        self.state = state
+
+
+class _NoPeer:
+    """A request with no way back to its client (a plain JSON response, or a caller outside MCP)."""
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
+        return None
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
+        raise ToolError(
+            "This tool needs input from the client ("
+            + ", ".join(sorted({request.method for request in requests.values()}))
+            + "), which this request cannot carry."
+        )
+
+    @property
+    def round_state(self) -> str | None:
+        return None
+
+
+NO_PEER: Peer = _NoPeer()
+
+
 class ToolContext(NamedTuple):
     """Passed to a tool that declares a parameter annotated `ToolContext` (it does not appear in the schema)."""
 
     db: Database
     request_id: str | int | None = None
+    peer: Peer = NO_PEER
 
 
 NO_DATABASE: Database = _NoDatabase()
