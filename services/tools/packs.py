@@ -19,6 +19,9 @@ def load_packs(names: tuple[str, ...]) -> ToolRegistry:
             from services.tools.conformance import conformance
 
             registry.include(conformance)
+            from services.tools.conformance_streaming import conformance_streaming
+
+            registry.include(conformance_streaming)
         else:
             raise ValueError(f"unknown tool pack {name!r} (available: {', '.join(PACKS)})")
     return registry
