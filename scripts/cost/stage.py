@@ -141,7 +141,9 @@ class _Pricer:
                 lines += self._rds(r)
             elif r.type == "AWS::SecretsManager::Secret":
                 lines.append(
-                    model.priced(self.table, "secrets.secret", Decimal(1), scope=scope, item="secret", resource=r.name)
+                    model.priced(
+                        self.table, "secrets.secret", Decimal(1), scope=scope, item=_secret_item(r), resource=r.name
+                    )
                 )
             elif r.type == "AWS::WAFv2::WebACL":
                 waf_rules = Decimal(len(r.properties.get("Rules") or []))
@@ -357,3 +359,12 @@ def price_stage(
 
 
 __all__ = ["PRICED", "Assumptions", "price_stage", "slot_variants"]
+
+
+def _secret_item(resource: Resource) -> str:
+    """A secret's line names it: its `Name` when the template fixes one, else its description, else its logical id."""
+    for key in ("Name", "Description"):
+        value = resource.properties.get(key)
+        if isinstance(value, str) and value:
+            return f"secret: {value}"
+    return f"secret: {resource.logical_id}"

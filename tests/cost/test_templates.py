@@ -121,3 +121,19 @@ def test_a_slot_log_group_other_than_the_app_logs_is_priced_at_the_stated_volume
         ("cw.logs.storage", stage.Assumptions().other_log_gb_per_month),
     ]
     assert len([line for line in report.variants["fastapi"].dedicated if "application logs" in line.item]) == 2
+
+
+def test_each_secret_line_names_its_secret(assemblies: dict[str, Path]) -> None:
+    run = throughput.load(RESULTS)
+    for name, path in assemblies.items():
+        report = stage.price_stage(
+            templates.load(path, name),
+            stage=name,
+            workload=workload.preset("saas-200k"),
+            run=run,
+            table=prices.EMBEDDED,
+        )
+        items = [line.item for line in report.shared if line.price_key == "secrets.secret"]
+        assert len(items) >= 2, name
+        assert all(item.startswith("secret: ") and len(item) > len("secret: ") for item in items), items
+        assert len(set(items)) == len(items), items
