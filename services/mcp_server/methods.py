@@ -36,7 +36,7 @@ from services.protocol import (
     encode_cursor,
     stateless_result,
 )
-from services.tools.context import Database, ToolContext
+from services.tools.context import NO_PEER, Database, Peer, ToolContext
 from services.tools.features import CACHEABLE_METHODS
 from services.tools.registry import ToolRegistry, ToolResult
 from services.tools.reply import Reply, then
@@ -60,8 +60,20 @@ class ServerInfo:
 
 
 class McpMethods:
-    def __init__(self, *, registry: ToolRegistry, info: ServerInfo, db: Database, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        registry: ToolRegistry,
+        info: ServerInfo,
+        db: Database,
+        metrics: Metrics,
+        peers: Callable[[jsonrpc.Request, Any], Peer] | None = None,
+    ) -> None:
         self._registry = registry
+        # The transport's peer factory (handshake era): called, with the `channel` `handle` was given, only for a
+        # tool that takes a ToolContext; `_channel` holds that channel while `handle` runs its route (synchronously).
+        self._peers = peers
+        self._channel: Any = None
         self._registered: dict[str, Invocable] = {tool.name: tool for tool in registry}
         self._tools = self._registered
         self._info = info
@@ -99,12 +111,14 @@ class McpMethods:
         }
         self._stateless_routes.update(self._catalogue.stateless_routes)
 
-    def handle(self, request: jsonrpc.Request) -> Reply[bytes]:
-        """A handshake-era request's response bytes (always HTTP 200)."""
+    def handle(self, request: jsonrpc.Request, channel: Any = None) -> Reply[bytes]:
+        """A handshake-era request's response bytes (always HTTP 200). `channel` is the transport's way back to the
+        client (given to `peers` when a tool asks for its ToolContext)."""
         started = time.perf_counter()
         method = request.method
         route = self._routes.get(method)
         answer: Reply[Answer]
+        self._channel = channel
         try:
             if route is None:
                 method = "unknown"  # client-chosen names never become metric labels
@@ -112,6 +126,8 @@ class McpMethods:
             answer = route(request)
         except RpcError as ex:
             answer = jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data), "", "rpc_error"
+        finally:
+            self._channel = None
         return then(answer, self._counted, (method, started))
 
     def handle_stateless(self, request: jsonrpc.Request) -> Reply[StatelessAnswer]:
@@ -215,7 +231,11 @@ class McpMethods:
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
-        return tool.invoke(arguments, ToolContext(self._db, request.id) if tool.context_param else None)
+        if not tool.context_param:
+            return tool.invoke(arguments, None)
+        channel = self._channel
+        peer = NO_PEER if channel is None or self._peers is None else self._peers(request, channel)
+        return tool.invoke(arguments, ToolContext(self._db, request.id, peer))
 
     def inject(self, faults: Faults, draw: Callable[[], float] | None = None) -> None:
         """Serve tool calls with `faults` from now on (services/mcp_server/faults.py); `draw` gives uniform numbers in
