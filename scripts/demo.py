@@ -429,10 +429,13 @@ def _rehearse(cfg: DemoConfig, summary: DemoSummary, timer: Timer, run_id: str) 
                 with timer.phase("load at blue 100 %"):
                     time.sleep(cfg.warmup_s)
                 view.phase = "cutover to green (native): shift, bake, judge the gates"
-                before = demo_report.mark(stats)
+                stats.phase = "cutover"
                 with timer.phase("cutover"):
                     result = _runner(view, "cutover").start(cfg.cutover_plan(), run_id=f"{run_id}-cutover")
-                summary.cutover = Counts.between(before, demo_report.mark(stats))
+                stats.phase = "after cutover"
+                # Provisional (answers still in flight are counted when the load has stopped, below); kept if the
+                # cutover fails and the demo stops here.
+                summary.cutover = demo_report.phase_counts(stats, "cutover")
                 summary.cutover_exit = f"{result.code.name} (exit {int(result.code)}): {result.message}"
                 summary.cutover_steps = step_times(_audit(f"{run_id}-cutover"))
                 summary.weights_after_cutover = {str(k): v for k, v in router.read_weights().items()}
@@ -440,15 +443,20 @@ def _rehearse(cfg: DemoConfig, summary: DemoSummary, timer: Timer, run_id: str) 
                     raise DemoError(f"the cutover did not complete: {result.message} (exit {int(result.code)})")
                 if cfg.rollback_rehearsal:
                     view.phase = "a bad release: back to blue, green made faulty, a second cutover"
-                    before = demo_report.mark(stats)
+                    stats.phase = "rehearsal"
                     with timer.phase("bad release rolls back"):
                         _bad_release(cfg, summary, view, run_id)
-                    summary.rehearsal = Counts.between(before, demo_report.mark(stats))
+                    stats.phase = "after rehearsal"
+                    summary.rehearsal = demo_report.phase_counts(stats, "rehearsal")
                 view.phase = "done: load stopping"
         finally:
             view.stop()
             console.line()  # the live view's last frame may end without a newline
-    # From the load's first request to its last answer (the load has stopped: nothing is in flight).
+    # The load has stopped, so every request sent in a phase has its answer (or its failure) counted under it.
+    summary.cutover = demo_report.phase_counts(stats, "cutover")
+    if cfg.rollback_rehearsal:
+        summary.rehearsal = demo_report.phase_counts(stats, "rehearsal")
+    # From the load's first request to its last answer.
     summary.whole_run = Counts.between({"sent": 0, "ok": 0, "failures": {}}, demo_report.mark(stats))
     latencies = sorted(stats.latencies_ms)
     if latencies:

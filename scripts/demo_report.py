@@ -43,6 +43,16 @@ class Counts:
         )
 
 
+def phase_counts(stats: LoadStats, phase: str) -> Counts:
+    """What the requests sent during `phase` came to (their answers may have arrived after it ended)."""
+    tally: Mapping[str, int] = stats.by_phase.get(phase, {})
+    failures = {k: v for k, v in tally.items() if k not in ("sent", "ok") and v}
+    return Counts.between(
+        {"sent": 0, "ok": 0, "failures": {}},
+        {"sent": tally.get("sent", 0), "ok": tally.get("ok", 0), "failures": failures},
+    )
+
+
 def mark(stats: LoadStats) -> dict[str, Any]:
     """The load's cumulative counts now (the load thread keeps counting)."""
     return {"sent": stats.sent, "ok": stats.ok, "failures": dict(stats.failures)}

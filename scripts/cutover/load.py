@@ -45,6 +45,16 @@ class LoadStats:
     latencies_ms: list[float] = field(default_factory=list)  # every answered request, in arrival order
     started: float = 0.0
     ended: float = 0.0
+    # The phase a request is sent in (set by the caller between phases), and every request's outcome counted under the
+    # phase it was sent in, so a phase's counts do not borrow answers that were in flight when it began.
+    phase: str = ""
+    by_phase: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def tally(self, phase: str, outcome: str) -> None:
+        counts = self.by_phase.get(phase)
+        if counts is None:
+            counts = self.by_phase[phase] = Counter()
+        counts[outcome] += 1
 
     @property
     def failed(self) -> int:
@@ -121,6 +131,7 @@ async def run(
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 except OSError:
                     stats.failures["connect"] += 1
+                    stats.tally(stats.phase, "connect")
                     stats.failure_times.append(time.time())
                     continue
             assert reader is not None
@@ -135,17 +146,21 @@ async def run(
                 + body
             )
             stats.sent += 1
+            phase = stats.phase
+            stats.tally(phase, "sent")
             sent_at = time.monotonic()
             try:
                 status, payload, close = await asyncio.wait_for(_read(reader), 30)
             except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError):
                 stats.failures["lost"] += 1
+                stats.tally(phase, "lost")
                 stats.failure_times.append(time.time())
                 writer.close()
                 reader = writer = None
                 continue
             stats.latencies_ms.append((time.monotonic() - sent_at) * 1000)
             kind = _classify(status, payload, str(message["method"]))
+            stats.tally(phase, "ok" if kind is None else kind)
             if kind is None:
                 stats.ok += 1
                 if warmed is not None and stats.ok >= rate_per_s:
