@@ -1,0 +1,469 @@
+"""Sessions of the optional stateful mode (`MCP_STATEFUL=1`), shared by both servers: the session records and the
+relay that carries a message to whichever worker waits for it.
+
+In stateful mode `initialize` opens a session: its id (`Mcp-Session-Id`, `<MCP_SLOT>-<random>` when a slot is set, so
+a load balancer rule can keep a session on its slot during a cutover), the protocol version and the client's declared
+capabilities. Every later request names it; DELETE ends it. A session outlives the connection that opened it and its
+requests may land on any worker of any instance, so two things are shared:
+
+- the record (`create`, `get`, `set_log_level`, `end`, resource subscriptions), and
+- the relay: a tool waiting on worker A for the client's answer to a server-to-client request (sampling,
+  elicitation, roots) `expect`s it under the request's id; the client POSTs its answer, which may reach worker B,
+  whose `deliver` hands it over. `publish` does the same for the session's standalone (GET) stream, which carries
+  `notifications/resources/updated`.
+
+Two stores, one interface: `MemorySessionStore` (one worker, no database: everything in this process) and
+`PostgresSessionStore` (any number of workers and instances: the records in tables, the relay through LISTEN/NOTIFY,
+a message waiting for its worker in an unlogged table). `open_store` picks one. Nothing here knows HTTP or a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+log = logging.getLogger("mcpstack.sessions")
+
+SESSION_HEADER = "mcp-session-id"
+STATEFUL_ENV = "MCP_STATEFUL"
+SLOT_ENV = "MCP_SLOT"
+STREAM_KEY = "stream"  # the relay key of a session's standalone (GET) stream
+
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+"""RFC 5424 severities as MCP names them, least severe first."""
+LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+
+# The client capability each server-to-client request needs (the MCP schema's ClientCapabilities).
+CAPABILITY_OF_METHOD = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
+
+MAX_MEMORY_SESSIONS = 10_000
+"""The memory store forgets its oldest sessions beyond this many (clients that never DELETE theirs)."""
+SESSION_LIFETIME_S = 24 * 3600.0
+"""A session not ended by its client ends this long after it began (the PostgreSQL store prunes it)."""
+MESSAGE_LIFETIME_S = 600.0
+"""A relayed message nobody claimed (its waiter gave up, its worker died) is pruned after this long."""
+
+
+class SessionConfigError(ValueError):
+    """Stateful mode cannot work as configured: the message is the one line the operator sees."""
+
+
+def stateful_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether `MCP_STATEFUL` asks for sessions (1/true/yes); stateless is the default."""
+    raw = (os.environ if env is None else env).get(STATEFUL_ENV, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SessionConfigError(f"{STATEFUL_ENV}={raw!r} must be 1 or 0")
+
+
+def current_slot(env: Mapping[str, str] | None = None) -> str:
+    """The release slot this server runs in (`MCP_SLOT`: blue/green), or ""."""
+    slot = (os.environ if env is None else env).get(SLOT_ENV, "").strip()
+    if slot and not (slot.isascii() and slot.replace("-", "").isalnum()):
+        raise SessionConfigError(f"{SLOT_ENV}={slot!r} must be letters, digits and '-'")
+    return slot
+
+
+def new_session_id(slot: str = "") -> str:
+    """An unguessable session id (192 random bits, URL-safe: visible ASCII as the transport requires), prefixed with
+    the slot when there is one."""
+    token = secrets.token_urlsafe(24)
+    return f"{slot}-{token}" if slot else token
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    protocol_version: str
+    client_capabilities: Mapping[str, Any] = field(default_factory=dict)
+    log_level: str | None = None  # None: the client set no level; every message goes out
+
+    def declares(self, capability: str) -> bool:
+        """Whether the client declared `capability` (e.g. "sampling") at initialize."""
+        return isinstance(self.client_capabilities.get(capability), dict)
+
+    def logs(self, level: str) -> bool:
+        """Whether a message at `level` goes to this client (at or above the level it set)."""
+        return self.log_level is None or LEVEL_RANK.get(level, 0) >= LEVEL_RANK.get(self.log_level, 0)
+
+
+class Inbox:
+    """Where messages for one (session, key) arrive on the worker that waits for them. `close` when done."""
+
+    __slots__ = ("_closer", "_queue", "key", "session_id")
+
+    def __init__(self, session_id: str, key: str, closer: Any) -> None:
+        self.session_id = session_id
+        self.key = key
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._closer = closer
+
+    def put(self, message: dict[str, Any]) -> None:
+        self._queue.put_nowait(message)
+
+    async def get(self, timeout_s: float | None = None) -> dict[str, Any]:
+        """The next message; TimeoutError when none arrives within `timeout_s`."""
+        return await asyncio.wait_for(self._queue.get(), timeout_s)
+
+    def close(self) -> None:
+        self._closer(self)
+
+
+class SessionStore:
+    """The interface both servers use, and the in-process relay both stores share: inboxes on this worker, keyed by
+    (session id, key). Subclasses keep the records and carry messages between workers."""
+
+    def __init__(self) -> None:
+        self._inboxes: dict[tuple[str, str], Inbox] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    # -- records ---------------------------------------------------------------------------------------------------
+
+    async def create(self, *, protocol_version: str, client_capabilities: Mapping[str, Any], slot: str = "") -> Session:
+        raise NotImplementedError
+
+    async def get(self, session_id: str) -> Session | None:
+        """The live session with this id; None when it is unknown or ended."""
+        raise NotImplementedError
+
+    async def set_log_level(self, session_id: str, level: str) -> None:
+        raise NotImplementedError
+
+    async def end(self, session_id: str) -> bool:
+        """End a session (DELETE); False when it was unknown or already ended."""
+        raise NotImplementedError
+
+    async def subscribe(self, session_id: str, uri: str) -> None:
+        raise NotImplementedError
+
+    async def unsubscribe(self, session_id: str, uri: str) -> None:
+        raise NotImplementedError
+
+    async def subscribers(self, uri: str) -> list[str]:
+        """The live sessions subscribed to `uri`."""
+        raise NotImplementedError
+
+    # -- relay -----------------------------------------------------------------------------------------------------
+
+    async def expect(self, session_id: str, key: str) -> Inbox:
+        """Wait here for messages to (session, key): the answer to a server-to-client request whose id is `key`, or
+        STREAM_KEY for the session's GET stream. Register before sending the request, so the answer cannot race it."""
+        inbox = Inbox(session_id, key, self._forget)
+        self._inboxes[(session_id, key)] = inbox
+        return inbox
+
+    def _forget(self, inbox: Inbox) -> None:
+        if self._inboxes.get((inbox.session_id, inbox.key)) is inbox:
+            del self._inboxes[(inbox.session_id, inbox.key)]
+
+    async def deliver(self, session_id: str, key: str, message: dict[str, Any]) -> bool:
+        """Hand the client's answer to the worker that `expect`s it; False when nothing waits for it (an unknown id,
+        or one already answered)."""
+        raise NotImplementedError
+
+    async def publish(self, session_id: str, message: dict[str, Any]) -> None:
+        """Send a notification to the session's standalone stream, if one is open somewhere (else it is dropped)."""
+        raise NotImplementedError
+
+    async def resource_updated(self, uri: str) -> int:
+        """Tell every session subscribed to `uri` that it changed (`notifications/resources/updated` on its stream);
+        the number of sessions told."""
+        sessions = await self.subscribers(uri)
+        message = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+        for session_id in sessions:
+            await self.publish(session_id, message)
+        return len(sessions)
+
+    def _local(self, session_id: str, key: str, message: dict[str, Any]) -> bool:
+        # An answer is taken once: its inbox stops listening; a stream's inbox stays until closed.
+        inbox = (
+            self._inboxes.get((session_id, key)) if key == STREAM_KEY else self._inboxes.pop((session_id, key), None)
+        )
+        if inbox is None:
+            return False
+        inbox.put(message)
+        return True
+
+
+class MemorySessionStore(SessionStore):
+    """Everything in this process: correct with one worker and no database (a session's requests cannot land on
+    another process). Bounded: beyond MAX_MEMORY_SESSIONS the oldest sessions are forgotten."""
+
+    def __init__(self, *, max_sessions: int = MAX_MEMORY_SESSIONS) -> None:
+        super().__init__()
+        self._sessions: dict[str, Session] = {}  # insertion order: oldest first
+        self._subscriptions: dict[str, set[str]] = {}  # uri -> session ids
+        self._max_sessions = max_sessions
+
+    async def create(self, *, protocol_version: str, client_capabilities: Mapping[str, Any], slot: str = "") -> Session:
+        session = Session(new_session_id(slot), protocol_version, dict(client_capabilities))
+        while len(self._sessions) >= self._max_sessions:
+            await self.end(next(iter(self._sessions)))
+        self._sessions[session.id] = session
+        return session
+
+    async def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    async def set_log_level(self, session_id: str, level: str) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None:
+            self._sessions[session_id] = replace(session, log_level=level)
+
+    async def end(self, session_id: str) -> bool:
+        if self._sessions.pop(session_id, None) is None:
+            return False
+        for ids in self._subscriptions.values():
+            ids.discard(session_id)
+        return True
+
+    async def subscribe(self, session_id: str, uri: str) -> None:
+        self._subscriptions.setdefault(uri, set()).add(session_id)
+
+    async def unsubscribe(self, session_id: str, uri: str) -> None:
+        self._subscriptions.get(uri, set()).discard(session_id)
+
+    async def subscribers(self, uri: str) -> list[str]:
+        return sorted(self._subscriptions.get(uri, ()))
+
+    async def deliver(self, session_id: str, key: str, message: dict[str, Any]) -> bool:
+        return key != STREAM_KEY and self._local(session_id, key, message)
+
+    async def publish(self, session_id: str, message: dict[str, Any]) -> None:
+        self._local(session_id, STREAM_KEY, message)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mcp_sessions (
+    id text PRIMARY KEY,
+    protocol_version text NOT NULL,
+    client_capabilities jsonb NOT NULL,
+    log_level text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS mcp_session_subscriptions (
+    session_id text NOT NULL REFERENCES mcp_sessions (id) ON DELETE CASCADE,
+    uri text NOT NULL,
+    PRIMARY KEY (uri, session_id)
+);
+CREATE UNLOGGED TABLE IF NOT EXISTS mcp_session_waits (
+    session_id text NOT NULL,
+    key text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (session_id, key)
+);
+CREATE UNLOGGED TABLE IF NOT EXISTS mcp_session_messages (
+    id bigserial PRIMARY KEY,
+    session_id text NOT NULL,
+    key text NOT NULL,
+    message jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+_CHANNEL = "mcp_session_relay"
+_SCHEMA_LOCK = 0x6D6370_5345  # pg_advisory_xact_lock key: one worker creates the tables at a time
+
+# One round trip each. A delivery claims the wait (so an answer is taken once), stores the message and notifies every
+# listener with "<row id> <session id> <key>"; the worker holding the inbox takes the row.
+_DELIVER = """
+WITH w AS (DELETE FROM mcp_session_waits WHERE session_id = $1 AND key = $2 RETURNING 1),
+     m AS (INSERT INTO mcp_session_messages (session_id, key, message) SELECT $1, $2, $3::jsonb FROM w RETURNING id)
+SELECT pg_notify($4, id::text || ' ' || $1 || ' ' || $2) FROM m
+"""
+_PUBLISH = """
+WITH m AS (INSERT INTO mcp_session_messages (session_id, key, message) VALUES ($1, $2, $3::jsonb) RETURNING id)
+SELECT pg_notify($4, id::text || ' ' || $1 || ' ' || $2) FROM m
+"""
+
+
+class PostgresSessionStore(SessionStore):
+    """Records in PostgreSQL and the relay through LISTEN/NOTIFY: any worker of any instance sharing the database
+    serves any session. Its own connections (one listening, a small pool for queries), apart from the tools'."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 2) -> None:
+        super().__init__()
+        self._url = database_url
+        self._pool_size = pool_size
+        self._pool: Any = None
+        self._listener: Any = None
+        self._claims: set[asyncio.Task[None]] = set()
+        self._prune_every = 200
+        self._writes = 0
+
+    async def start(self) -> None:
+        import asyncpg
+
+        self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+            await conn.execute(_SCHEMA)
+        await self._prune()
+        self._listener = await asyncpg.connect(self._url)
+        await self._listener.add_listener(_CHANNEL, self._notified)
+
+    async def close(self) -> None:
+        for task in list(self._claims):
+            task.cancel()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.close()
+
+    async def _prune(self) -> None:
+        await self._pool.execute(
+            "DELETE FROM mcp_sessions WHERE created_at < now() - make_interval(secs => $1)", SESSION_LIFETIME_S
+        )
+        for table in ("mcp_session_waits", "mcp_session_messages"):
+            await self._pool.execute(
+                f"DELETE FROM {table} WHERE created_at < now() - make_interval(secs => $1)",  # a constant table name
+                MESSAGE_LIFETIME_S,
+            )
+
+    async def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes % self._prune_every == 0:
+            await self._prune()
+
+    # -- records ---------------------------------------------------------------------------------------------------
+
+    async def create(self, *, protocol_version: str, client_capabilities: Mapping[str, Any], slot: str = "") -> Session:
+        import orjson
+
+        session = Session(new_session_id(slot), protocol_version, dict(client_capabilities))
+        await self._pool.execute(
+            "INSERT INTO mcp_sessions (id, protocol_version, client_capabilities) VALUES ($1, $2, $3::jsonb)",
+            session.id,
+            protocol_version,
+            orjson.dumps(session.client_capabilities).decode(),
+        )
+        await self._wrote()
+        return session
+
+    async def get(self, session_id: str) -> Session | None:
+        import orjson
+
+        row = await self._pool.fetchrow(
+            "SELECT protocol_version, client_capabilities::text AS caps, log_level FROM mcp_sessions WHERE id = $1",
+            session_id,
+        )
+        if row is None:
+            return None
+        return Session(session_id, row["protocol_version"], orjson.loads(row["caps"]), row["log_level"])
+
+    async def set_log_level(self, session_id: str, level: str) -> None:
+        await self._pool.execute("UPDATE mcp_sessions SET log_level = $2 WHERE id = $1", session_id, level)
+
+    async def end(self, session_id: str) -> bool:
+        status = await self._pool.execute("DELETE FROM mcp_sessions WHERE id = $1", session_id)
+        return bool(status != "DELETE 0")
+
+    async def subscribe(self, session_id: str, uri: str) -> None:
+        await self._pool.execute(
+            "INSERT INTO mcp_session_subscriptions (session_id, uri) SELECT id, $2 FROM mcp_sessions WHERE id = $1 "
+            "ON CONFLICT DO NOTHING",
+            session_id,
+            uri,
+        )
+
+    async def unsubscribe(self, session_id: str, uri: str) -> None:
+        await self._pool.execute(
+            "DELETE FROM mcp_session_subscriptions WHERE session_id = $1 AND uri = $2", session_id, uri
+        )
+
+    async def subscribers(self, uri: str) -> list[str]:
+        rows = await self._pool.fetch(
+            "SELECT session_id FROM mcp_session_subscriptions WHERE uri = $1 ORDER BY session_id", uri
+        )
+        return [row["session_id"] for row in rows]
+
+    # -- relay -----------------------------------------------------------------------------------------------------
+
+    async def expect(self, session_id: str, key: str) -> Inbox:
+        inbox = await super().expect(session_id, key)
+        if key != STREAM_KEY:
+            await self._pool.execute(
+                "INSERT INTO mcp_session_waits (session_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                session_id,
+                key,
+            )
+        return inbox
+
+    def _forget(self, inbox: Inbox) -> None:
+        super()._forget(inbox)
+        if inbox.key != STREAM_KEY and self._pool is not None:
+            # An answer that never came leaves its wait behind: drop it, in the background (close is synchronous).
+            self._claim(self._drop_wait(inbox.session_id, inbox.key))
+
+    async def _drop_wait(self, session_id: str, key: str) -> None:
+        await self._pool.execute("DELETE FROM mcp_session_waits WHERE session_id = $1 AND key = $2", session_id, key)
+
+    async def deliver(self, session_id: str, key: str, message: dict[str, Any]) -> bool:
+        import orjson
+
+        if key == STREAM_KEY:
+            return False
+        rows = await self._pool.fetch(_DELIVER, session_id, key, orjson.dumps(message).decode(), _CHANNEL)
+        await self._wrote()
+        return bool(rows)
+
+    async def publish(self, session_id: str, message: dict[str, Any]) -> None:
+        import orjson
+
+        await self._pool.fetch(_PUBLISH, session_id, STREAM_KEY, orjson.dumps(message).decode(), _CHANNEL)
+        await self._wrote()
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        row_id, _, rest = payload.partition(" ")
+        session_id, _, key = rest.partition(" ")
+        if (session_id, key) in self._inboxes:  # this worker waits for it: take the row
+            self._claim(self._take(int(row_id), session_id, key))
+
+    def _claim(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._claims.add(task)
+        task.add_done_callback(self._claims.discard)
+
+    async def _take(self, row_id: int, session_id: str, key: str) -> None:
+        import orjson
+
+        try:
+            raw = await self._pool.fetchval(
+                "DELETE FROM mcp_session_messages WHERE id = $1 RETURNING message::text", row_id
+            )
+        except Exception:
+            log.exception("session relay: could not take message %d", row_id)
+            return
+        if raw is not None:
+            self._local(session_id, key, orjson.loads(raw))
+
+
+def open_store(*, database_url: str | None, workers: int) -> SessionStore:
+    """The store for a server with `workers` processes: PostgreSQL when a database is configured, else memory, which
+    is correct only with one worker (SessionConfigError otherwise)."""
+    if database_url:
+        return PostgresSessionStore(database_url)
+    if workers > 1:
+        raise SessionConfigError(
+            f"{STATEFUL_ENV}=1 with {workers} workers needs DATABASE_URL (sessions are shared through PostgreSQL); "
+            "without a database run one worker"
+        )
+    return MemorySessionStore()
