@@ -88,6 +88,26 @@ class InputRequired(Exception):
         self.state = state
 
 
+class RequestRefused(Exception):
+    """Raised by a 2026-07-28 era `Peer.ask` when the request, not the tool, is at fault: the client did not declare
+    the capability a question needs (`capability` names it, e.g. "sampling"), or an answer in `inputResponses` does
+    not fit its question (`capability` is None). The MCP layer answers with a JSON-RPC error, not an `isError`
+    result; the tool registry lets it through like `InputRequired`."""
+
+    def __init__(self, message: str, *, capability: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.capability = capability
+
+
+CAPABILITY_OF: Mapping[str, str] = {
+    "elicitation/create": "elicitation",
+    "sampling/createMessage": "sampling",
+    "roots/list": "roots",
+}
+"""The client capability (a key of `ClientCapabilities`) each server-to-client method needs."""
+
+
 class _NoPeer:
     """A request with no way back to its client (a plain JSON response, or a caller outside MCP)."""
 
@@ -118,6 +138,9 @@ class ToolContext(NamedTuple):
     db: Database
     request_id: str | int | None = None
     peer: Peer = NO_PEER
+    # The capabilities the client declared (2026-07-28: `_meta`'s clientCapabilities), or None when the server cannot
+    # know them (a stateless handshake-era request). A tool that can do without a question asks only what fits.
+    client_capabilities: Mapping[str, Any] | None = None
 
 
 NO_DATABASE: Database = _NoDatabase()
