@@ -1,7 +1,8 @@
 """The tool registry: a decorator turns a typed Python function into an MCP tool.
 
-The decorator derives `inputSchema` from the parameters (types, defaults, docstring `Args:`), `outputSchema` from the
-return annotation, compiles a validator once, and wraps the function so every outcome is a `ToolResult`:
+The decorator derives `inputSchema` from the parameters (types, defaults, docstring `Args:`) unless the tool declares
+one (`input_schema=`, a hand-written JSON Schema 2020-12 object, checked against the parameters), `outputSchema` from
+the return annotation, compiles a validator once, and wraps the function so every outcome is a `ToolResult`:
 validation, database, timeout and business-rule failures become `isError` results whose text helps the caller
 correct itself; nothing internal (traceback, SQL) leaves this module.
 """
@@ -21,8 +22,9 @@ from typing import Any, Literal, NamedTuple
 import orjson
 from typing_extensions import get_type_hints
 
+from services.protocol import param_headers
 from services.tools import deadlines
-from services.tools.context import DatabaseUnavailable, ToolContext, ToolError
+from services.tools.context import DatabaseUnavailable, InputRequired, RequestRefused, ToolContext, ToolError
 from services.tools.prompts import PromptRegistry
 from services.tools.reply import Reply
 from services.tools.resources import ResourceRegistry
@@ -33,6 +35,10 @@ log = logging.getLogger("mcpstack.tools")
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 DEFAULT_TIMEOUT_S = 10.0
+
+# Raised by a tool's peer (services/tools/context.py) to end the request with something other than the tool's result
+# (an InputRequiredResult, a JSON-RPC error): the MCP layer answers them, so they pass through unconverted.
+PEER_SIGNALS = (InputRequired, RequestRefused)
 
 Shape = Literal["object", "wrapped", "text", "passthrough", "free"]
 
@@ -83,6 +89,7 @@ class Tool:
     title: str | None = None
     annotations: dict[str, Any] | None = None
     validator: Callable[[Any], Any] = field(repr=False, default=lambda data: data)
+    explicit_schema: bool = False  # `input_schema=` given: arguments are checked by `validator` alone
 
     def descriptor(self) -> dict[str, Any]:
         """The entry for `tools/list`."""
@@ -114,6 +121,8 @@ class Tool:
             return self._run_async(kwargs)
         try:
             return self._convert(self.fn(**kwargs))
+        except PEER_SIGNALS:
+            raise
         except Exception as ex:
             return self._failure(ex)
 
@@ -128,6 +137,9 @@ class Tool:
             if watch.forget(task):  # cancelled by its deadline, not by the server shutting down
                 task.uncancel()
                 return self._failure(TimeoutError())
+            raise
+        except PEER_SIGNALS:
+            watch.forget(task)
             raise
         except Exception as ex:
             watch.forget(task)
@@ -204,13 +216,20 @@ class ToolRegistry:
         description: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         annotations: dict[str, Any] | None = None,
+        input_schema: JsonSchema | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register the decorated function as a tool (the function itself is returned unchanged)."""
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.add(
                 build_tool(
-                    fn, name=name, title=title, description=description, timeout_s=timeout_s, annotations=annotations
+                    fn,
+                    name=name,
+                    title=title,
+                    description=description,
+                    timeout_s=timeout_s,
+                    annotations=annotations,
+                    input_schema=input_schema,
                 )
             )
             return fn
@@ -246,6 +265,7 @@ def build_tool(
     description: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     annotations: dict[str, Any] | None = None,
+    input_schema: JsonSchema | None = None,
 ) -> Tool:
     tool_name = name or fn.__name__
     if not TOOL_NAME.match(tool_name):
@@ -274,10 +294,14 @@ def build_tool(
         else:
             schema["default"] = param.default
         properties[param.name] = schema
-    input_schema: JsonSchema = {"type": "object", "properties": properties}
-    if required:
-        input_schema["required"] = required
-    input_schema["additionalProperties"] = False
+    explicit = input_schema is not None
+    if input_schema is None:
+        input_schema = {"type": "object", "properties": properties}
+        if required:
+            input_schema["required"] = required
+        input_schema["additionalProperties"] = False
+    else:
+        _check_explicit_schema(tool_name, input_schema, properties, required)
 
     returns = hints.get("return", Any)
     output_schema: JsonSchema | None
@@ -310,5 +334,37 @@ def build_tool(
         shape=shape,
         timeout_s=timeout_s,
         annotations=annotations,
-        validator=compile_schema(input_schema),
+        validator=_validator(tool_name, input_schema),
+        explicit_schema=explicit,
     )
+
+
+def _validator(tool: str, input_schema: JsonSchema) -> Callable[[Any], Any]:
+    """The compiled argument check; also refuses an inputSchema whose `x-mcp-header` annotations break the transport's
+    rules (services/protocol.py), which every conforming client would drop the tool for."""
+    try:
+        param_headers(input_schema)
+        return compile_schema(input_schema)
+    except (ValueError, TypeError) as ex:
+        raise ValueError(f"tool {tool}: inputSchema: {ex}") from None
+
+
+def _check_explicit_schema(
+    tool: str, schema: JsonSchema, parameters: dict[str, JsonSchema], required: list[str]
+) -> None:
+    """A declared inputSchema must describe the function: an object whose properties are exactly its parameters,
+    closed (`additionalProperties: false`, else an unknown argument would reach the function), and requiring every
+    parameter that has no default."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise ValueError(f"tool {tool}: inputSchema must be a JSON Schema object with type 'object'")
+    declared = schema.get("properties", {})
+    if not isinstance(declared, dict) or set(declared) != set(parameters):
+        raise ValueError(
+            f"tool {tool}: inputSchema properties {sorted(declared)} must be the function's parameters "
+            f"{sorted(parameters)}"
+        )
+    if schema.get("additionalProperties") is not False:
+        raise ValueError(f"tool {tool}: inputSchema must set additionalProperties to false")
+    missing = [name for name in required if name not in schema.get("required", [])]
+    if missing:
+        raise ValueError(f"tool {tool}: parameters without a default must be required in inputSchema: {missing}")
