@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
 # -- revisions --------------------------------------------------------------------------------------------------
@@ -296,3 +296,137 @@ def discover_result(
     result["cacheScope"] = LIST_CACHE_SCOPE
     result["_meta"] = {META_SERVER_INFO: {"name": server_name, "version": server_version}}
     return result
+
+
+# -- tool parameters mirrored into headers (2026-07-28: `x-mcp-header`, `Mcp-Param-{Name}`) ----------------------
+
+PARAM_HEADER_KEYWORD = "x-mcp-header"
+PARAM_HEADER_PREFIX = "mcp-param-"  # header names compared in lower case (RFC 9110: field names are case-insensitive)
+PARAM_HEADER_TYPES = frozenset(("string", "integer", "boolean"))
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SAFE_INTEGER = 2**53 - 1  # JavaScript's safe range: the only integers a header may mirror
+
+
+class ParamHeader(NamedTuple):
+    """One `x-mcp-header` annotation of a tool's inputSchema: the header (`mcp-param-<name>`, lower case), the chain of
+    `properties` keys leading to the argument, and the argument's type (string, integer or boolean)."""
+
+    header: str
+    path: tuple[str, ...]
+    kind: str
+
+
+def param_headers(input_schema: Any) -> tuple[ParamHeader, ...]:
+    """The `x-mcp-header` annotations of a tool's inputSchema, checked against the transport specification's
+    constraints (a header-name token, unique case-insensitively, on a string, integer or boolean property reachable
+    from the root through `properties` keys only); raises ValueError naming the first violation. A tool whose
+    annotation is invalid would be dropped by every conforming client, so it is refused at registration."""
+    found: list[ParamHeader] = []
+    _walk_param_headers(input_schema, (), True, found)
+    seen: set[str] = set()
+    for spec in found:
+        if spec.header in seen:
+            raise ValueError(
+                f"x-mcp-header {spec.header[len(PARAM_HEADER_PREFIX) :]!r} is used twice (case-insensitively)"
+            )
+        seen.add(spec.header)
+    return tuple(found)
+
+
+def _walk_param_headers(schema: Any, path: tuple[str, ...], reachable: bool, found: list[ParamHeader]) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _walk_param_headers(item, path, False, found)
+        return
+    if not isinstance(schema, dict):
+        return
+    if PARAM_HEADER_KEYWORD in schema:
+        name = schema[PARAM_HEADER_KEYWORD]
+        where = ".".join(path) or "the root"
+        if not reachable or not path:
+            raise ValueError(f"x-mcp-header at {where}: only on a property reached through `properties` keys alone")
+        if not isinstance(name, str) or not name or not set(name) <= _TCHAR:
+            raise ValueError(f"x-mcp-header {name!r} at {where}: must be a non-empty HTTP header-name token")
+        kind = schema.get("type")
+        if kind not in PARAM_HEADER_TYPES:
+            raise ValueError(
+                f"x-mcp-header {name!r} at {where}: the property must be of type string, integer or boolean"
+            )
+        found.append(ParamHeader(PARAM_HEADER_PREFIX + name.lower(), path, kind))
+    for key, sub in schema.items():
+        if key in ("const", "enum", "default", "examples"):  # values, not schemas
+            continue
+        if key == "properties" and isinstance(sub, dict):
+            for prop, prop_schema in sub.items():
+                _walk_param_headers(prop_schema, (*path, prop), reachable, found)
+        elif key != PARAM_HEADER_KEYWORD:
+            _walk_param_headers(sub, path, False, found)
+
+
+def _param_value(arguments: Any, path: tuple[str, ...]) -> Any:
+    value = arguments
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _header_matches(text: str, value: Any, kind: str) -> bool:
+    if kind == "boolean":
+        return type(value) is bool and text == ("true" if value else "false")
+    if kind == "integer":
+        if type(value) is bool or not isinstance(value, int | float):
+            return False
+        try:
+            number = float(text) if any(c in text for c in ".eE") else int(text, 10)
+        except ValueError:
+            return False
+        return abs(value) <= _SAFE_INTEGER and number == value  # compared as numbers: 42.0 and 42 agree
+    return isinstance(value, str) and text == value
+
+
+def check_param_headers(
+    specs: tuple[ParamHeader, ...], arguments: Any, header: Callable[[str], str | None]
+) -> Rejection | None:
+    """The `Mcp-Param-{Name}` headers of a 2026-07-28 tools/call against its arguments, for a tool that declares
+    `x-mcp-header` parameters (`param_headers`); `header` reads a request header by its lower-case name (None:
+    absent). An argument given in the body needs its header, carrying the same value (decoded from `=?base64?…?=`
+    when so wrapped; integers compared as numbers); a null or absent argument needs none, and a header without its
+    argument mismatches. Every failure is HEADER_MISMATCH (HTTP 400), as are a header with characters outside visible
+    ASCII, space and tab and a wrapped value that is not canonical Base64."""
+    for spec in specs:
+        raw = header(spec.header)
+        value = _param_value(arguments, spec.path)
+        shown = "Mcp-Param-" + spec.header[len(PARAM_HEADER_PREFIX) :]
+        if raw is None:
+            if value is None:
+                continue
+            return Rejection(HEADER_MISMATCH, f"{shown} header is required: arguments.{'.'.join(spec.path)} is set")
+        if any(not (" " <= c <= "~" or c == "\t") for c in raw):
+            return Rejection(HEADER_MISMATCH, f"{shown} header contains characters outside visible ASCII")
+        text = decode_header_value(raw)
+        if text is None:
+            return Rejection(HEADER_MISMATCH, f"{shown} header is not valid =?base64?…?= (canonical Base64 of UTF-8)")
+        if value is None or not _header_matches(text, value, spec.kind):
+            return Rejection(HEADER_MISMATCH, f"{shown} header does not match arguments.{'.'.join(spec.path)}")
+    return None
+
+
+def param_headers_by_tool(tools: Iterable[tuple[str, Any]]) -> dict[str, tuple[ParamHeader, ...]]:
+    """The tools, as (name, inputSchema) pairs, that mirror parameters into headers, with their annotations: what a
+    server's 2026-07-28 tools/call checks (`check_call_param_headers`). Usually empty."""
+    return {name: specs for name, schema in tools if (specs := param_headers(schema))}
+
+
+def check_call_param_headers(
+    by_tool: Mapping[str, tuple[ParamHeader, ...]], params: Any, header: Callable[[str], str | None]
+) -> Rejection | None:
+    """`check_param_headers` for a 2026-07-28 tools/call's params, when the named tool is in `by_tool`
+    (`param_headers_by_tool`); None for any other tool or malformed params (the method refuses those itself)."""
+    try:
+        specs = by_tool.get(params["name"])
+        arguments = params.get("arguments")
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return None if specs is None else check_param_headers(specs, arguments, header)
