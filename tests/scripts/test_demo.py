@@ -9,6 +9,7 @@ picture the README's quick start shows); otherwise only into the test's temporar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from scripts.cost import assembly
 from scripts.pgcluster import free_port
 from tests.support import REPO
 
+NUL = b"\0"
 DEMO = "demo"  # the demo's local stage (scripts/demo.py STAGE)
 
 
@@ -48,10 +50,9 @@ def _port_args(ports: list[int]) -> list[str]:
     ]  # fmt: skip
 
 
-def _leftovers(state: Path, ports: list[int]) -> list[str]:
-    """Processes that belong to this run (HAProxy's config in its state dir, a server on one of its ports) and ports
-    still bound."""
-    found = []
+def _run_processes(state: Path, ports: list[int]) -> dict[int, bytes]:
+    """Processes that belong to this run (HAProxy's config in its state dir, a server on one of its ports)."""
+    found = {}
     markers = [str(state).encode(), *(f"--port\0{p}\0".encode() for p in ports)]
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -61,8 +62,22 @@ def _leftovers(state: Path, ports: list[int]) -> list[str]:
         except OSError:
             continue
         if any(m in cmdline for m in markers):
-            shown = cmdline.replace(b"\0", b" ")[:120]
-            found.append(f"pid {proc.name}: {shown!r}")
+            found[int(proc.name)] = cmdline
+    return found
+
+
+def _kill_run_processes(state: Path, ports: list[int]) -> None:
+    """After a demo had to be killed (a failed test), stop what it started so no server outlives the test."""
+    for pid in _run_processes(state, ports):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _leftovers(state: Path, ports: list[int]) -> list[str]:
+    """Processes that belong to this run and ports still bound."""
+    found = [
+        f"pid {pid}: {cmdline.replace(NUL, b' ')[:120]!r}" for pid, cmdline in _run_processes(state, ports).items()
+    ]
     for port in ports:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -201,6 +216,8 @@ def test_demo_interrupted_by_ctrl_c_stops_everything_it_started(database_url: st
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+            _kill_run_processes(state, ports)
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1].startswith("interrupted")
