@@ -276,8 +276,9 @@ def check_stateless_decoded(
 
 
 def stateless_result(result: dict[str, Any], *, listing: bool = False) -> dict[str, Any]:
-    """A method's result as the stateless era sends it: `resultType` always, `ttlMs`/`cacheScope` on lists."""
-    extra: dict[str, Any] = {"resultType": "complete"}
+    """A method's result as the stateless era sends it: `resultType` always ("complete" unless the result names its
+    own, e.g. an InputRequiredResult's "input_required"), `ttlMs`/`cacheScope` on lists."""
+    extra: dict[str, Any] = {"resultType": result.get("resultType", "complete")}
     if listing:
         extra["ttlMs"] = LIST_TTL_MS
         extra["cacheScope"] = LIST_CACHE_SCOPE
