@@ -1,0 +1,110 @@
+"""The tasks extension on the native server's 2026-07-28 routes: tasks/get, tasks/update, tasks/cancel, and
+tools/call of task-supporting tools (services/tasks.py has the extension itself).
+
+Only a catalogue with a task-supporting tool gets these routes (`TaskMethods.for_registry`); tools/call of every
+other tool goes straight to the route it had, so the default catalogue's calls never pass through here. A refusal
+known before any await is raised (`RpcError`, so its HTTP status follows the code); one found after it (a store
+lookup) is answered as a JSON-RPC error in the response body, as catalogue_methods.py does for async resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.mcp_server import jsonrpc
+from services.mcp_server.jsonrpc import INVALID_PARAMS, RpcError
+from services.protocol import MISSING_CLIENT_CAPABILITY
+from services.tasks import (
+    CAPABILITIES,
+    TASK_METHODS,
+    TaskError,
+    TaskFailure,
+    TaskService,
+    client_capabilities,
+    serves_tasks,
+    task_support,
+)
+from services.tools.context import Database, Peer, RequestRefused, ToolContext
+from services.tools.registry import Tool, ToolRegistry
+from services.tools.reply import Reply, pending
+
+Answer = tuple[bytes, str, str]  # as services/mcp_server/methods.py: the bytes, the tool label, the outcome label
+Route = Callable[[jsonrpc.Request], Reply[Answer]]
+
+
+class TaskMethods:
+    def __init__(self, registry: ToolRegistry, db: Database, service: TaskService | None = None) -> None:
+        self._tools = {tool.name: tool for tool in registry if task_support(tool.fn) != "forbidden"}
+        self._db = db
+        self.service = service or TaskService.for_database(db)
+        self.capabilities: dict[str, Any] = CAPABILITIES
+
+    @classmethod
+    def for_registry(cls, registry: ToolRegistry, db: Database) -> TaskMethods | None:
+        """The extension's routes when some tool supports tasks, else None (nothing advertised, nothing routed)."""
+        return cls(registry, db) if serves_tasks(tool.fn for tool in registry) else None
+
+    def routes(self, tools_call: Route) -> dict[str, Route]:
+        """tasks/* and a tools/call that hands every call of a tool without task support to `tools_call`."""
+
+        def on_tools_call(request: jsonrpc.Request) -> Reply[Answer]:
+            params = request.params
+            name = params.get("name") if type(params) is dict else None
+            tool = self._tools.get(name) if type(name) is str else None
+            if tool is None:
+                return tools_call(request)
+            try:
+                as_task = self.service.wants_task(task_support(tool.fn), params)
+            except TaskError as ex:
+                raise RpcError(ex.code, ex.message, ex.data) from None
+            if not as_task:
+                return tools_call(request)
+            arguments = params.get("arguments")
+            if arguments is not None and type(arguments) is not dict:
+                raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
+            return self._create(request, tool, arguments)
+
+        routes: dict[str, Route] = {"tools/call": on_tools_call}
+        for method in TASK_METHODS:
+            routes[method] = self._method_route(method)
+        return routes
+
+    async def _create(self, request: jsonrpc.Request, tool: Tool, arguments: dict[str, Any] | None) -> Answer:
+        capabilities = client_capabilities(request.params)
+        db, id_ = self._db, request.id
+
+        async def execution(peer: Peer) -> dict[str, Any]:
+            try:
+                reply = tool.invoke(arguments, ToolContext(db, id_, peer, capabilities))
+                result = await reply if pending(reply) else reply
+            except RequestRefused as ex:  # the call itself is at fault: a failed task, not an isError result
+                code = INVALID_PARAMS if ex.capability is None else MISSING_CLIENT_CAPABILITY
+                raise TaskFailure(code, ex.message) from None
+            return result.to_mcp()
+
+        try:
+            created = await self.service.start(execution, capabilities)
+        except TaskError as ex:
+            return jsonrpc.encode_error(id_, ex.code, ex.message, ex.data), tool.name, "rpc_error"
+        return jsonrpc.encode_result(id_, created), tool.name, "ok"
+
+    def _method_route(self, method: str) -> Route:
+        handler = self.service.handler(method)
+
+        def route(request: jsonrpc.Request) -> Reply[Answer]:
+            try:
+                result = handler(request.params)
+            except TaskError as ex:
+                raise RpcError(ex.code, ex.message, ex.data) from None
+            return _answered(result, request.id)
+
+        return route
+
+
+async def _answered(result: Any, id_: jsonrpc.Id) -> Answer:
+    try:
+        value = await result
+    except TaskError as ex:
+        return jsonrpc.encode_error(id_, ex.code, ex.message, ex.data), "", "rpc_error"
+    return jsonrpc.encode_result(id_, value), "", "ok"

@@ -1,0 +1,714 @@
+"""The tasks extension of MCP 2026-07-28 (`io.modelcontextprotocol/tasks`, SEP-2663), once for both servers.
+
+A `tools/call` of a task-supporting tool, from a client whose request declares the extension in `_meta`'s
+clientCapabilities, is answered at once with a `CreateTaskResult` (`resultType: "task"`) while the tool runs on in the
+worker that took the call; the client polls `tasks/get` (the result or error inlined once terminal), answers the
+tool's questions with `tasks/update` and may stop it with `tasks/cancel`. There is no `tasks/result` and no
+`tasks/list` in this revision (both stay unknown methods).
+
+Where the records live: with a database, in PostgreSQL (`mcp_tasks`, migration 0003), so `tasks/get`, `tasks/update`
+and `tasks/cancel` work from any worker or instance; the worker running a task learns of a cancellation or an answer
+by polling its row. Without one, in the worker's memory (one worker only: another worker does not know the task).
+
+Bounds: a task lives `ttl_ms` from its creation (its work is stopped then, its record answered as unknown after); at
+most `max_running` tasks run per worker and at most `max_stored` records are kept (per worker in memory, per database
+in PostgreSQL), beyond which creation is refused with SERVER_OVERLOADED; a result over `max_result_bytes` fails the
+task. Task ids are 192 random bits (`secrets`): whoever holds one may read, answer or cancel the task.
+
+Boundary: this module knows the extension's wire shapes and a store; each server adapts it to its own request
+handling (services/mcp_server/task_methods.py, services/fastapi_baseline/mcp.py) and supplies how a tool is run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from services.protocol import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    META_CLIENT_CAPABILITIES,
+    MISSING_CLIENT_CAPABILITY,
+    SERVER_OVERLOADED,
+)
+from services.tools.context import (
+    CAPABILITY_OF,
+    NO_DATABASE,
+    Database,
+    InputRequest,
+    LogLevel,
+    Peer,
+    RequestRefused,
+    ToolError,
+)
+
+log = logging.getLogger("mcpstack.tasks")
+
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
+CAPABILITIES: dict[str, Any] = {"extensions": {TASKS_EXTENSION: {}}}
+TERMINAL = frozenset(("completed", "failed", "cancelled"))
+TaskSupport = Literal["forbidden", "optional", "required"]
+TASK_ID_MAX_CHARS = 64  # ours are 32; anything longer is refused before any lookup
+REQUIRED_DATA: dict[str, Any] = {"requiredCapabilities": CAPABILITIES}
+
+_TASK_SUPPORT_ATTRIBUTE = "__mcp_task_support__"
+
+
+class TaskError(Exception):
+    """A refusal of a task request: the JSON-RPC error each server answers with (`message` is safe to show)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+def supports_tasks(support: TaskSupport) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a tool function's task support, below its `@registry.tool()`: "optional" (a task when the client
+    declares the extension, else an ordinary call) or "required" (a client without the extension is refused with
+    MISSING_CLIENT_CAPABILITY). Undeclared tools are "forbidden": always ordinary calls."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(fn, _TASK_SUPPORT_ATTRIBUTE, support)
+        return fn
+
+    return mark
+
+
+def task_support(fn: Callable[..., Any]) -> TaskSupport:
+    support: TaskSupport = getattr(fn, _TASK_SUPPORT_ATTRIBUTE, "forbidden")
+    return support
+
+
+def serves_tasks(functions: Iterable[Callable[..., Any]]) -> bool:
+    """Whether any of these tool functions supports tasks (else the extension is neither advertised nor routed)."""
+    return any(task_support(fn) != "forbidden" for fn in functions)
+
+
+def client_capabilities(params: Any) -> Mapping[str, Any]:
+    """The capabilities a 2026-07-28 request declares (`params._meta`), or none."""
+    try:
+        declared = params["_meta"][META_CLIENT_CAPABILITIES]
+    except (KeyError, TypeError):
+        return {}
+    return declared if isinstance(declared, dict) else {}
+
+
+def declares_tasks(params: Any) -> bool:
+    extensions = client_capabilities(params).get("extensions")
+    return isinstance(extensions, dict) and TASKS_EXTENSION in extensions
+
+
+def _missing_extension(method: str) -> TaskError:
+    return TaskError(
+        MISSING_CLIENT_CAPABILITY,
+        f"{method} needs the client capability extensions[{TASKS_EXTENSION!r}] in params._meta "
+        "io.modelcontextprotocol/clientCapabilities",
+        REQUIRED_DATA,
+    )
+
+
+def _unknown_task(method: str) -> TaskError:
+    return TaskError(INVALID_PARAMS, f"{method}: no such task (unknown taskId, or the task has expired)")
+
+
+def iso8601(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLimits:
+    """The bounds of one server's tasks (module docstring)."""
+
+    ttl_ms: int = 3_600_000
+    poll_interval_ms: int = 1_000
+    max_running: int = 32
+    max_stored: int = 1_000
+    max_result_bytes: int = 262_144
+
+    def __post_init__(self) -> None:
+        for name in ("ttl_ms", "poll_interval_ms", "max_running", "max_stored", "max_result_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"TaskLimits.{name} must be positive")
+        if self.max_running > self.max_stored:
+            raise ValueError("TaskLimits.max_running must not exceed max_stored")
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """One task as stored: its status, times (epoch seconds) and what tasks/get inlines."""
+
+    task_id: str
+    status: str
+    created_at: float
+    updated_at: float
+    ttl_ms: int
+    status_message: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    input_requests: dict[str, Any] = field(default_factory=dict)  # key -> {"method", "params"}, outstanding only
+    input_responses: dict[str, Any] = field(default_factory=dict)  # key -> answer, delivered but not yet taken
+
+    def expired(self, now: float) -> bool:
+        return now >= self.created_at + self.ttl_ms / 1000
+
+    def task(self, poll_interval_ms: int) -> dict[str, Any]:
+        """The `Task` members (CreateTaskResult, and the base of tasks/get's DetailedTask)."""
+        wire: dict[str, Any] = {
+            "taskId": self.task_id,
+            "status": self.status,
+            "createdAt": iso8601(self.created_at),
+            "lastUpdatedAt": iso8601(self.updated_at),
+            "ttlMs": self.ttl_ms,
+            "pollIntervalMs": poll_interval_ms,
+        }
+        if self.status_message is not None:
+            wire["statusMessage"] = self.status_message
+        return wire
+
+    def detailed(self, poll_interval_ms: int) -> dict[str, Any]:
+        wire = self.task(poll_interval_ms)
+        if self.status == "completed":
+            wire["result"] = self.result
+        elif self.status == "failed":
+            wire["error"] = self.error
+        elif self.status == "input_required":
+            wire["inputRequests"] = self.input_requests
+        return wire
+
+
+class TaskStore(Protocol):
+    """Where task records live. Every change but `create` is conditional on the task not being terminal, so a late
+    finish never overwrites a cancellation (and the reverse)."""
+
+    shared: bool  # visible to other workers and instances
+
+    async def create(self, task_id: str, ttl_ms: int, max_stored: int) -> TaskRecord | None:
+        """A new working task, or None when `max_stored` records are kept already."""
+        ...
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        """The task, or None if unknown or expired."""
+        ...
+
+    async def finish(
+        self, task_id: str, status: str, *, result: Any = None, error: Any = None, message: str | None = None
+    ) -> None: ...
+
+    async def cancel(self, task_id: str) -> bool | None:
+        """None for an unknown task, True if this cancelled it, False if it had ended already."""
+        ...
+
+    async def ask(self, task_id: str, requests: dict[str, Any]) -> None:
+        """Add outstanding input requests; the task becomes input_required."""
+        ...
+
+    async def respond(self, task_id: str, responses: dict[str, Any]) -> bool:
+        """Deliver answers to outstanding requests (others are ignored); False for an unknown task. The task is
+        working again once none is outstanding."""
+        ...
+
+    async def take(self, task_id: str, keys: Iterable[str]) -> dict[str, Any] | None:
+        """The delivered answers among `keys`, removed from the record; None once the task has ended or gone."""
+        ...
+
+    async def cancelled_among(self, task_ids: list[str]) -> set[str]:
+        """Which of these tasks have been cancelled (or have gone)."""
+        ...
+
+
+class MemoryTaskStore:
+    """Records in this worker's memory, in a dict; expired ones are dropped when met and before each creation."""
+
+    shared = False
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._records: dict[str, TaskRecord] = {}
+        self._clock = clock
+
+    def _live(self, task_id: str) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is not None and record.expired(self._clock()):
+            del self._records[task_id]
+            return None
+        return record
+
+    def _active(self, task_id: str) -> TaskRecord | None:
+        record = self._live(task_id)
+        return record if record is not None and record.status not in TERMINAL else None
+
+    async def create(self, task_id: str, ttl_ms: int, max_stored: int) -> TaskRecord | None:
+        now = self._clock()
+        if len(self._records) >= max_stored:
+            for expired in [r.task_id for r in self._records.values() if r.expired(now)]:
+                del self._records[expired]
+            if len(self._records) >= max_stored:
+                return None
+        record = TaskRecord(task_id, "working", now, now, ttl_ms)
+        self._records[task_id] = record
+        return record
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        return self._live(task_id)
+
+    async def finish(
+        self, task_id: str, status: str, *, result: Any = None, error: Any = None, message: str | None = None
+    ) -> None:
+        record = self._active(task_id)
+        if record is None:
+            return
+        record.status, record.result, record.error, record.status_message = status, result, error, message
+        record.input_requests, record.input_responses = {}, {}
+        record.updated_at = self._clock()
+
+    async def cancel(self, task_id: str) -> bool | None:
+        record = self._live(task_id)
+        if record is None:
+            return None
+        if record.status in TERMINAL:
+            return False
+        await self.finish(task_id, "cancelled", message="Cancelled by the client (tasks/cancel).")
+        return True
+
+    async def ask(self, task_id: str, requests: dict[str, Any]) -> None:
+        record = self._active(task_id)
+        if record is not None:
+            record.input_requests.update(requests)
+            record.status, record.updated_at = "input_required", self._clock()
+
+    async def respond(self, task_id: str, responses: dict[str, Any]) -> bool:
+        record = self._live(task_id)
+        if record is None:
+            return False
+        if record.status in TERMINAL:
+            return True
+        answered = [key for key in responses if key in record.input_requests]
+        for key in answered:
+            record.input_responses[key] = responses[key]
+            del record.input_requests[key]
+        if answered:
+            record.updated_at = self._clock()
+            if not record.input_requests:
+                record.status = "working"
+        return True
+
+    async def take(self, task_id: str, keys: Iterable[str]) -> dict[str, Any] | None:
+        record = self._active(task_id)
+        if record is None:
+            return None
+        return {key: record.input_responses.pop(key) for key in keys if key in record.input_responses}
+
+    async def cancelled_among(self, task_ids: list[str]) -> set[str]:
+        return {task_id for task_id in task_ids if self._active(task_id) is None}
+
+
+_COLUMNS = (
+    "task_id, status, extract(epoch FROM created_at)::float8 AS created_at, "
+    "extract(epoch FROM updated_at)::float8 AS updated_at, ttl_ms, status_message, result::text AS result, "
+    "error::text AS error, input_requests::text AS input_requests"
+)
+
+
+def _record(row: Any) -> TaskRecord:
+    return TaskRecord(
+        task_id=row["task_id"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        ttl_ms=row["ttl_ms"],
+        status_message=row["status_message"],
+        result=None if row["result"] is None else orjson.loads(row["result"]),
+        error=None if row["error"] is None else orjson.loads(row["error"]),
+        input_requests=orjson.loads(row["input_requests"]),
+    )
+
+
+class PostgresTaskStore:
+    """Records in the `mcp_tasks` table (migration 0003), shared by every worker and instance on the database. Times
+    are the database's (`now()`), so instances with skewed clocks agree on expiry."""
+
+    shared = True
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, task_id: str, ttl_ms: int, max_stored: int) -> TaskRecord | None:
+        await self._db.execute("DELETE FROM mcp_tasks WHERE expires_at <= now()")
+        row = await self._db.fetchrow(
+            "INSERT INTO mcp_tasks (task_id, status, created_at, updated_at, expires_at, ttl_ms) "
+            "SELECT $1, 'working', now(), now(), now() + make_interval(secs => $2::bigint / 1000.0), $2::bigint "
+            f"WHERE (SELECT count(*) FROM mcp_tasks) < $3::bigint RETURNING {_COLUMNS}",
+            task_id,
+            ttl_ms,
+            max_stored,
+        )
+        return None if row is None else _record(row)
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_COLUMNS} FROM mcp_tasks WHERE task_id = $1 AND expires_at > now()", task_id
+        )
+        return None if row is None else _record(row)
+
+    async def finish(
+        self, task_id: str, status: str, *, result: Any = None, error: Any = None, message: str | None = None
+    ) -> None:
+        await self._db.execute(
+            "UPDATE mcp_tasks SET status = $2, result = $3::jsonb, error = $4::jsonb, status_message = $5, "
+            "input_requests = '{}', input_responses = '{}', updated_at = now() "
+            "WHERE task_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')",
+            task_id,
+            status,
+            None if result is None else orjson.dumps(result).decode(),
+            None if error is None else orjson.dumps(error).decode(),
+            message,
+        )
+
+    async def cancel(self, task_id: str) -> bool | None:
+        row = await self._db.fetchrow(
+            "WITH target AS (SELECT task_id, status FROM mcp_tasks WHERE task_id = $1 AND expires_at > now() "
+            "FOR UPDATE), done AS (UPDATE mcp_tasks t SET status = 'cancelled', status_message = $2, "
+            "input_requests = '{}', input_responses = '{}', updated_at = now() FROM target "
+            "WHERE t.task_id = target.task_id AND target.status NOT IN ('completed', 'failed', 'cancelled') "
+            "RETURNING t.task_id) SELECT (SELECT count(*) FROM done) AS cancelled FROM target",
+            task_id,
+            "Cancelled by the client (tasks/cancel).",
+        )
+        return None if row is None else bool(row["cancelled"])
+
+    async def ask(self, task_id: str, requests: dict[str, Any]) -> None:
+        await self._db.execute(
+            "UPDATE mcp_tasks SET input_requests = input_requests || $2::jsonb, status = 'input_required', "
+            "updated_at = now() WHERE task_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')",
+            task_id,
+            orjson.dumps(requests).decode(),
+        )
+
+    async def respond(self, task_id: str, responses: dict[str, Any]) -> bool:
+        # Only answers to outstanding keys are kept (jsonb_object_agg over the keys both objects have); the row is
+        # locked by the UPDATE, so two answers to different keys arriving at once on two workers both count.
+        row = await self._db.fetchrow(
+            "WITH target AS (SELECT task_id, status, input_requests FROM mcp_tasks "
+            "WHERE task_id = $1 AND expires_at > now() FOR UPDATE), "
+            "answered AS (SELECT coalesce(jsonb_object_agg(r.key, r.value), '{}') AS answers "
+            "FROM target, jsonb_each($2::jsonb) r WHERE target.input_requests ? r.key), "
+            "done AS (UPDATE mcp_tasks t SET input_responses = t.input_responses || answered.answers, "
+            "input_requests = t.input_requests - ARRAY(SELECT jsonb_object_keys(answered.answers)), "
+            "status = CASE WHEN (t.input_requests - ARRAY(SELECT jsonb_object_keys(answered.answers))) = '{}' "
+            "THEN 'working' ELSE t.status END, updated_at = now() FROM target, answered "
+            "WHERE t.task_id = target.task_id AND target.status = 'input_required' AND answered.answers <> '{}' "
+            "RETURNING t.task_id) SELECT (SELECT count(*) FROM done) AS changed FROM target",
+            task_id,
+            orjson.dumps(responses).decode(),
+        )
+        return row is not None
+
+    async def take(self, task_id: str, keys: Iterable[str]) -> dict[str, Any] | None:
+        wanted = list(keys)
+        row = await self._db.fetchrow(
+            "WITH target AS (SELECT task_id, input_responses FROM mcp_tasks WHERE task_id = $1 "
+            "AND status NOT IN ('completed', 'failed', 'cancelled') AND expires_at > now() FOR UPDATE), "
+            "done AS (UPDATE mcp_tasks t SET input_responses = t.input_responses - $2::text[] FROM target "
+            "WHERE t.task_id = target.task_id AND target.input_responses ?| $2::text[] RETURNING t.task_id) "
+            "SELECT (SELECT jsonb_object_agg(r.key, r.value) FROM jsonb_each(target.input_responses) r "
+            "WHERE r.key = ANY($2::text[]))::text AS answers, (SELECT count(*) FROM done) AS changed FROM target",
+            task_id,
+            wanted,
+        )
+        if row is None:
+            return None
+        return {} if row["answers"] is None else orjson.loads(row["answers"])
+
+    async def cancelled_among(self, task_ids: list[str]) -> set[str]:
+        rows = await self._db.fetch(
+            "SELECT task_id FROM mcp_tasks WHERE task_id = ANY($1::text[]) "
+            "AND status NOT IN ('completed', 'failed', 'cancelled') AND expires_at > now()",
+            task_ids,
+        )
+        return set(task_ids) - {row["task_id"] for row in rows}
+
+
+Execution = Callable[[Peer], Awaitable[dict[str, Any]]]
+"""How a server runs the task's tool: given the task's peer, the `CallToolResult` as a dict (tool errors included,
+as `isError` results). A `TaskFailure` it raises fails the task with that JSON-RPC error."""
+
+
+class TaskFailure(Exception):
+    """Raised out of an `Execution` when the call failed at the protocol level: the task ends `failed` with this
+    JSON-RPC error (a tool's own failures are `isError` results and end it `completed`)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TaskService:
+    """The extension for one worker: creates tasks and runs them, and answers tasks/get, tasks/update, tasks/cancel.
+
+    Results are plain dicts in the 2026-07-28 form (`resultType` included); refusals are `TaskError`s."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        limits: TaskLimits | None = None,
+        *,
+        answer_poll_s: float = 0.05,
+        cancel_poll_s: float = 0.25,
+    ) -> None:
+        self.store = store
+        self.limits = limits or TaskLimits()
+        self._answer_poll_s = answer_poll_s
+        self._cancel_poll_s = cancel_poll_s
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._cancelling: set[str] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_database(cls, db: Database, limits: TaskLimits | None = None) -> TaskService:
+        """PostgreSQL when the server has a database, else this worker's memory."""
+        if db is NO_DATABASE:
+            return cls(MemoryTaskStore(), limits)
+        return cls(PostgresTaskStore(db), limits, answer_poll_s=0.2)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def wants_task(self, support: TaskSupport, params: Any) -> bool:
+        """Whether this tools/call becomes a task: the tool supports tasks and the request declares the extension. A
+        tool that requires tasks, called without the extension, is refused (MISSING_CLIENT_CAPABILITY)."""
+        if support == "forbidden":
+            return False
+        if declares_tasks(params):
+            return True
+        if support == "required":
+            raise TaskError(
+                MISSING_CLIENT_CAPABILITY,
+                "This tool runs only as a task: declare the client capability extensions"
+                f"[{TASKS_EXTENSION!r}] in params._meta io.modelcontextprotocol/clientCapabilities",
+                REQUIRED_DATA,
+            )
+        return False
+
+    async def start(self, execution: Execution, capabilities: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a task, start `execution` in it, and answer the `CreateTaskResult` once the record is stored (so a
+        tasks/get right after it finds the task, on any worker sharing the store)."""
+        limits = self.limits
+        if len(self._running) >= limits.max_running:
+            raise TaskError(
+                SERVER_OVERLOADED,
+                f"This server is running its limit of {limits.max_running} tasks; retry once some have finished.",
+            )
+        task_id = secrets.token_urlsafe(24)
+        record = await self.store.create(task_id, limits.ttl_ms, limits.max_stored)
+        if record is None:
+            raise TaskError(
+                SERVER_OVERLOADED,
+                f"This server keeps at most {limits.max_stored} tasks; retry once older ones have expired.",
+            )
+        peer = TaskPeer(self, task_id, capabilities)
+        runner = asyncio.get_running_loop().create_task(self._run(task_id, execution, peer), name=f"task {task_id}")
+        self._running[task_id] = runner
+        runner.add_done_callback(lambda _: self._running.pop(task_id, None))
+        if self.store.shared and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_cancellations())
+        return {"resultType": "task", **record.task(limits.poll_interval_ms)}
+
+    async def _run(self, task_id: str, execution: Execution, peer: TaskPeer) -> None:
+        store, limits = self.store, self.limits
+        try:
+            async with asyncio.timeout(limits.ttl_ms / 1000):
+                result = await execution(peer)
+        except asyncio.CancelledError:
+            if task_id in self._cancelling:  # tasks/cancel: the store says cancelled already
+                self._cancelling.discard(task_id)
+                return
+            await _quietly(
+                store.finish(task_id, "failed", error=_error(INTERNAL_ERROR, STOPPED), message=STOPPED), task_id
+            )
+            raise
+        except TimeoutError:
+            message = f"The task did not finish within its ttlMs ({limits.ttl_ms} ms) and was stopped."
+            await _quietly(
+                store.finish(task_id, "failed", error=_error(INTERNAL_ERROR, message), message=message), task_id
+            )
+            return
+        except TaskFailure as ex:
+            await _quietly(
+                store.finish(task_id, "failed", error=_error(ex.code, ex.message), message=ex.message), task_id
+            )
+            return
+        except Exception:
+            log.exception("task %s failed", task_id)
+            message = "The task failed with an internal error (logged on the server)."
+            await _quietly(
+                store.finish(task_id, "failed", error=_error(INTERNAL_ERROR, message), message=message), task_id
+            )
+            return
+        size = len(orjson.dumps(result))
+        if size > limits.max_result_bytes:
+            message = f"The task's result is {size} bytes, over this server's limit of {limits.max_result_bytes} bytes."
+            await _quietly(
+                store.finish(task_id, "failed", error=_error(INTERNAL_ERROR, message), message=message), task_id
+            )
+            return
+        await _quietly(store.finish(task_id, "completed", result=result), task_id)
+
+    async def _watch_cancellations(self) -> None:
+        """With a shared store, a tasks/cancel may arrive at another worker: poll the rows of the tasks running here
+        and stop those cancelled there. Ends when none runs."""
+        try:
+            while self._running:
+                await asyncio.sleep(self._cancel_poll_s)
+                ids = list(self._running)
+                try:
+                    gone = await self.store.cancelled_among(ids)
+                except Exception as ex:  # the database is away: try again next round
+                    log.warning("tasks: cannot check for cancellations: %s", ex)
+                    continue
+                for task_id in gone:
+                    self._stop(task_id)
+        finally:
+            self._watcher = None
+
+    def _stop(self, task_id: str) -> None:
+        runner = self._running.get(task_id)
+        if runner is not None and not runner.done():
+            self._cancelling.add(task_id)
+            runner.cancel()
+
+    # -- the methods ---------------------------------------------------------------------------------------------
+
+    # Each method checks its params at once (a refusal raised before any await) and returns the store's work to await.
+
+    def get(self, params: Any) -> Awaitable[dict[str, Any]]:
+        return self._get(_task_id("tasks/get", params))
+
+    async def _get(self, task_id: str) -> dict[str, Any]:
+        record = await self.store.get(task_id)
+        if record is None:
+            raise _unknown_task("tasks/get")
+        return {"resultType": "complete", **record.detailed(self.limits.poll_interval_ms)}
+
+    def update(self, params: Any) -> Awaitable[dict[str, Any]]:
+        task_id = _task_id("tasks/update", params)
+        responses = params.get("inputResponses")
+        if not isinstance(responses, dict):
+            raise TaskError(INVALID_PARAMS, "tasks/update: params.inputResponses must be an object")
+        return self._update(task_id, responses)
+
+    async def _update(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+        if not await self.store.respond(task_id, responses):
+            raise _unknown_task("tasks/update")
+        return {"resultType": "complete"}
+
+    def cancel(self, params: Any) -> Awaitable[dict[str, Any]]:
+        return self._cancel(_task_id("tasks/cancel", params))
+
+    async def _cancel(self, task_id: str) -> dict[str, Any]:
+        cancelled = await self.store.cancel(task_id)
+        if cancelled is None:
+            raise _unknown_task("tasks/cancel")
+        if cancelled:
+            self._stop(task_id)
+        return {"resultType": "complete"}
+
+    def handler(self, method: str) -> Callable[[Any], Awaitable[dict[str, Any]]]:
+        """The method's function: raises `TaskError` for bad params at once, else returns what to await."""
+        return {"tasks/get": self.get, "tasks/update": self.update, "tasks/cancel": self.cancel}[method]
+
+
+STOPPED = "The server running this task stopped before it finished."
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+async def _quietly(change: Awaitable[None], task_id: str) -> None:
+    """A record change that must not raise out of a finished task (the store may be away; the TTL ends it then)."""
+    try:
+        await change
+    except Exception as ex:
+        log.warning("task %s: cannot record its end: %s", task_id, ex)
+
+
+def _task_id(method: str, params: Any) -> str:
+    """The request's taskId, after the extension gate; a hostile one (not a string, too long) is refused before any
+    lookup, as an unknown task."""
+    if not declares_tasks(params):
+        raise _missing_extension(method)
+    task_id = params.get("taskId")
+    if not isinstance(task_id, str):
+        raise TaskError(INVALID_PARAMS, f"{method}: params.taskId must be a string")
+    if not 0 < len(task_id) <= TASK_ID_MAX_CHARS:
+        raise _unknown_task(method)
+    return task_id
+
+
+class TaskPeer:
+    """The client as a task's tool sees it: questions become the task's `inputRequests` (status input_required)
+    until `tasks/update` answers them all; progress and log notifications are not delivered for tasks (the
+    extension defines none), so they are dropped."""
+
+    def __init__(self, service: TaskService, task_id: str, capabilities: Mapping[str, Any]) -> None:
+        self._service = service
+        self._task_id = task_id
+        self._capabilities = capabilities
+        self._asked = 0
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
+        return None
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
+        for request in requests.values():
+            needed = CAPABILITY_OF.get(request.method)
+            if needed is None:
+                raise ToolError(f"A task cannot put a {request.method[:100]!r} request to its client.")
+            if needed not in self._capabilities:
+                raise RequestRefused(
+                    f"This tool needs to ask the client ({request.method}), but the request that started the task "
+                    f"did not declare the {needed!r} capability.",
+                    capability=needed,
+                )
+        # Keys unique over the task's life (the extension requires it): the tool's name, numbered per question.
+        keys: dict[str, str] = {}
+        for name in requests:
+            self._asked += 1
+            keys[f"{name}-{self._asked}"] = name
+        store = self._service.store
+        await store.ask(
+            self._task_id,
+            {
+                key: {"method": requests[name].method, "params": dict(requests[name].params)}
+                for key, name in keys.items()
+            },
+        )
+        answers: dict[str, Any] = {}
+        while len(answers) < len(keys):
+            taken = await store.take(self._task_id, [key for key in keys if key not in answers])
+            if taken is None:  # cancelled (this coroutine is being stopped) or gone: wait for the end
+                await asyncio.sleep(self._service._answer_poll_s)
+                continue
+            answers.update(taken)
+            if len(answers) < len(keys):
+                await asyncio.sleep(self._service._answer_poll_s)
+        return {name: answers[key] for key, name in keys.items()}
+
+    @property
+    def round_state(self) -> str | None:
+        return None
