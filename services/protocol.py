@@ -171,7 +171,15 @@ META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 # The body parameter a method's `Mcp-Name` header must repeat.
-NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+NAME_PARAMS = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    # the tasks extension (SEP-2663, "Streamable HTTP: Routing Headers"): Mcp-Name carries the task id
+    "tasks/get": "taskId",
+    "tasks/update": "taskId",
+    "tasks/cancel": "taskId",
+}
 # Handshake-era methods that do not exist in the stateless era (answered as unknown methods there).
 HANDSHAKE_ONLY_METHODS = frozenset(("initialize", "ping", "logging/setLevel"))
 DISCOVER_METHOD = "server/discover"  # the stateless era's only method of its own
