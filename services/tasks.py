@@ -39,6 +39,7 @@ from services.protocol import (
     MISSING_CLIENT_CAPABILITY,
     SERVER_OVERLOADED,
 )
+from services.round_trips import refusal
 from services.tools.context import (
     CAPABILITY_OF,
     NO_DATABASE,
@@ -440,17 +441,8 @@ class PostgresTaskStore:
 
 Execution = Callable[[Peer], Awaitable[dict[str, Any]]]
 """How a server runs the task's tool: given the task's peer, the `CallToolResult` as a dict (tool errors included,
-as `isError` results). A `TaskFailure` it raises fails the task with that JSON-RPC error."""
-
-
-class TaskFailure(Exception):
-    """Raised out of an `Execution` when the call failed at the protocol level: the task ends `failed` with this
-    JSON-RPC error (a tool's own failures are `isError` results and end it `completed`)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+as `isError` results). A `RequestRefused` it lets through (the tools' PEER_SIGNALS) fails the task with the JSON-RPC
+error a refusal is answered with."""
 
 
 class TaskService:
@@ -544,10 +536,12 @@ class TaskService:
                 store.finish(task_id, "failed", error=_error(INTERNAL_ERROR, message), message=message), task_id
             )
             return
-        except TaskFailure as ex:
-            await _quietly(
-                store.finish(task_id, "failed", error=_error(ex.code, ex.message), message=ex.message), task_id
-            )
+        except RequestRefused as ex:  # the call itself was refused (round_trips.refusal has the error)
+            refused = refusal(ex)
+            error = _error(refused.code, refused.message)
+            if refused.data is not None:
+                error["data"] = refused.data
+            await _quietly(store.finish(task_id, "failed", error=error, message=refused.message), task_id)
             return
         except Exception:
             log.exception("task %s failed", task_id)

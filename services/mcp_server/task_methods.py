@@ -14,18 +14,16 @@ from typing import Any
 
 from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import INVALID_PARAMS, RpcError
-from services.protocol import MISSING_CLIENT_CAPABILITY
 from services.tasks import (
     CAPABILITIES,
     TASK_METHODS,
     TaskError,
-    TaskFailure,
     TaskService,
     client_capabilities,
     serves_tasks,
     task_support,
 )
-from services.tools.context import Database, Peer, RequestRefused, ToolContext
+from services.tools.context import Database, Peer, ToolContext
 from services.tools.registry import Tool, ToolRegistry
 from services.tools.reply import Reply, pending
 
@@ -75,12 +73,8 @@ class TaskMethods:
         db, id_ = self._db, request.id
 
         async def execution(peer: Peer) -> dict[str, Any]:
-            try:
-                reply = tool.invoke(arguments, ToolContext(db, id_, peer, capabilities))
-                result = await reply if pending(reply) else reply
-            except RequestRefused as ex:  # the call itself is at fault: a failed task, not an isError result
-                code = INVALID_PARAMS if ex.capability is None else MISSING_CLIENT_CAPABILITY
-                raise TaskFailure(code, ex.message) from None
+            reply = tool.invoke(arguments, ToolContext(db, id_, peer, capabilities))
+            result = await reply if pending(reply) else reply
             return result.to_mcp()
 
         try:
