@@ -184,7 +184,7 @@ class TaskRecord:
         elif self.status == "failed":
             wire["error"] = self.error
         elif self.status == "input_required":
-            wire["inputRequests"] = self.input_requests
+            wire["inputRequests"] = dict(self.input_requests)  # a snapshot: the record changes on
         return wire
 
 
