@@ -171,7 +171,9 @@ class RequestStateSigner:
         """The state a token carries, once its signature, lifetime and request binding hold; else
         InvalidRequestState."""
         if not isinstance(token, str):
-            raise InvalidRequestState("malformed", "requestState must be the string a previous result carried")
+            raise InvalidRequestState(
+                "malformed", "Invalid requestState: it must be the string a previous InputRequiredResult carried"
+            )
         parts = token.split(".")
         if len(parts) != 4 or parts[0] != FORMAT:
             raise _refused("malformed")

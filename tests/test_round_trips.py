@@ -1,0 +1,147 @@
+"""services/round_trips.py: the 2026-07-28 era's peer answers a tool's questions from the retried request (and the
+answers of earlier rounds the signed state carries), asks again what is still open, and refuses what the client
+did not declare or answered out of shape; run here with the conformance fixtures, in process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from services.protocol import INVALID_PARAMS, MISSING_CLIENT_CAPABILITY
+from services.request_state import RequestStateSigner, new_key, parse_keys
+from services.round_trips import RoundTrip, RoundTripRefused, refusal
+from services.tools.conformance_mrtr import conformance_mrtr
+from services.tools.context import NO_DATABASE, InputRequired, RequestRefused, ToolContext
+
+SIGNER = RequestStateSigner(parse_keys(new_key()))
+EVERYTHING = {"sampling": {}, "elicitation": {}, "roots": {"listChanged": True}}
+NAME = {"action": "accept", "content": {"name": "Alice"}}
+
+
+def _call(tool: str, capabilities: dict[str, Any] = EVERYTHING, **params: Any) -> dict[str, Any]:
+    """One tools/call round in process: the result's text, or the InputRequiredResult, or the refusal."""
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+    meta["io.modelcontextprotocol/clientCapabilities"] = capabilities
+    full = {"name": tool, "arguments": {}, "_meta": meta, **params}
+    try:
+        trip = RoundTrip(SIGNER, method="tools/call", target=tool, arguments={}, params=full)
+    except RoundTripRefused as ex:
+        return {"error": ex.rejection}
+    registered = conformance_mrtr.get(tool)
+    assert registered is not None
+    try:
+        result = asyncio.run(registered.invoke({}, ToolContext(NO_DATABASE, 1, trip.peer, trip.capabilities)))  # type: ignore[arg-type]
+    except InputRequired as signal:
+        return trip.input_required(signal)
+    except RequestRefused as refused:
+        return {"error": refusal(refused)}
+    assert not result.is_error, result.content
+    return {"text": result.content[0]["text"]}
+
+
+def test_a_first_round_asks_and_the_retry_completes() -> None:
+    first = _call("test_input_required_result_elicitation")
+    assert first["resultType"] == "input_required"
+    assert first["inputRequests"]["user_name"]["method"] == "elicitation/create"
+    done = _call(
+        "test_input_required_result_elicitation",
+        inputResponses={"user_name": NAME},
+        requestState=first["requestState"],
+    )
+    assert done == {"text": "Hello, Alice!"}
+
+
+def test_three_rounds_carry_the_first_answer_in_the_state() -> None:
+    first = _call("test_input_required_result_multi_round")
+    second = _call(
+        "test_input_required_result_multi_round", inputResponses={"step1": NAME}, requestState=first["requestState"]
+    )
+    assert list(second["inputRequests"]) == ["step2"]
+    assert second["requestState"] != first["requestState"]
+    color = {"action": "accept", "content": {"color": "blue"}}
+    third = _call(
+        "test_input_required_result_multi_round", inputResponses={"step2": color}, requestState=second["requestState"]
+    )
+    assert third == {"text": "Alice's favorite color is blue."}
+
+
+def test_the_round_state_comes_back_to_the_tool() -> None:
+    first = _call("test_input_required_result_request_state")
+    ok = {"action": "accept", "content": {"ok": True}}
+    done = _call(
+        "test_input_required_result_request_state", inputResponses={"confirm": ok}, requestState=first["requestState"]
+    )
+    assert done["text"].startswith("state-ok")
+
+
+def test_a_missing_answer_is_asked_again_and_extra_answers_are_ignored() -> None:
+    again = _call("test_input_required_result_elicitation", inputResponses={"wrong_key": NAME})
+    assert list(again["inputRequests"]) == ["user_name"]
+    done = _call("test_input_required_result_elicitation", inputResponses={"user_name": NAME, "extra": {"x": 1}})
+    assert done == {"text": "Hello, Alice!"}
+
+
+def test_only_the_missing_questions_of_several_are_asked_again() -> None:
+    partial = _call("test_input_required_result_multiple_inputs", inputResponses={"user_name": NAME})
+    assert set(partial["inputRequests"]) == {"greeting", "client_roots"}
+    sampled = {"role": "assistant", "content": {"type": "text", "text": "Hi"}, "model": "m"}
+    roots = {"roots": [{"uri": "file:///work"}]}
+    done = _call(
+        "test_input_required_result_multiple_inputs",
+        inputResponses={"greeting": sampled, "client_roots": roots},
+        requestState=partial["requestState"],
+    )
+    assert done == {"text": "Hi Alice (roots: file:///work)"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        12345,
+        None,
+        {"action": "maybe"},
+        {"action": "accept"},
+        {"action": "accept", "content": {"name": 7}},
+        {"action": "accept", "content": {"nom": "Alice"}},
+    ],
+)
+def test_an_answer_that_does_not_fit_its_question_is_invalid_params(answer: Any) -> None:
+    refused = _call("test_input_required_result_elicitation", inputResponses={"user_name": answer})["error"]
+    assert refused.code == INVALID_PARAMS
+    assert "user_name" in refused.message
+
+
+@pytest.mark.parametrize("responses", [None, [], "answers"])
+def test_input_responses_that_are_not_an_object_are_invalid_params(responses: Any) -> None:
+    assert _call("test_input_required_result_elicitation", inputResponses=responses)["error"].code == INVALID_PARAMS
+
+
+def test_a_tampered_state_is_invalid_params_with_its_reason() -> None:
+    first = _call("test_input_required_result_tampered_state")
+    refused = _call("test_input_required_result_tampered_state", requestState=first["requestState"] + "-TAMPERED")
+    assert refused["error"].code == INVALID_PARAMS
+    assert refused["error"].data == {"reason": "signature"}
+
+
+def test_a_state_of_another_tool_is_refused() -> None:
+    first = _call("test_input_required_result_elicitation")
+    refused = _call("test_input_required_result_tampered_state", requestState=first["requestState"])
+    assert refused["error"].data == {"reason": "other_request"}
+
+
+def test_a_question_for_an_undeclared_capability_is_missing_client_capability() -> None:
+    refused = _call("test_missing_capability", capabilities={"elicitation": {}})["error"]
+    assert refused.code == MISSING_CLIENT_CAPABILITY
+    assert refused.data == {"requiredCapabilities": {"sampling": {}}}
+
+
+def test_a_tool_asks_only_what_the_client_declared() -> None:
+    asked = _call("test_input_required_result_capabilities", capabilities={"sampling": {}})
+    assert [r["method"] for r in asked["inputRequests"].values()] == ["sampling/createMessage"]
+    assert _call("test_input_required_result_capabilities", capabilities={})["text"].endswith("nothing to ask.")
+
+
+def test_logging_without_a_stream_is_dropped_and_the_call_completes() -> None:
+    assert _call("test_logging_tool")["text"].startswith("Logged two info messages")
