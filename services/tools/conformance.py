@@ -164,3 +164,70 @@ def test_prompt_with_image() -> list[dict[str, Any]]:
         {"role": "user", "content": {"type": "image", "data": PNG_BASE64, "mimeType": "image/png"}},
         {"role": "user", "content": {"type": "text", "text": "Please analyze the image above."}},
     ]
+
+
+# -- hand-written input schemas (scenarios json-schema-2020-12 and http-custom-header-server-validation) -------------
+
+JSON_SCHEMA_2020_12_INPUT: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+
+@conformance.tool(description="Tool with JSON Schema 2020-12 features", input_schema=JSON_SCHEMA_2020_12_INPUT)
+def json_schema_2020_12_tool(
+    name: str | None = None,
+    address: dict[str, Any] | None = None,
+    contactMethod: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+) -> str:
+    """A contact whose inputSchema uses $defs/$ref/$anchor, allOf/anyOf and if/then/else (scenario
+    json-schema-2020-12); the arguments reach it only once they satisfy that schema."""
+    how = f"phone {phone}" if contactMethod == "phone" else f"email {email}" if email else f"phone {phone}"
+    return f"Contact {name or '(unnamed)'} by {how}"
+
+
+HEADER_PARAMS_INPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "region": {
+            "type": "string",
+            "description": "Where to run; mirrored as Mcp-Param-Region.",
+            "x-mcp-header": "Region",
+        },
+        "priority": {"type": "integer", "description": "Mirrored as Mcp-Param-Priority.", "x-mcp-header": "Priority"},
+        "dry_run": {"type": "boolean", "description": "Mirrored as Mcp-Param-Dry-Run.", "x-mcp-header": "Dry-Run"},
+        "query": {"type": "string", "description": "Not mirrored."},
+    },
+    "required": ["region"],
+    "additionalProperties": False,
+}
+
+
+@conformance.tool(input_schema=HEADER_PARAMS_INPUT)
+def test_header_params(
+    region: str, priority: int | None = None, dry_run: bool | None = None, query: str | None = None
+) -> str:
+    """Echoes its arguments; region, priority and dry_run are mirrored into Mcp-Param-* headers (x-mcp-header), which a
+    2026-07-28 server checks against them (scenario http-custom-header-server-validation)."""
+    return f"region={region} priority={priority} dry_run={dry_run} query={query}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
 import pytest
 
 from services.tools.catalogue import catalogue
+from services.tools.conformance import JSON_SCHEMA_2020_12_INPUT
 from services.tools.validate import ValidationError, compile_schema
 
 SCHEMAS: list[dict[str, Any]] = [tool.input_schema for tool in catalogue] + [
@@ -111,3 +113,108 @@ def test_integral_floats_reach_the_tool_as_int() -> None:
 def test_unsupported_keywords_fail_at_compile_time() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         compile_schema({"type": "string", "pattern": "^a"})
+
+
+# -- JSON Schema 2020-12 beyond typeschema's subset (hand-written inputSchemas) ---------------------------------------
+
+HAND_WRITTEN: list[dict[str, Any]] = [
+    # the conformance suite's json_schema_2020_12_tool: $defs, $ref, $anchor, allOf/anyOf, if/then/else
+    JSON_SCHEMA_2020_12_INPUT,
+    {
+        "type": "object",
+        "$defs": {
+            "node": {"type": "object", "properties": {"v": {"type": "integer"}, "next": {"$ref": "#/$defs/node"}}}
+        },
+        "properties": {"list": {"$ref": "#/$defs/node"}, "a": {"$ref": "#/$defs/node/properties/v"}},
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "$defs": {"leaf": {"$anchor": "leaf", "type": "string", "maxLength": 2}},
+        "properties": {"a": {"$ref": "#leaf"}, "b": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 2}]}},
+    },
+    {
+        "type": "object",
+        "properties": {
+            "c": {"const": {"k": [1, True]}},
+            "n": {"not": {"type": "string"}},
+            "t": {
+                "type": "array",
+                "prefixItems": [{"type": "integer"}, {"type": "string"}],
+                "items": {"type": "boolean"},
+            },
+        },
+    },
+]
+NESTED_VALUES: list[Any] = [
+    {"v": 1},
+    {"v": 1, "next": {"v": 2, "next": {"v": "x"}}},
+    {"v": 1, "next": {"v": 2}},
+    {"k": [1, True]},
+    {"k": [1, 1]},
+    {"k": [1.0, True]},
+    [1, "a"],
+    [1, "a", True, False],
+    [1, "a", 3],
+    ["a", 1],
+    [1],
+    "phone",
+    "email",
+    1.5,
+    3,
+]
+
+
+def _hand_written_instances(schema: dict[str, Any]) -> list[Any]:
+    out: list[Any] = [None, [], "x", 5, {}]
+    for name in schema.get("properties", {}):
+        for value in VALUES + NESTED_VALUES:
+            out.append({name: value})
+            out.append({name: value, "email": "e"})
+            out.append({name: value, "phone": "p", "contactMethod": "phone"})
+    out += [{"contactMethod": "phone", "email": "e"}, {"contactMethod": "email", "phone": "p"}, {"name": "n"}]
+    return out
+
+
+@pytest.mark.parametrize(
+    "schema", HAND_WRITTEN, ids=["conformance-2020-12", "recursive-ref", "anchor-oneof", "const-not-prefix"]
+)
+def test_hand_written_2020_12_schemas_validate_exactly_as_jsonschema_does(schema: dict[str, Any]) -> None:
+    ours = compile_schema(schema)
+    reference = jsonschema.Draft202012Validator(schema)
+    for instance in _hand_written_instances(schema):
+        expected = reference.is_valid(instance)
+        try:
+            ours(instance)
+            got = True
+        except ValidationError:
+            got = False
+        assert got == expected, f"{instance!r} against {schema}"
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        ({"type": "object", "unevaluatedProperties": False}, "unevaluatedProperties"),
+        ({"type": "array", "unevaluatedItems": False}, "unevaluatedItems"),
+        ({"type": "object", "patternProperties": {"^a": {}}}, "patternProperties"),
+        ({"type": "string", "format": "email"}, "format"),
+        ({"$ref": "https://example.com/schema.json"}, "same-document"),
+        ({"$ref": "#/$defs/missing"}, "points at nothing"),
+        ({"$ref": "#nowhere"}, "no $anchor"),
+        ({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}, "2020-12"),
+        ({"type": "object", "properties": {"a": {"allOf": [{"dependentRequired": {}}]}}}, "dependentRequired"),
+    ],
+)
+def test_keywords_it_cannot_enforce_are_refused_by_name_at_compile_time(schema: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(named)):
+        compile_schema(schema)
+
+
+def test_a_referenced_definition_fills_its_defaults_and_normalizes_integers() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"size": {"type": "integer", "default": 3}},
+        "properties": {"n": {"$ref": "#/$defs/size"}},
+    }
+    assert compile_schema(schema)({"n": 4.0}) == {"n": 4} and type(compile_schema(schema)({"n": 4.0})["n"]) is int
