@@ -3,8 +3,8 @@
  * request's intended send time (coordinated omission corrected) into a log-linear histogram (~1.6 % precision).
  *
  * wrk2, k6, vegeta and oha are not packaged here, so the benchmark carries this small generator. Requests are
- * scheduled at start + i / rate whatever the server does; a request that finds no free connection waits in a queue
- * and its wait counts as latency. Bounded in time: it stops scheduling at the end and waits at most 5 s more.
+ * scheduled at start + i / rate whatever the server does and sent on the next free connection in round robin; a
+ * request that finds no free connection waits in a queue and its wait counts as latency. Bounded in time: it stops scheduling at the end and waits at most 5 s more.
  *
  * usage: openloop PORT REQUEST_FILE RATE DURATION_S CONNECTIONS WARMUP_S
  *   REQUEST_FILE holds one or more complete raw HTTP requests separated by NUL bytes; they are sent in rotation.
@@ -48,6 +48,7 @@ static uint64_t completed, errors, non_2xx, sent, dropped, warm_completed;
 static uint64_t sum_us, max_us;
 static int port;
 static int epfd;
+static int next_conn; /* where the round robin over connections resumes */
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -239,8 +240,13 @@ int main(int argc, char **argv) {
             }
             next_send += interval_ns;
         }
-        for (int i = 0; i < n_conns && q_head != q_tail; i++) {
-            conn_t *c = &conns[i];
+        /* Round robin over the connections, from the one after the last used: every connection carries about
+         * rate / CONNECTIONS, as behind a load balancer (and as in wrk's closed loop). Taking the lowest free one
+         * instead would put nearly all of a low rate on the first few connections, and a server that spreads
+         * connections over workers (SO_REUSEPORT hashes them) would then see one worker loaded and the other idle. */
+        for (int k = 0; k < n_conns && q_head != q_tail; k++) {
+            conn_t *c = &conns[next_conn];
+            next_conn = (next_conn + 1) % n_conns;
             if (c->fd < 0 || c->busy) continue;
             if (send_request(c, queue[q_head]) < 0) {
                 fail_conn(c);

@@ -41,16 +41,29 @@ def group_members(pgid: int) -> list[int]:
     return [pid for pid, fields in _stats() if fields[0] != "Z" and int(fields[2]) == pgid]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process tree rooted at `pid` (live processes only)."""
-    total = 0
+def cpu_seconds_by_process(pid: int) -> dict[int, float]:
+    """utime + stime of each live process of the tree rooted at `pid`."""
+    out: dict[int, float] = {}
     for p in descendants(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / _TICKS
+        out[p] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15 of stat)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process tree rooted at `pid` (live processes only)."""
+    return sum(cpu_seconds_by_process(pid).values())
+
+
+def busiest_share(before: dict[int, float], after: dict[int, float]) -> float | None:
+    """The busiest process's share of the CPU the tree used between two readings (0.5 = two workers split evenly);
+    None when it used none."""
+    used = [after[p] - before.get(p, 0.0) for p in after]
+    total = sum(used)
+    return max(used) / total if total > 0 else None
 
 
 def rss_bytes(pid: int) -> int:

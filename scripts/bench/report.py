@@ -91,6 +91,12 @@ def targets(results: dict[str, Any]) -> list[Target]:
         _rps(results, "fastapi-deployed", "get_customer", "whole-box"),
     )
     vs_sdk = _ratio(_rps(results, "native-1", "echo_1024", "per-core"), _rps(results, "sdk-1", "echo_1024", "per-core"))
+    # The peers (`--peers` only) from their own interleaved per-core runs, native-1 measured in the same session.
+    peers = {"throughput": (results.get("peers") or {}).get("throughput", [])}
+    native_in_peers = _rps(peers, "native-1", "echo_1024", "per-core")
+    vs_fastmcp = _ratio(native_in_peers, _rps(peers, "fastmcp-1", "echo_1024", "per-core"))
+    vs_ts_sdk = _ratio(native_in_peers, _rps(peers, "ts-sdk-1", "echo_1024", "per-core"))
+    tail = native_own_tail_p99(results["latency"], up_to_fraction=TAIL_UP_TO_FRACTION)
     mem_native, mem_fastapi = _memory(results, "native"), _memory(results, "fastapi-deployed")
     cold_native, cold_fastapi = _cold(results, "native"), _cold(results, "fastapi-deployed")
     half = native_at_fastapi_half(results)
@@ -108,9 +114,9 @@ def targets(results: dict[str, Any]) -> list[Target]:
         ),
         check(
             "HTTP ceiling",
-            "native ≥ 0.9 × nginx return 200 (pinned)",
+            "native ≥ 0.5 × nginx return 200 (pinned)",
             vs_nginx,
-            vs_nginx is not None and vs_nginx >= 0.9,
+            vs_nginx is not None and vs_nginx >= 0.5,
         ),
         check(
             "database tool, whole box",
@@ -119,7 +125,22 @@ def targets(results: dict[str, Any]) -> list[Target]:
             db_box is not None and db_box >= 7,
         ),
         check(
-            "official SDK server", "native ≥ 30 × SDK (pinned, echo 1 KB)", vs_sdk, vs_sdk is not None and vs_sdk >= 30
+            "official SDK server",
+            "native ≥ 100 × the official Python SDK (pinned, echo 1 KB)",
+            vs_sdk,
+            vs_sdk is not None and vs_sdk >= 100,
+        ),
+        check(
+            "FastMCP",
+            "native ≥ 100 × FastMCP (pinned, echo 1 KB; `--peers`)",
+            vs_fastmcp,
+            vs_fastmcp is not None and vs_fastmcp >= 100,
+        ),
+        check(
+            "TypeScript SDK",
+            "native ≥ 30 × the TypeScript SDK (pinned, echo 1 KB; `--peers`)",
+            vs_ts_sdk,
+            vs_ts_sdk is not None and vs_ts_sdk >= 30,
         ),
         check(
             "idle memory per connection",
@@ -132,12 +153,33 @@ def targets(results: dict[str, Any]) -> list[Target]:
         check("cold start vs FastAPI", "≥ 4 × faster", cold_ratio, cold_ratio is not None and cold_ratio >= 4),
         check("open-loop p99 at 50 % of FastAPI's saturation", "native p99 ≤ 2 ms", p99, p99 is not None and p99 <= 2),
         check(
+            "native tail, open loop",
+            f"native p99 ≤ {TAIL_P99_MS:g} ms at every fraction up to {TAIL_UP_TO_FRACTION:.0%} of its own saturation "
+            "(get_customer; worst p99 ms)",
+            tail,
+            tail is not None and tail <= TAIL_P99_MS,
+        ),
+        check(
             "open loop at equal arrival rates",
             "native p99 ≤ FastAPI's at every rate FastAPI was run at (worst native ÷ FastAPI p99)",
             worst,
             worst is not None and worst <= 1,
         ),
     ]
+
+
+TAIL_P99_MS = 5.0
+TAIL_UP_TO_FRACTION = 0.75
+
+
+def native_own_tail_p99(rows: list[dict[str, Any]], *, up_to_fraction: float) -> float | None:
+    """The worst p99 (ms) of native's open-loop runs at fractions of its own saturation up to `up_to_fraction`."""
+    own = [
+        r["p99_us"] / 1000
+        for r in rows
+        if r["server"] == "native" and _basis(r) == "own" and r["fraction"] <= up_to_fraction + 1e-9
+    ]
+    return max(own) if own else None
 
 
 def _basis(row: dict[str, Any]) -> str:
@@ -541,8 +583,8 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
             "## Open-loop latency (constant arrival rate, coordinated omission corrected)",
             "",
             "| server | rate from | fraction of own saturation | offered req/s | achieved req/s | p50 ms | p95 ms | "
-            "p99 ms | p99.9 ms | errors |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "p99 ms | p99.9 ms | errors | server CPU µs/request | busiest process's CPU share |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in results["latency"]:
             basis = "own saturation" if _basis(r) == "own" else f"{_basis(r)}'s saturation"
@@ -550,8 +592,16 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
                 f"| {r['server']} | {basis} | {r['fraction']:.2f} | {_fmt(r['rate'], 0)} "
                 f"| {_fmt(r['achieved_rate'], 0)} "
                 f"| {r['p50_us'] / 1000:.2f} | {r['p95_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | "
-                f"{r['p999_us'] / 1000:.2f} | {r['errors'] + r['non_2xx']} |"
+                f"{r['p999_us'] / 1000:.2f} | {r['errors'] + r['non_2xx']} | {_fmt(r.get('cpu_us_per_request'), 0)} "
+                f"| {_fmt(r.get('busiest_process_cpu_share'), 2)} |"
             )
+        lines += [
+            "",
+            "Server CPU per request counts the warm-up's requests too (the whole run ÷ requests sent). The busiest "
+            "process's share of the server's CPU shows how evenly the workers split the load (native: 2 workers, "
+            "so 0.50 is even): the generator sends on its connections in round robin, so that the kernel's "
+            "SO_REUSEPORT split of connections over workers sees the load spread as a load balancer spreads it.",
+        ]
         lines += equal_rates_table(results["latency"], title="Native and FastAPI as deployed at equal arrival rates")
         lines += ["", f"![latency vs offered load]({chart_dir}/latency_vs_load.svg)", ""]
     if results["memory"]:

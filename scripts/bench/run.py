@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scripts.bench import openloop, peers, targets, workloads
 from scripts.bench.memory import measure_idle_memory, raise_fd_limit
-from scripts.bench.proc import cpu_seconds
+from scripts.bench.proc import busiest_share, cpu_seconds, cpu_seconds_by_process
 from scripts.bench.targets import PEER_TARGETS, TARGETS, Running, running
 from scripts.bench.wrk import run_wrk
 from scripts.pgcluster import Cluster
@@ -265,6 +265,7 @@ class Bench:
         workload = "get_customer"
         with running(target, self.database_url) as server:
             for point in rates:
+                before = cpu_seconds_by_process(server.proc.pid)
                 result = openloop.run_openloop(
                     server.port,
                     self.workloads[workload].raw_requests(server.port),
@@ -275,6 +276,13 @@ class Bench:
                     cpu=None,
                     workdir=self.workdir,
                 )
+                after = cpu_seconds_by_process(server.proc.pid)
+                # Server CPU per request at this rate (against the closed loop's, where requests batch per wake-up),
+                # and how evenly the server's processes shared the work (one worker per core: 0.5 is even).
+                used = sum(after.values()) - sum(before.get(p, 0.0) for p in after)
+                sent = result["sent"]
+                result["cpu_us_per_request"] = used / sent * 1e6 if sent else None
+                result["busiest_process_cpu_share"] = busiest_share(before, after)
                 into.append({"server": target.name, "workload": workload, **point, **result})
 
     def memory(self) -> None:

@@ -53,7 +53,7 @@ def _results(native_rps: float, fastapi_rps: float) -> dict[str, Any]:
             row("native-1", "echo_1024", "per-core", native_rps),
             row("fastapi-1", "echo_1024", "per-core", fastapi_rps),
             row("nginx-1", "echo_1024", "per-core", native_rps),
-            row("sdk-1", "echo_1024", "per-core", native_rps / 40),
+            row("sdk-1", "echo_1024", "per-core", native_rps / 120),
             row("native", "get_customer", "whole-box", 7000),
             row("fastapi-deployed", "get_customer", "whole-box", 1000),
         ],
@@ -85,11 +85,44 @@ def test_targets_are_computed_from_the_results_and_can_fail() -> None:
     assert met["open-loop p99 at 50 % of FastAPI's saturation"].value == pytest.approx(1.5)
 
 
-def _openloop_row(server: str, rate: float, p99_ms: float, basis: str = "own") -> dict[str, Any]:
+def test_peer_targets_come_from_the_peers_runs_and_are_unknown_without_them() -> None:
+    without = {t.name: t for t in report.targets(_results(12000, 1000))}
+    assert without["FastMCP"].passed is None and without["TypeScript SDK"].passed is None
+
+    def row(server: str, rps: float) -> dict[str, Any]:
+        return {"server": server, "workload": "echo_1024", "scope": "per-core", "median_rps": rps}
+
+    peers = {"throughput": [row("native-1", 9000), row("fastmcp-1", 100), row("ts-sdk-1", 400)]}
+    got = {t.name: t for t in report.targets(_results(12000, 1000) | {"peers": peers})}
+    assert got["FastMCP"].value == pytest.approx(90.0) and got["FastMCP"].passed is False
+    assert got["TypeScript SDK"].value == pytest.approx(22.5) and got["TypeScript SDK"].passed is False
+    peers["throughput"][1:] = [row("fastmcp-1", 80), row("ts-sdk-1", 250)]
+    got = {t.name: t for t in report.targets(_results(12000, 1000) | {"peers": peers})}
+    assert got["FastMCP"].passed and got["TypeScript SDK"].passed
+
+
+def test_tail_target_takes_the_worst_p99_up_to_three_quarters_of_natives_own_saturation() -> None:
+    rows = [
+        _openloop_row("native", 1000.0, 1.0, fraction=0.25),
+        _openloop_row("native", 3000.0, 4.0, fraction=0.75),
+        _openloop_row("native", 3600.0, 80.0, fraction=0.9),  # above 75 %: not held to the target
+        _openloop_row("native", 500.0, 9.0, fraction=0.1, basis="fastapi-deployed"),  # another server's rates
+        _openloop_row("fastapi-deployed", 500.0, 7.0, fraction=0.5),
+    ]
+    met = {t.name: t for t in report.targets(_results(12000, 1000) | {"latency": rows})}
+    assert met["native tail, open loop"].value == pytest.approx(4.0) and met["native tail, open loop"].passed
+    rows[1] = _openloop_row("native", 3000.0, 6.0, fraction=0.75)
+    missed = {t.name: t for t in report.targets(_results(12000, 1000) | {"latency": rows})}
+    assert missed["native tail, open loop"].passed is False
+
+
+def _openloop_row(
+    server: str, rate: float, p99_ms: float, basis: str = "own", *, fraction: float = 0.5
+) -> dict[str, Any]:
     return {
         "server": server,
         "rate": rate,
-        "fraction": 0.5,
+        "fraction": fraction,
         "basis": basis,
         "p50_us": 300,
         "p99_us": p99_ms * 1000,
@@ -220,3 +253,49 @@ def test_quick_benchmark_runs_and_its_results_validate_against_the_schema(tmp_pa
         mix["queries"]
     )
     assert "peers" not in results  # opt-in only
+
+
+def test_openloop_generator_spreads_a_low_rate_over_all_its_connections(tmp_path: Path) -> None:
+    """Round robin: at a rate one connection could carry alone, every connection still carries its share (a
+    generator that takes the lowest free connection would send nearly all on the first, and a server that splits
+    connections over workers would see one worker loaded and the others idle)."""
+    import socket
+    import threading
+
+    counts: list[int] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve(conn: socket.socket, slot: int) -> None:
+        with conn:
+            buffered = b""
+            while chunk := conn.recv(65536):
+                buffered += chunk
+                while b"\r\n\r\n" in buffered:
+                    head, _, buffered = buffered.partition(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    while len(buffered) < length:
+                        buffered += conn.recv(65536)
+                    buffered = buffered[length:]
+                    counts[slot] += 1
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    def accept() -> None:
+        for slot in range(8):
+            conn, _ = listener.accept()
+            counts.append(0)
+            threading.Thread(target=serve, args=(conn, slot), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    request = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    try:
+        result = run_openloop(
+            port, request, rate=400, duration_s=1.0, connections=8, warmup_s=0.25, cpu=None, workdir=tmp_path
+        )
+    finally:
+        listener.close()
+    assert result["sent"] == 400 and result["errors"] == 0
+    assert len(counts) == 8 and sum(counts) == 400
+    assert min(counts) >= 400 / 8 / 2, counts  # each connection at least half its even share
