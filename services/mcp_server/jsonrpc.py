@@ -7,7 +7,7 @@ servers).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -97,12 +97,15 @@ def decode(body: bytes) -> Message:
         if type(obj) is list:
             return Invalid(INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per POST")
         return Invalid(INVALID_REQUEST, "Invalid Request: a JSON-RPC message must be a JSON object")
-    return classify(obj)
+    try:
+        return classify(obj)
+    except _WideNumber:  # an id orjson read as a float: an integer beyond 64 bits, or a real float
+        return _classify_exactly(body)
 
 
 def classify(obj: dict[str, Any]) -> Message:
     raw_id = obj.get("id", _ABSENT)
-    id_ok = raw_id is _ABSENT or (type(raw_id) is str) or (type(raw_id) is int)
+    id_ok = raw_id is _ABSENT or (type(raw_id) is str) or (type(raw_id) is int) or _not_wide(raw_id)
     echo_id = raw_id if id_ok and raw_id is not _ABSENT else None
     if obj.get("jsonrpc") != "2.0":
         return Invalid(INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"', echo_id)
@@ -126,6 +129,41 @@ def classify(obj: dict[str, Any]) -> Message:
 
 
 _ABSENT: Any = object()
+
+
+class _WideNumber(Exception):
+    """A float id from orjson, which reads an integer beyond 64 bits as a float: the body is read again exactly."""
+
+
+def _not_wide(raw_id: Any) -> bool:
+    """Asked only of an id that is neither absent, a string nor an int (never on the common path): True for the
+    exact text `_classify_exactly` puts in place of a long integer."""
+    if type(raw_id) is float:
+        raise _WideNumber
+    return type(raw_id) is orjson.Fragment
+
+
+def _classify_exactly(body: bytes) -> Message:
+    """A message whose id orjson read as a float, read again with the standard library, whose integers are exact.
+
+    JSON-RPC allows any number as an id; an integer id is echoed exactly as it came, however long (carried as its
+    JSON text, which orjson writes verbatim, so every encoder of a response handles it). A real float id stays an
+    invalid request, as before. orjson has already accepted the body, so only its numbers can read differently."""
+    import json  # here: only such a request needs it
+
+    try:
+        obj = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer')
+    raw_id = obj.get("id") if type(obj) is dict else None
+    if type(raw_id) is not int:
+        return Invalid(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer')
+    obj["id"] = cast(int, orjson.Fragment(str(raw_id).encode()))  # the exact digits; typed as the int it stands for
+    return classify(obj)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity: not JSON (orjson refused them already)
 
 
 def encode_result(id_: Id, result: Any) -> bytes:

@@ -23,8 +23,10 @@ from services.protocol import (
     STATELESS_ERROR_STATUS,
     STATELESS_VERSION,
     Era,
+    ParamHeader,
     Rejection,
     accepts_json,
+    check_call_param_headers,
     check_stateless_decoded,
     decode_header_value,
     era_of,
@@ -81,6 +83,7 @@ class McpEndpoint:
         metrics_allow_remote: bool = False,
         guard: Callable[[HttpRequest], Response | None] | None = None,
         guard_routes: Mapping[bytes, Response] | None = None,
+        param_headers: Mapping[str, tuple[ParamHeader, ...]] | None = None,
     ) -> None:
         self._methods = methods
         self._mcp_path = mcp_path.encode()
@@ -100,6 +103,11 @@ class McpEndpoint:
         self._accept_verdicts: Verdicts[bytes, bool] = Verdicts(_accepts_json)
         self._eras: Verdicts[bytes, Era | None] = Verdicts(_era)  # None: a revision this server does not serve
         self._header_texts: Verdicts[bytes | None, str | None] = Verdicts(_header_text)  # Mcp-Method, Mcp-Name
+        # The tools that mirror parameters into Mcp-Param-* headers (x-mcp-header; usually none): only with some does
+        # the 2026-07-28 path check them, so without any it is exactly as it was.
+        self._param_headers = param_headers or {}
+        if self._param_headers:
+            self._stateless = self._stateless_with_param_headers  # type: ignore[method-assign]
 
     def __call__(self, request: HttpRequest) -> Reply[Response]:
         path = request.path
@@ -180,6 +188,21 @@ class McpEndpoint:
             return _rejected(rejection, request.id)
         return then(self._methods.handle_stateless(request), _stateless_ok, None)
 
+    def _stateless_with_param_headers(self, message: jsonrpc.Message, headers: dict[bytes, bytes]) -> Reply[Response]:
+        """`_stateless`, for a server with tools that declare `x-mcp-header` parameters: a call of one of them must
+        also repeat those arguments in its `Mcp-Param-*` headers (checked after the standard headers)."""
+        if type(message) is jsonrpc.Request and message.method == "tools/call":
+            rejection = check_stateless_decoded(
+                message.method,
+                message.params,
+                version_header=STATELESS_VERSION,
+                method_header=self._header_texts[headers.get(b"mcp-method")],
+                name_header=self._header_texts[headers.get(b"mcp-name")],
+            ) or check_call_param_headers(self._param_headers, message.params, _header_reader(headers))
+            if rejection is not None:
+                return _rejected(rejection, message.id)
+        return McpEndpoint._stateless(self, message, headers)
+
 
 def _ok(body: bytes, headers: bytes) -> Response:
     return 200, headers, body
@@ -188,6 +211,14 @@ def _ok(body: bytes, headers: bytes) -> Response:
 def _stateless_ok(answer: StatelessAnswer, _: None) -> Response:
     code, body = answer
     return (STATELESS_ERROR_STATUS.get(code, 200) if code else 200), _JSON, body
+
+
+def _header_reader(headers: dict[bytes, bytes]) -> Callable[[str], str | None]:
+    def read(name: str) -> str | None:
+        value = headers.get(name.encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
+
+    return read
 
 
 def _header_text(value: bytes | None) -> str | None:

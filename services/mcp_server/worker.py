@@ -23,6 +23,7 @@ from services.mcp_server.methods import McpMethods, ServerInfo
 from services.mcp_server.metrics import Metrics, SnapshotShare, exposition, merge
 from services.mcp_server.transport import INTERNAL_ERROR, OVERLOADED, McpEndpoint
 from services.mcp_server.wire import HttpRequest, Response, WireServer
+from services.protocol import param_headers_by_tool
 from services.tools.context import NO_DATABASE
 from services.tools.registry import ToolRegistry
 from services.tools.reply import Reply
@@ -87,6 +88,7 @@ class Worker:
             metrics_allow_remote=config.metrics_allow_remote,
             guard=guard,
             guard_routes=guard.routes if guard is not None else None,
+            param_headers=param_headers_by_tool((tool.name, tool.input_schema) for tool in registry),
         )
         self.wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
         self._connecting: asyncio.Task[None] | None = None
