@@ -25,7 +25,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -74,21 +74,34 @@ class TaskError(Exception):
         self.data = data
 
 
-def supports_tasks(support: TaskSupport) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def supports_tasks(
+    support: TaskSupport, *, input_first: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a tool function's task support, below its `@registry.tool()`: "optional" (a task when the client
     declares the extension, else an ordinary call) or "required" (a client without the extension is refused with
-    MISSING_CLIENT_CAPABILITY). Undeclared tools are "forbidden": always ordinary calls."""
+    MISSING_CLIENT_CAPABILITY). Undeclared tools are "forbidden": always ordinary calls.
+
+    `input_first`: the tool's first questions belong to the request, not to the task: they are asked as
+    multi-round-trip requests (an InputRequiredResult, services/round_trips.py), and the task is created once they
+    are answered (`TaskService.start_after_input`). Without it, every question of a task is one of its inputRequests.
+    """
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(fn, _TASK_SUPPORT_ATTRIBUTE, support)
+        setattr(fn, _TASK_SUPPORT_ATTRIBUTE, (support, input_first))
         return fn
 
     return mark
 
 
 def task_support(fn: Callable[..., Any]) -> TaskSupport:
-    support: TaskSupport = getattr(fn, _TASK_SUPPORT_ATTRIBUTE, "forbidden")
+    support: TaskSupport = getattr(fn, _TASK_SUPPORT_ATTRIBUTE, ("forbidden", False))[0]
     return support
+
+
+def input_first(fn: Callable[..., Any]) -> bool:
+    """Whether the tool's first questions are the request's (`supports_tasks(..., input_first=True)`)."""
+    first: bool = getattr(fn, _TASK_SUPPORT_ATTRIBUTE, ("forbidden", False))[1]
+    return first
 
 
 def serves_tasks(functions: Iterable[Callable[..., Any]]) -> bool:
@@ -439,7 +452,7 @@ class PostgresTaskStore:
         return set(task_ids) - {row["task_id"] for row in rows}
 
 
-Execution = Callable[[Peer], Awaitable[dict[str, Any]]]
+Execution = Callable[[Peer], Coroutine[Any, Any, dict[str, Any]]]
 """How a server runs the task's tool: given the task's peer, the `CallToolResult` as a dict (tool errors included,
 as `isError` results). A `RequestRefused` it lets through (the tools' PEER_SIGNALS) fails the task with the JSON-RPC
 error a refusal is answered with."""
@@ -493,35 +506,71 @@ class TaskService:
             )
         return False
 
-    async def start(self, execution: Execution, capabilities: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a task, start `execution` in it, and answer the `CreateTaskResult` once the record is stored (so a
-        tasks/get right after it finds the task, on any worker sharing the store)."""
-        limits = self.limits
-        if len(self._running) >= limits.max_running:
+    def _admit(self) -> None:
+        if len(self._running) >= self.limits.max_running:
             raise TaskError(
                 SERVER_OVERLOADED,
-                f"This server is running its limit of {limits.max_running} tasks; retry once some have finished.",
+                f"This server is running its limit of {self.limits.max_running} tasks; retry once some have finished.",
             )
-        task_id = secrets.token_urlsafe(24)
-        record = await self.store.create(task_id, limits.ttl_ms, limits.max_stored)
+
+    async def _create(self) -> dict[str, Any]:
+        """A stored working task's `CreateTaskResult` (so a tasks/get right after it finds the task, on any worker
+        sharing the store)."""
+        limits = self.limits
+        record = await self.store.create(secrets.token_urlsafe(24), limits.ttl_ms, limits.max_stored)
         if record is None:
             raise TaskError(
                 SERVER_OVERLOADED,
                 f"This server keeps at most {limits.max_stored} tasks; retry once older ones have expired.",
             )
-        peer = TaskPeer(self, task_id, capabilities)
-        runner = asyncio.get_running_loop().create_task(self._run(task_id, execution, peer), name=f"task {task_id}")
+        return {"resultType": "task", **record.task(limits.poll_interval_ms)}
+
+    def _launch(self, task_id: str, work: Awaitable[dict[str, Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        runner = loop.create_task(self._run(task_id, work), name=f"task {task_id}")
         self._running[task_id] = runner
         runner.add_done_callback(lambda _: self._running.pop(task_id, None))
         if self.store.shared and self._watcher is None:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch_cancellations())
-        return {"resultType": "task", **record.task(limits.poll_interval_ms)}
+            self._watcher = loop.create_task(self._watch_cancellations())
 
-    async def _run(self, task_id: str, execution: Execution, peer: TaskPeer) -> None:
+    async def start(self, execution: Execution, capabilities: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a task, start `execution` in it, and answer the `CreateTaskResult` once the record is stored."""
+        self._admit()
+        created = await self._create()
+        task_id = created["taskId"]
+        self._launch(task_id, execution(TaskPeer(self, task_id, capabilities)))
+        return created
+
+    async def start_after_input(
+        self, execution: Execution, asks: Peer, capabilities: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Run a tool whose first questions belong to the request (`input_first`): they go to `asks` (the request's
+        multi-round-trip peer), and once one has its answers the task is created and answered with while the tool
+        runs on in it. Until then the tool is the request's: what it raises (InputRequired for questions still open,
+        RequestRefused) comes out of here for the server to answer. A tool that ends without asking answers with a
+        task too, already completed."""
+        self._admit()
+        loop = asyncio.get_running_loop()
+        peer = EscalatingPeer(self, asks, capabilities, loop.create_future())
+        work = loop.create_task(execution(peer))
+        try:
+            await asyncio.wait((peer.announced, work), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the request went away before the task existed: so does the work
+            work.cancel()
+            raise
+        if peer.announced.done():
+            created = peer.announced.result()  # a TaskError if it could not be stored
+        else:
+            work.result()  # raises what the tool raised before its task existed
+            created = await self._create()
+        self._launch(created["taskId"], work)
+        return created
+
+    async def _run(self, task_id: str, work: Awaitable[dict[str, Any]]) -> None:
         store, limits = self.store, self.limits
         try:
             async with asyncio.timeout(limits.ttl_ms / 1000):
-                result = await execution(peer)
+                result = await work
         except asyncio.CancelledError:
             if task_id in self._cancelling:  # tasks/cancel: the store says cancelled already
                 self._cancelling.discard(task_id)
@@ -706,3 +755,46 @@ class TaskPeer:
     @property
     def round_state(self) -> str | None:
         return None
+
+
+class EscalatingPeer:
+    """The peer of an `input_first` tool: its questions go to the request's multi-round-trip peer until one has its
+    answers; then the task is created (`announced` gets its CreateTaskResult) and later questions are the task's."""
+
+    def __init__(
+        self,
+        service: TaskService,
+        asks: Peer,
+        capabilities: Mapping[str, Any],
+        announced: asyncio.Future[dict[str, Any]],
+    ) -> None:
+        self._service = service
+        self._asks = asks
+        self._capabilities = capabilities
+        self._task: TaskPeer | None = None
+        self.announced = announced
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if self._task is None:
+            await self._asks.progress(progress, total, message)
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
+        if self._task is None:
+            await self._asks.log(level, data, logger)
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
+        if self._task is not None:
+            return await self._task.ask(requests, state)
+        answers = await self._asks.ask(requests, state)  # InputRequired while the request still lacks answers
+        try:
+            created = await self._service._create()
+        except TaskError as ex:
+            self.announced.set_exception(ex)
+            raise asyncio.CancelledError from None  # the request is answered with the error; the work stops
+        self._task = TaskPeer(self._service, created["taskId"], self._capabilities)
+        self.announced.set_result(created)
+        return answers
+
+    @property
+    def round_state(self) -> str | None:
+        return self._asks.round_state if self._task is None else None

@@ -14,16 +14,19 @@ from typing import Any
 
 from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import INVALID_PARAMS, RpcError
+from services.request_state import RequestStateSigner
+from services.round_trips import RoundTrip, RoundTripRefused, refusal
 from services.tasks import (
     CAPABILITIES,
     TASK_METHODS,
     TaskError,
     TaskService,
     client_capabilities,
+    input_first,
     serves_tasks,
     task_support,
 )
-from services.tools.context import Database, Peer, ToolContext
+from services.tools.context import Database, InputRequired, Peer, RequestRefused, ToolContext
 from services.tools.registry import Tool, ToolRegistry
 from services.tools.reply import Reply, pending
 
@@ -32,16 +35,19 @@ Route = Callable[[jsonrpc.Request], Reply[Answer]]
 
 
 class TaskMethods:
-    def __init__(self, registry: ToolRegistry, db: Database, service: TaskService | None = None) -> None:
+    def __init__(
+        self, registry: ToolRegistry, db: Database, signer: RequestStateSigner, service: TaskService | None = None
+    ) -> None:
         self._tools = {tool.name: tool for tool in registry if task_support(tool.fn) != "forbidden"}
         self._db = db
+        self._signer = signer  # the requestState of an `input_first` tool's questions (services/round_trips.py)
         self.service = service or TaskService.for_database(db)
         self.capabilities: dict[str, Any] = CAPABILITIES
 
     @classmethod
-    def for_registry(cls, registry: ToolRegistry, db: Database) -> TaskMethods | None:
+    def for_registry(cls, registry: ToolRegistry, db: Database, signer: RequestStateSigner) -> TaskMethods | None:
         """The extension's routes when some tool supports tasks, else None (nothing advertised, nothing routed)."""
-        return cls(registry, db) if serves_tasks(tool.fn for tool in registry) else None
+        return cls(registry, db, signer) if serves_tasks(tool.fn for tool in registry) else None
 
     def routes(self, tools_call: Route) -> dict[str, Route]:
         """tasks/* and a tools/call that hands every call of a tool without task support to `tools_call`."""
@@ -61,6 +67,14 @@ class TaskMethods:
             arguments = params.get("arguments")
             if arguments is not None and type(arguments) is not dict:
                 raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
+            if input_first(tool.fn):
+                try:
+                    trip = RoundTrip(
+                        self._signer, method="tools/call", target=tool.name, arguments=arguments, params=params
+                    )
+                except RoundTripRefused as ex:
+                    raise RpcError(*ex.rejection) from None
+                return self._create(request, tool, arguments, trip)
             return self._create(request, tool, arguments)
 
         routes: dict[str, Route] = {"tools/call": on_tools_call}
@@ -68,7 +82,9 @@ class TaskMethods:
             routes[method] = self._method_route(method)
         return routes
 
-    async def _create(self, request: jsonrpc.Request, tool: Tool, arguments: dict[str, Any] | None) -> Answer:
+    async def _create(
+        self, request: jsonrpc.Request, tool: Tool, arguments: dict[str, Any] | None, trip: RoundTrip | None = None
+    ) -> Answer:
         capabilities = client_capabilities(request.params)
         db, id_ = self._db, request.id
 
@@ -78,9 +94,18 @@ class TaskMethods:
             return result.to_mcp()
 
         try:
-            created = await self.service.start(execution, capabilities)
+            if trip is None:
+                created = await self.service.start(execution, capabilities)
+            else:
+                created = await self.service.start_after_input(execution, trip.peer, capabilities)
         except TaskError as ex:
             return jsonrpc.encode_error(id_, ex.code, ex.message, ex.data), tool.name, "rpc_error"
+        except InputRequired as signal:  # the request's own questions, before any task (trip is set)
+            assert trip is not None
+            return jsonrpc.encode_result(id_, trip.input_required(signal)), tool.name, "ok"
+        except RequestRefused as signal:
+            refused = refusal(signal)
+            return jsonrpc.encode_error(id_, refused.code, refused.message, refused.data), tool.name, "rpc_error"
         return jsonrpc.encode_result(id_, created), tool.name, "ok"
 
     def _method_route(self, method: str) -> Route:

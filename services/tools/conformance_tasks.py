@@ -104,3 +104,22 @@ async def multi_input(ctx: ToolContext) -> str:
     )
     name = answers["name"].get("content", {}).get("name") if isinstance(answers["name"], dict) else None
     return f"name={name!s}, confirmed={_confirmed(answers['confirm'])}"
+
+
+@conformance_tasks.tool(timeout_s=TASK_TOOL_TIMEOUT_S)
+@supports_tasks("required", input_first=True)
+async def test_tool_with_task(ctx: ToolContext) -> str:
+    """Asks the user's name as part of the request (multi-round-trip), then greets them from a task (conformance
+    scenario tasks-mrtr-composition)."""
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    answers = await ctx.peer.ask(
+        {
+            "user_name": InputRequest(
+                "elicitation/create", {"mode": "form", "message": "What is your name?", "requestedSchema": schema}
+            )
+        }
+    )
+    answer = answers["user_name"]
+    name = answer.get("content", {}).get("name") if isinstance(answer, dict) else None
+    await asyncio.sleep(0.2)  # the part that runs in the task
+    return f"Hello, {name or 'stranger'}! (the name was gathered before the task was created)"
