@@ -45,8 +45,10 @@ SLOTS = ("blue", "green")
 
 # --- the release artifact's layout ---
 # 2: the bootstrap takes --metrics-log-group and starts the metrics bridge. 3: it takes --migrator-secret-id and
-# --app-secret-id (the database roles) and rotates the server log.
-RELEASE_FORMAT = 3
+# --app-secret-id (the database roles) and rotates the server log. 4: --secret-id (the master's) is optional (a custom
+# resource creates the roles, infra/components/db_roles_resource.py), --db-ca-bundle (sslmode=verify-full),
+# --request-state-secret-id (MCP_REQUEST_STATE_KEYS) and --stateful (MCP_STATEFUL=1); MCP_SLOT is always set.
+RELEASE_FORMAT = 4
 MANIFEST_NAME = "release.json"
 WHEELHOUSE_NAME = "wheels"
 BOOTSTRAP_NAME = "bootstrap.py"
@@ -99,11 +101,21 @@ class Settings:
     # The unpacked release artifact (manifest, wheelhouse, requirements).
     release_dir: Path
     prefix: Path
-    # The RDS master user's secret. With the two role secrets below, the master only creates the roles; without
-    # them (a fleet wired before the roles existed) everything runs as the master, as before.
-    secret_id: str
+    # The RDS master user's secret, read only by fleets wired before format 4: with the two role secrets below, the
+    # master creates the roles at boot; without them everything runs as the master. From format 4 on the CDK app
+    # passes no master secret: the roles exist before any instance boots (a custom resource creates them), the
+    # migrator migrates and the servers connect as the app role.
+    secret_id: str | None = None
     migrator_secret_id: str | None = None
     app_secret_id: str | None = None
+    # The CA bundle the database's certificate must chain to: every DATABASE_URL then carries sslmode=verify-full
+    # and sslrootcert=<this path>. None: the driver's default (TLS if offered, nothing verified), for local boots.
+    db_ca_bundle: str | None = None
+    # A Secrets Manager secret whose JSON field `keys` is MCP_REQUEST_STATE_KEYS (comma-separated base64url keys,
+    # the first signs, all verify): one per stage, shared by both slots, so a retried request may land anywhere.
+    request_state_secret_id: str | None = None
+    # MCP_STATEFUL=1: the servers' optional stateful mode (sessions, Mcp-Session-Id prefixed with MCP_SLOT).
+    stateful: bool = False
     region: str
     log_group: str
     # The log group of the MCP metrics' EMF documents (the metrics bridge names it in every document).
@@ -220,8 +232,10 @@ def secret_login(secret_string: str) -> tuple[str, str]:
         raise BootstrapError(f"database secret is not the expected JSON ({type(ex).__name__})") from ex
 
 
-def database_url(secret_string: str, *, host_override: str | None = None) -> str:
-    """`postgresql://user:password@host:port/dbname` from the RDS secret (JSON with host/port/username/...)."""
+def database_url(secret_string: str, *, host_override: str | None = None, ca_bundle: str | None = None) -> str:
+    """`postgresql://user:password@host:port/dbname` from the RDS secret (JSON with host/port/username/...); with
+    `ca_bundle`, `?sslmode=verify-full&sslrootcert=<ca_bundle>` (asyncpg reads both from the DSN): TLS required, the
+    server's certificate must chain to the bundle and name the host connected to."""
     try:
         secret = json.loads(secret_string)
         user, password = str(secret["username"]), str(secret["password"])
@@ -229,19 +243,41 @@ def database_url(secret_string: str, *, host_override: str | None = None) -> str
     except (ValueError, KeyError, TypeError) as ex:
         raise BootstrapError(f"database secret is not the expected JSON ({type(ex).__name__}: {ex})") from ex
     credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    tls = [] if ca_bundle is None else ["sslmode=verify-full", f"sslrootcert={quote(ca_bundle, safe='/')}"]
     if host.startswith("/"):  # a Unix socket directory (local PostgreSQL)
-        return f"postgresql://{credentials}@/{quote(dbname, safe='')}?host={quote(host, safe='')}&port={port}"
-    return f"postgresql://{credentials}@{host}:{port}/{quote(dbname, safe='')}"
+        query = "&".join([f"host={quote(host, safe='')}", f"port={port}", *tls])
+        return f"postgresql://{credentials}@/{quote(dbname, safe='')}?{query}"
+    return f"postgresql://{credentials}@{host}:{port}/{quote(dbname, safe='')}" + (f"?{'&'.join(tls)}" if tls else "")
 
 
-def render_env_file(settings: Settings, url: str) -> str:
+REQUEST_STATE_SECRET_KEY = "keys"  # noqa: S105 (a JSON key, not a secret)
+
+
+def request_state_keys(secret_string: str) -> str:
+    """MCP_REQUEST_STATE_KEYS from the stage's request-state secret (JSON, the keys under `keys`)."""
+    try:
+        keys = json.loads(secret_string)[REQUEST_STATE_SECRET_KEY]
+    except (ValueError, KeyError, TypeError) as ex:
+        raise BootstrapError(f"request-state secret is not the expected JSON ({type(ex).__name__})") from ex
+    if not isinstance(keys, str) or not keys.strip():
+        raise BootstrapError("request-state secret holds no keys")
+    return keys.strip()
+
+
+def render_env_file(settings: Settings, url: str, *, request_state_keys: str | None = None) -> str:
     values = {
         "DATABASE_URL": url,
         "MCPSTACK_STAGE": settings.stage,
         "MCPSTACK_COLOR": settings.color,
         "MCPSTACK_SERVER": settings.server,
         "MCPSTACK_RELEASE": settings.release,
+        # The release slot, read by the servers' stateful mode (session ids start with `<slot>-`).
+        "MCP_SLOT": settings.color,
     }
+    if request_state_keys is not None:
+        values["MCP_REQUEST_STATE_KEYS"] = request_state_keys
+    if settings.stateful:
+        values["MCP_STATEFUL"] = "1"
     return "".join(f'{key}="{_systemd_escape(value)}"\n' for key, value in values.items())
 
 
@@ -411,22 +447,32 @@ def run_bootstrap(
     for argv in install_commands(settings):
         runner.run(argv)
 
-    log("reading the database secret")
-    url = database_url(secrets.read_secret(settings.secret_id), host_override=settings.db_host)
+    log("reading the database secrets")
+    tls = {"host_override": settings.db_host, "ca_bundle": settings.db_ca_bundle}
+    master_url = None if settings.secret_id is None else database_url(secrets.read_secret(settings.secret_id), **tls)
     if settings.migrator_secret_id and settings.app_secret_id:
         url = _migrate_with_roles(
             settings,
             migrator_secret=secrets.read_secret(settings.migrator_secret_id),
             app_secret=secrets.read_secret(settings.app_secret_id),
             runner=runner,
-            master_url=url,
+            master_url=master_url,
             log=log,
         )
-    else:
+    elif master_url is not None:
         log("applying database migrations (as the master user: this fleet names no role secrets)")
-        runner.run([str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": url})
+        runner.run(
+            [str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": master_url}
+        )
+        url = master_url
+    else:
+        raise BootstrapError("no database secret: pass --migrator-secret-id and --app-secret-id (or --secret-id)")
+    keys = None
+    if settings.request_state_secret_id is not None:
+        log("reading the request-state keys")
+        keys = request_state_keys(secrets.read_secret(settings.request_state_secret_id))
     # The server's DATABASE_URL: the app role's when the roles exist.
-    _write(settings.env_file, render_env_file(settings, url), mode=0o600)
+    _write(settings.env_file, render_env_file(settings, url, request_state_keys=keys), mode=0o600)
 
     log(f"starting {settings.unit_name}")
     settings.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -457,13 +503,15 @@ def _migrate_with_roles(
     migrator_secret: str,
     app_secret: str,
     runner: CommandRunner,
-    master_url: str,
+    master_url: str | None,
     log: Callable[[str], None],
 ) -> str:
-    """The master creates the roles (infra/bootstrap/db_roles.py), the migrator migrates and grants the app role its
-    rows; returns the app role's URL. Credentials travel in the environment, never on a command line."""
-    migrator_url = database_url(migrator_secret, host_override=settings.db_host)
-    app_url = database_url(app_secret, host_override=settings.db_host)
+    """The master creates the roles (infra/bootstrap/db_roles.py) when this fleet was given its secret (before
+    format 4; since then a custom resource has created them before any instance boots), the migrator migrates and
+    grants the app role its rows; returns the app role's URL. Credentials travel in the environment, never on a
+    command line."""
+    migrator_url = database_url(migrator_secret, host_override=settings.db_host, ca_bundle=settings.db_ca_bundle)
+    app_url = database_url(app_secret, host_override=settings.db_host, ca_bundle=settings.db_ca_bundle)
     python = str(settings.venv / "bin" / "python")
     (migrator_user, migrator_password), (app_user, app_password) = (
         secret_login(migrator_secret),
@@ -475,10 +523,12 @@ def _migrate_with_roles(
         "MCPSTACK_APP_USER": app_user,
         "MCPSTACK_APP_PASSWORD": app_password,
     }
-    log("creating the database roles (as the master user)")
-    runner.run(
-        [python, "-m", DB_ROLES_MODULE, "create-roles"], env={**os.environ, **roles, "MCPSTACK_MASTER_URL": master_url}
-    )
+    if master_url is not None:
+        log("creating the database roles (as the master user)")
+        runner.run(
+            [python, "-m", DB_ROLES_MODULE, "create-roles"],
+            env={**os.environ, **roles, "MCPSTACK_MASTER_URL": master_url},
+        )
     log("applying database migrations (as the migrator)")
     runner.run(
         [str(settings.venv / "bin" / "mcpstack"), "db", "migrate"], env={**os.environ, "DATABASE_URL": migrator_url}
@@ -519,7 +569,7 @@ class AwsCliSecretsReader:
         except OSError as ex:
             raise BootstrapError(f"could not run the AWS CLI: {ex.strerror}") from ex
         if result.returncode != 0:
-            raise BootstrapError(f"could not read the database secret (aws exit code {result.returncode})")
+            raise BootstrapError(f"could not read the secret {secret_id} (aws exit code {result.returncode})")
         return result.stdout.decode().strip()
 
 
@@ -547,9 +597,12 @@ def parse_args(argv: Sequence[str]) -> Settings:
     parser.add_argument("--release", required=True)
     parser.add_argument("--release-dir", required=True, type=Path)
     parser.add_argument("--prefix", required=True, type=Path)
-    parser.add_argument("--secret-id", required=True)
+    parser.add_argument("--secret-id")
     parser.add_argument("--migrator-secret-id")
     parser.add_argument("--app-secret-id")
+    parser.add_argument("--db-ca-bundle")
+    parser.add_argument("--request-state-secret-id")
+    parser.add_argument("--stateful", action="store_true")
     parser.add_argument("--region", required=True)
     parser.add_argument("--log-group", required=True)
     parser.add_argument("--metrics-log-group", required=True)
@@ -569,6 +622,9 @@ def parse_args(argv: Sequence[str]) -> Settings:
         secret_id=args.secret_id,
         migrator_secret_id=args.migrator_secret_id,
         app_secret_id=args.app_secret_id,
+        db_ca_bundle=args.db_ca_bundle,
+        request_state_secret_id=args.request_state_secret_id,
+        stateful=args.stateful,
         region=args.region,
         log_group=args.log_group,
         metrics_log_group=args.metrics_log_group,

@@ -35,6 +35,7 @@ from infra.components.database import DatabaseSecrets
 from infra.components.nag import WILDCARD_RESOURCE_REASONS, acknowledge, skip_checkov
 from infra.components.retention import log_retention
 from infra.config import AuthConfig, FleetConfig
+from infra.rds_ca import INSTANCE_BUNDLE_PATH, SYSTEM_TRUST_STORE, bundle_path
 
 INSTALL_PREFIX = "/opt/mcpstack"
 APP_DIR = f"{INSTALL_PREFIX}/release"
@@ -93,6 +94,7 @@ class Fleet(Construct):
         database_secrets: DatabaseSecrets,
         auth: AuthConfig | None = None,
         drain_s: int = 30,
+        database_proxy: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -108,6 +110,10 @@ class Fleet(Construct):
         self.security_group = self._security_group(vpc, color)
         # The slot's release artifact, content-addressed: only a different release gives this slot a new asset.
         self.release_asset = s3_assets.Asset(self, "Release", path=str(release_dir))
+        # The RDS CA bundle (pinned, infra/rds_ca.py) the servers verify the database's certificate against; RDS
+        # Proxy's certificate comes from Amazon Trust Services instead, which the OS trust store holds.
+        self.rds_ca_asset = s3_assets.Asset(self, "RdsCaBundle", path=str(bundle_path()))
+        self.database_ca = SYSTEM_TRUST_STORE if database_proxy else INSTANCE_BUNDLE_PATH
         self.role = self._instance_role(stage, color, database_secrets)
         init = self._boot_sequence(
             stage=stage,
@@ -184,11 +190,14 @@ class Fleet(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 resources=log_groups,
             ),
-            # The slot's release artifact and nothing else of the CDK asset bucket.
+            # The slot's release artifact and the RDS CA bundle, nothing else of the CDK asset bucket.
             iam.PolicyStatement(
                 sid="ReleaseArtifact",
                 actions=["s3:GetObject"],
-                resources=[self.release_asset.bucket.arn_for_objects(self.release_asset.s3_object_key)],
+                resources=[
+                    asset.bucket.arn_for_objects(asset.s3_object_key)
+                    for asset in (self.release_asset, self.rds_ca_asset)
+                ],
             ),
             # cfn-init reads this stack's metadata; cfn-signal reports the boot.
             iam.PolicyStatement(
@@ -241,6 +250,7 @@ class Fleet(Construct):
             f"--migrator-secret-id={database_secrets.migrator.secret_arn}",
             f"--app-secret-id={database_secrets.app.secret_arn}",
             f"--db-host={database_host}",
+            f"--db-ca-bundle={self.database_ca}",
             f"--log-group={self.log_group.log_group_name}",
             f"--metrics-log-group={self.metrics_log_group.log_group_name}",
             f"--drain-s={drain_s}",
@@ -258,6 +268,7 @@ class Fleet(Construct):
                 "app": ec2.InitConfig(
                     [
                         ec2.InitSource.from_existing_asset(APP_DIR, self.release_asset),
+                        ec2.InitFile.from_existing_asset(INSTANCE_BUNDLE_PATH, self.rds_ca_asset, mode="000444"),
                         *(
                             [
                                 ec2.InitFile.from_string(

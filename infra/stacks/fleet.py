@@ -57,6 +57,7 @@ class FleetStack(McpStackBase):
             database_secrets=database.secrets,
             auth=config.auth,
             drain_s=config.edge.deregistration_delay_s,
+            database_proxy=config.database.rds_proxy,
         )
         asg_name = self.fleet.auto_scaling_group.auto_scaling_group_name
         description = f"{color} Auto Scaling group name"

@@ -7,12 +7,14 @@ directories with a real manifest (`write_synth_release`); the boot-path test bui
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from infra.config import STAGES
 from infra.synth import REPO, STAGE_NAMES, SynthesizedStage, synthesize
+from tests.infra import tls_support
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +33,9 @@ def built_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path, built = build_release(REPO, "HEAD", tmp_path_factory.mktemp("built-releases"))
     assert built
     return path
+
+
+@pytest.fixture(scope="session")
+def tls_cluster() -> Iterator[tls_support.TlsCluster]:
+    """A throwaway PostgreSQL serving TLS (tests/infra/tls_support.py), for the verify-full tests."""
+    yield from tls_support.tls_cluster()

@@ -379,17 +379,20 @@ def test_session_manager_gets_its_channels_and_nothing_of_ssm_beyond(
 
 
 @pytest.mark.parametrize("color", contract.COLORS)
-def test_instance_role_reads_only_its_slots_release_object(synthesized: Stages, color: contract.Color) -> None:
+def test_instance_role_reads_only_its_slots_release_object_and_the_rds_ca_bundle(
+    synthesized: Stages, color: contract.Color
+) -> None:
     stage = synthesized["dev"]
     s3 = [s for s in fleet_statements(stage, color) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     assert [s["Action"] for s in s3] == ["s3:GetObject"]
     (statement,) = s3
-    parts = statement["Resource"]["Fn::Join"][1]
-    object_key = parts[-1]
-    assert object_key.startswith("/") and object_key.endswith(".zip") and "*" not in object_key
-    # The key is the content hash of this slot's release asset.
+    object_keys = sorted(resource["Fn::Join"][1][-1] for resource in as_list(statement["Resource"]))
+    assert sorted(key.rsplit(".", 1)[-1] for key in object_keys) == ["pem", "zip"]
     asg_json = json.dumps(only(stage.templates[contract.fleet_unit(color)], "AWS::AutoScaling::AutoScalingGroup")[1])
-    assert object_key.removeprefix("/") in asg_json
+    for object_key in object_keys:
+        assert object_key.startswith("/") and "*" not in object_key
+        # Each key is the content hash of an asset cfn-init fetches: this slot's release, the pinned bundle.
+        assert object_key.removeprefix("/") in asg_json
 
 
 @pytest.mark.parametrize("color", contract.COLORS)
