@@ -13,16 +13,19 @@ from typing import Any
 
 from services.fastapi_baseline.errors import JsonRpcException
 from services.fastapi_baseline.models import INVALID_PARAMS, JsonRpcId, JsonRpcRequest
+from services.request_state import RequestStateSigner
+from services.round_trips import RoundTrip, RoundTripRefused, refusal
 from services.tasks import (
     CAPABILITIES,
     TASK_METHODS,
     TaskError,
     TaskService,
     client_capabilities,
+    input_first,
     serves_tasks,
     task_support,
 )
-from services.tools.context import Database, Peer
+from services.tools.context import Database, InputRequired, Peer, RequestRefused
 from services.tools.registry import Tool, ToolRegistry
 
 Result = dict[str, Any]
@@ -31,16 +34,26 @@ Run = Callable[[Tool, dict[str, Any], JsonRpcId, Peer, Mapping[str, Any] | None]
 
 
 class TaskMethods:
-    def __init__(self, registry: ToolRegistry, db: Database, run: Run, service: TaskService | None = None) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        db: Database,
+        run: Run,
+        signer: RequestStateSigner,
+        service: TaskService | None = None,
+    ) -> None:
         self._tools = {tool.name: tool for tool in registry if task_support(tool.fn) != "forbidden"}
         self._run = run
+        self._signer = signer  # the requestState of an `input_first` tool's questions (services/round_trips.py)
         self.service = service or TaskService.for_database(db)
         self.capabilities: Result = CAPABILITIES
 
     @classmethod
-    def for_registry(cls, registry: ToolRegistry, db: Database, run: Run) -> TaskMethods | None:
+    def for_registry(
+        cls, registry: ToolRegistry, db: Database, run: Run, signer: RequestStateSigner
+    ) -> TaskMethods | None:
         """The extension's methods when some tool supports tasks, else None (nothing advertised, nothing routed)."""
-        return cls(registry, db, run) if serves_tasks(tool.fn for tool in registry) else None
+        return cls(registry, db, run, signer) if serves_tasks(tool.fn for tool in registry) else None
 
     def methods(self, tools_call: Handler) -> dict[str, Handler]:
         """tasks/* and a tools/call that hands every call of a tool without task support to `tools_call`."""
@@ -62,7 +75,20 @@ class TaskMethods:
             async def execution(peer: Peer) -> Result:
                 return await self._run(tool, arguments or {}, request.id, peer, capabilities)
 
-            return await _refused_as_error(self.service.start(execution, capabilities))
+            if not input_first(tool.fn):
+                return await _refused_as_error(self.service.start(execution, capabilities))
+            try:
+                trip = RoundTrip(
+                    self._signer, method="tools/call", target=tool.name, arguments=arguments, params=params
+                )
+                return await _refused_as_error(self.service.start_after_input(execution, trip.peer, capabilities))
+            except RoundTripRefused as ex:
+                rejected = ex.rejection
+            except InputRequired as signal:  # the request's own questions, before any task
+                return trip.input_required(signal)
+            except RequestRefused as signal:
+                rejected = refusal(signal)
+            raise JsonRpcException(rejected.code, rejected.message, data=rejected.data)
 
         handlers: dict[str, Handler] = {"tools/call": call_tool}
         for method in TASK_METHODS:
