@@ -120,6 +120,12 @@ class ListToolsParams(BaseModel):
     cursor: str | None = None
 
 
+class SetLevelParams(BaseModel):
+    model_config = _PARAMS
+
+    level: Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+
+
 class PaginatedParams(BaseModel):
     """The params of resources/list, resources/templates/list and prompts/list."""
 
