@@ -16,12 +16,15 @@ are errors or rarities, never the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import email.message
 import json
+import logging
 import time
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.sse import EventSourceResponse
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
@@ -29,15 +32,19 @@ from services.fastapi_baseline.errors import JSON, JsonRpcException, invalid_req
 from services.fastapi_baseline.mcp import McpService
 from services.fastapi_baseline.metrics import record
 from services.fastapi_baseline.models import (
+    INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    ErrorObject,
+    JsonRpcClientResponse,
     JsonRpcError,
     JsonRpcMessage,
     JsonRpcRequest,
     JsonRpcSuccess,
 )
 from services.fastapi_baseline.security import Verdicts
+from services.fastapi_baseline.streaming import PRIMING_VERSIONS, StreamPeer, accepts_sse
 from services.protocol import (
     ECHO_METHOD_CHARS,
     HANDSHAKE_ONLY_METHODS,
@@ -45,6 +52,7 @@ from services.protocol import (
     STATELESS_ERROR_STATUS,
     Rejection,
     accepts_json,
+    check_call_param_headers,
     check_stateless_request,
     era_of,
     is_json,
@@ -54,6 +62,7 @@ from services.protocol import (
 from services.tools.features import CACHEABLE_METHODS
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
+log = logging.getLogger("mcpstack.fastapi")
 
 
 def _parsed_as_json(content_type: str) -> bool:
@@ -69,6 +78,7 @@ def _parsed_as_json(content_type: str) -> bool:
 _json_body = Verdicts[str](_parsed_as_json)
 _json_type = Verdicts[str](is_json)
 _json_accepted = Verdicts[str](accepts_json)
+_sse_accepted = Verdicts[str](accepts_sse)
 
 
 def _decode(body: bytes) -> Any:
@@ -115,9 +125,13 @@ async def mcp_endpoint(request: Request) -> Response:
     if era is None:
         assert version is not None  # an absent header is the handshake era
         raise _rejected(unsupported_version(version), message.id if is_request else None)
-    if not is_request:
-        return Response(status_code=202)
     service: McpService = request.app.state.mcp
+    if not is_request:
+        if type(message) is JsonRpcClientResponse:
+            problem = service.waiting.settle(message.id, message.result, message.error)
+            if problem is not None:
+                raise JsonRpcException(INVALID_REQUEST, f"Invalid response: {problem}", status_code=400)
+        return Response(status_code=202)
     method = message.method
     stateless = era == "stateless"
     if stateless:
@@ -127,7 +141,7 @@ async def mcp_endpoint(request: Request) -> Response:
             version_header=version or "",
             method_header=headers.get("mcp-method"),
             name_header=headers.get("mcp-name"),
-        )
+        ) or check_call_param_headers(service.param_headers, message.params, headers.get)
         if rejection is not None:
             record("unknown", "", "rpc_error", 0.0)
             raise _rejected(rejection, message.id)
@@ -142,6 +156,8 @@ async def mcp_endpoint(request: Request) -> Response:
         )
     started = time.perf_counter()
     tool = service.tool_label(message)
+    if tool in service.context_tools and not stateless and accept is not None and _sse_accepted(accept):
+        return await _call_streaming(service, message, tool, version, started)
     try:
         result = await handler(message)
     except JsonRpcException as ex:
@@ -154,6 +170,64 @@ async def mcp_endpoint(request: Request) -> Response:
     if stateless:
         result = stateless_result(result, listing=method in CACHEABLE_METHODS)
     return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
+
+
+async def _call_streaming(
+    service: McpService, message: JsonRpcRequest, tool: str, version: str | None, started: float
+) -> Response:
+    """A tools/call whose tool may talk to the client: JSON if it answers before it sends anything, else SSE."""
+    meta = (message.params or {}).get("_meta")
+    token = meta.get("progressToken") if isinstance(meta, dict) else None
+    peer = StreamPeer(
+        progress_token=token if isinstance(token, (str, int)) and not isinstance(token, bool) else None,
+        min_log_rank=0,
+        waiting=service.waiting,
+        client_capabilities=None,
+        priming=version in PRIMING_VERSIONS,
+    )
+    task = asyncio.ensure_future(service.call_tool(message, peer))
+    await asyncio.wait((task, peer.opened), return_when=asyncio.FIRST_COMPLETED)
+    if not peer.opened.done():  # answered without a word to the client: plain JSON, as any other call
+        peer.decline()
+        try:
+            result = task.result()
+        except JsonRpcException as ex:
+            record("tools/call", tool, "rpc_error", time.perf_counter() - started)
+            ex.id = message.id
+            raise
+        record("tools/call", tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
+        return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
+    task.add_done_callback(lambda done: peer.finish(_final(message, tool, done, started)))
+    return EventSourceResponse(peer.events(task, _detach), headers={"cache-control": "no-cache"})
+
+
+def _final(message: JsonRpcRequest, tool: str, task: asyncio.Task[Any], started: float) -> bytes | None:
+    """The JSON-RPC response that ends a stream (None for a cancelled request: no response is due)."""
+    if task.cancelled():
+        return None
+    ex = task.exception()
+    if ex is None:
+        result = task.result()
+        record("tools/call", tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
+        return to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
+    record("tools/call", tool, "rpc_error", time.perf_counter() - started)
+    if isinstance(ex, JsonRpcException):
+        error = ErrorObject(code=ex.code, message=ex.message, data=ex.data)
+    else:
+        log.error("unhandled error in tools/call %s", tool, exc_info=ex)
+        error = ErrorObject(code=INTERNAL_ERROR, message="Internal error")
+    return JsonRpcError(id=message.id, error=error).model_dump_json().encode()
+
+
+_detached: set[asyncio.Task[Any]] = set()
+
+
+def _detach(task: asyncio.Task[Any]) -> None:
+    """The client went away mid-stream. In the handshake era that is not a cancellation: the tool finishes (held
+    here until then) and its answer is dropped."""
+    if not task.done():
+        _detached.add(task)
+        task.add_done_callback(_detached.discard)
 
 
 def _rejected(rejection: Rejection, id_: Any) -> JsonRpcException:

@@ -31,9 +31,11 @@ from services.fastapi_baseline.models import (
     ListToolsParams,
     PaginatedParams,
     ReadResourceParams,
+    SetLevelParams,
     arguments_model,
 )
 from services.fastapi_baseline.settings import Settings
+from services.fastapi_baseline.streaming import LEVEL_RANK, Waiting
 from services.protocol import (
     ECHO_TOOL_CHARS,
     HANDSHAKE_VERSIONS,
@@ -45,7 +47,7 @@ from services.protocol import (
     discover_result,
     encode_cursor,
 )
-from services.tools.context import Database, ToolContext
+from services.tools.context import NO_PEER, Database, Peer, ToolContext
 from services.tools.features import (
     COMPLETE_PARAMS_INVALID,
     GET_PROMPT_PARAMS_INVALID,
@@ -68,6 +70,9 @@ class McpService:
         self.settings = settings
         self.db = db
         self.tools = {tool.name: tool for tool in registry}
+        # Tools that may talk to the client while they run (they take a ToolContext): only these can need a stream.
+        self.context_tools = frozenset(tool.name for tool in registry if tool.context_param is not None)
+        self.waiting = Waiting()  # this worker's server-to-client requests, until the client answers
         self.argument_models = {tool.name: arguments_model(tool) for tool in registry}
         descriptors = [tool.descriptor() for tool in registry]
         size = settings.page_size
@@ -75,6 +80,8 @@ class McpService:
         # Resources, prompts and completion: served, and advertised, only when the catalogue registers some.
         self.features = Features(registry.resources, registry.prompts, page_size=size)
         self.capabilities: Result = {"tools": {"listChanged": False}, **self.features.capabilities}
+        # The handshake era serves logging/setLevel (tools log over the request's SSE stream).
+        self.handshake_capabilities: Result = {**self.capabilities, "logging": {}}
         catalogue: dict[str, Callable[[JsonRpcRequest], Any]] = {
             "resources/list": self.list_resources,
             "resources/templates/list": self.list_resource_templates,
@@ -87,6 +94,7 @@ class McpService:
         self.methods: dict[str, Callable[[JsonRpcRequest], Any]] = {
             "initialize": self.initialize,
             "ping": self.ping,
+            "logging/setLevel": self.set_level,
             "tools/list": self.list_tools,
             "tools/call": self.call_tool,
             **served,
@@ -119,7 +127,7 @@ class McpService:
         requested = params.protocolVersion
         return {
             "protocolVersion": requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE_VERSION,
-            "capabilities": self.capabilities,
+            "capabilities": self.handshake_capabilities,
             "serverInfo": {"name": self.settings.server_name, "version": self.settings.server_version},
         }
 
@@ -133,6 +141,13 @@ class McpService:
     async def ping(self, request: JsonRpcRequest) -> Result:
         return {}
 
+    async def set_level(self, request: JsonRpcRequest) -> Result:
+        """`logging/setLevel`. Stateless, no later request can be tied to this one, so every level is sent on a
+        request's stream (what a client that asks for a stream accepts)."""
+        params = _params(SetLevelParams, request, "logging/setLevel: level must be one of " + ", ".join(LEVEL_RANK))
+        del params
+        return {}
+
     # -- tools ---------------------------------------------------------------------------------------------------
 
     async def list_tools(self, request: JsonRpcRequest) -> Result:
@@ -143,22 +158,22 @@ class McpService:
             page["nextCursor"] = encode_cursor("tools", index + 1)
         return page
 
-    async def call_tool(self, request: JsonRpcRequest) -> Result:
+    async def call_tool(self, request: JsonRpcRequest, peer: Peer = NO_PEER) -> Result:
         if request.params is None:
             raise JsonRpcException(INVALID_PARAMS, "tools/call: params with a tool name are required")
         params = _params(CallToolParams, request, "tools/call: params need a string name and an object of arguments")
         tool = self.tools.get(params.name)
         if tool is None:
             raise JsonRpcException(INVALID_PARAMS, f"Unknown tool: {params.name[:ECHO_TOOL_CHARS]}")
-        return await self._run(tool, params.arguments or {}, request.id)
+        return await self._run(tool, params.arguments or {}, request.id, peer)
 
-    async def _run(self, tool: Tool, arguments: dict[str, Any], request_id: JsonRpcId) -> Result:
+    async def _run(self, tool: Tool, arguments: dict[str, Any], request_id: JsonRpcId, peer: Peer) -> Result:
         try:
             kwargs = dict(self.argument_models[tool.name].model_validate(arguments))
         except ValidationError as ex:
             return _error_result(_invalid_arguments(tool.name, ex))
         if tool.context_param is not None:
-            kwargs[tool.context_param] = ToolContext(self.db, request_id)
+            kwargs[tool.context_param] = ToolContext(self.db, request_id, peer)
         try:
             if tool.is_async:
                 async with asyncio.timeout(tool.timeout_s):
