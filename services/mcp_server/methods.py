@@ -23,6 +23,7 @@ from services.mcp_server.catalogue_methods import CatalogueMethods
 from services.mcp_server.faults import Faults, Invocable, with_faults
 from services.mcp_server.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from services.mcp_server.metrics import Metrics
+from services.mcp_server.task_methods import TaskMethods
 from services.protocol import (
     DISCOVER_METHOD,
     ECHO_METHOD_CHARS,
@@ -36,10 +37,12 @@ from services.protocol import (
     encode_cursor,
     stateless_result,
 )
-from services.tools.context import NO_PEER, Database, Peer, ToolContext
+from services.request_state import RequestStateSigner, default_signer
+from services.round_trips import RoundTrip, RoundTripRefused, refusal
+from services.tools.context import NO_PEER, Database, InputRequired, Peer, RequestRefused, ToolContext
 from services.tools.features import CACHEABLE_METHODS
 from services.tools.registry import ToolRegistry, ToolResult
-from services.tools.reply import Reply, then
+from services.tools.reply import Reply, pending, then
 
 # A method's answer to one request: the response bytes, then the tool label ("" unless tools/call) and the outcome
 # label ("ok", "tool_error" for an isError result, "rpc_error") the request counts under in the metrics. A plain
@@ -68,8 +71,11 @@ class McpMethods:
         db: Database,
         metrics: Metrics,
         peers: Callable[[jsonrpc.Request, Any], Peer] | None = None,
+        signer: RequestStateSigner | None = None,
     ) -> None:
         self._registry = registry
+        # Signs and verifies the requestState of multi-round-trip tool calls (2026-07-28); one per process by default.
+        self._signer = signer if signer is not None else default_signer()
         # The transport's peer factory (handshake era): called, with the `channel` `handle` was given, only for a
         # tool that takes a ToolContext; `_channel` holds that channel while `handle` runs its route (synchronously).
         self._peers = peers
@@ -87,9 +93,13 @@ class McpMethods:
         descriptors = [tool.descriptor() for tool in registry]
         self._pages = [descriptors[i : i + info.page_size] for i in range(0, len(descriptors), info.page_size)] or [[]]
         self._first_page = orjson.dumps(self._list_page(0))
+        # The tasks extension (task_methods.py): 2026-07-28 only, routed and advertised when a tool supports tasks.
+        self._tasks = TaskMethods.for_registry(registry, db, self._signer)
         self._discover = orjson.dumps(
             discover_result(
-                capabilities=self._capabilities,
+                capabilities=self._capabilities
+                if self._tasks is None
+                else {**self._capabilities, **self._tasks.capabilities},
                 server_name=info.name,
                 server_version=info.version,
                 instructions=info.instructions,
@@ -110,6 +120,8 @@ class McpMethods:
             "tools/call": self._on_tools_call_stateless,
         }
         self._stateless_routes.update(self._catalogue.stateless_routes)
+        if self._tasks is not None:
+            self._stateless_routes.update(self._tasks.routes(self._stateless_routes["tools/call"]))
 
     def handle(self, request: jsonrpc.Request, channel: Any = None) -> Reply[bytes]:
         """A handshake-era request's response bytes (always HTTP 200). `channel` is the transport's way back to the
@@ -160,6 +172,8 @@ class McpMethods:
         return 0, _stateless_body(self._counted(answer, timing), timing[0] in CACHEABLE_METHODS)
 
     def _counted_complete(self, answer: Answer, timing: tuple[str, float]) -> StatelessAnswer:
+        if answer[2] is _RPC_ERROR:  # a refusal found only after awaiting (a round trip's): its code sets the status
+            return orjson.loads(answer[0])["error"]["code"], self._counted(answer, timing)
         return 0, self._counted(answer, timing)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
@@ -216,7 +230,31 @@ class McpMethods:
         return then(self._call(request), _call_answer, request)
 
     def _on_tools_call_stateless(self, request: jsonrpc.Request) -> Reply[Answer]:
+        name = request.params.get("name")  # the era's checks made params an object with _meta
+        tool = self._tools.get(name) if type(name) is str else None
+        if tool is not None and tool.context_param:  # a tool that may ask the client: a multi-round-trip request
+            return self._round_trip(request, tool, name)
         return then(self._call(request), _stateless_call_answer, request)
+
+    def _round_trip(self, request: jsonrpc.Request, tool: Invocable, name: str) -> Reply[Answer]:
+        """A 2026-07-28 tools/call of a tool that takes a ToolContext: its peer answers questions from the request's
+        `inputResponses` and signed `requestState` (services/round_trips.py), and a question still open ends the call
+        with an InputRequiredResult. A refused state or answer is a JSON-RPC error."""
+        params = request.params
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
+        try:
+            trip = RoundTrip(self._signer, method="tools/call", target=name, arguments=arguments, params=params)
+        except RoundTripRefused as ex:
+            raise RpcError(*ex.rejection) from None
+        try:
+            reply = tool.invoke(arguments, ToolContext(self._db, request.id, trip.peer, trip.capabilities))
+        except (InputRequired, RequestRefused) as signal:
+            return _round_trip_answer(signal, trip, request)
+        if pending(reply):
+            return _round_trip_later(reply, trip, request)
+        return _stateless_call_answer(reply, request)
 
     def _call(self, request: jsonrpc.Request) -> Reply[ToolResult]:
         params = request.params
@@ -260,6 +298,25 @@ def _stateless_body(body: bytes, listing: bool) -> bytes:
     if body.endswith(b"{}}"):
         members = members[1:]
     return body[:-2] + members + b"}}"
+
+
+_RPC_ERROR = "rpc_error"
+
+
+async def _round_trip_later(reply: Reply[ToolResult], trip: RoundTrip, request: jsonrpc.Request) -> Answer:
+    try:
+        result = await reply  # type: ignore[misc]  # pending: a coroutine
+    except (InputRequired, RequestRefused) as signal:
+        return _round_trip_answer(signal, trip, request)
+    return _stateless_call_answer(result, request)
+
+
+def _round_trip_answer(signal: InputRequired | RequestRefused, trip: RoundTrip, request: jsonrpc.Request) -> Answer:
+    """The InputRequiredResult for a question still open, or the JSON-RPC error for a refusal."""
+    if isinstance(signal, InputRequired):
+        return _with_result(request.id, orjson.dumps(trip.input_required(signal))), request.params["name"], "ok"
+    rejection = refusal(signal)
+    return jsonrpc.encode_error(request.id, rejection.code, rejection.message, rejection.data), "", _RPC_ERROR
 
 
 def _with_result(id_: jsonrpc.Id, encoded_result: bytes) -> bytes:

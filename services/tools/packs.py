@@ -22,6 +22,12 @@ def load_packs(names: tuple[str, ...]) -> ToolRegistry:
             from services.tools.conformance_streaming import conformance_streaming
 
             registry.include(conformance_streaming)
+            from services.tools.conformance_mrtr import conformance_mrtr
+
+            registry.include(conformance_mrtr)
+            from services.tools.conformance_tasks import conformance_tasks
+
+            registry.include(conformance_tasks)
         else:
             raise ValueError(f"unknown tool pack {name!r} (available: {', '.join(PACKS)})")
     return registry
