@@ -46,6 +46,7 @@ from services.protocol import (
     decode_cursor,
     discover_result,
     encode_cursor,
+    param_headers_by_tool,
 )
 from services.tools.context import NO_PEER, Database, Peer, ToolContext
 from services.tools.features import (
@@ -70,6 +71,7 @@ class McpService:
         self.settings = settings
         self.db = db
         self.tools = {tool.name: tool for tool in registry}
+        self.param_headers = param_headers_by_tool((tool.name, tool.input_schema) for tool in registry)  # x-mcp-header
         # Tools that may talk to the client while they run (they take a ToolContext): only these can need a stream.
         self.context_tools = frozenset(tool.name for tool in registry if tool.context_param is not None)
         self.waiting = Waiting()  # this worker's server-to-client requests, until the client answers
