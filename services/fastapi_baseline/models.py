@@ -9,7 +9,18 @@ from __future__ import annotations
 import inspect
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, StrictStr, Tag, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from typing_extensions import get_type_hints
 
 from services.protocol import (  # the one table of error codes, re-exported for the baseline's modules
@@ -21,6 +32,7 @@ from services.protocol import (  # the one table of error codes, re-exported for
     UNSUPPORTED_PROTOCOL_VERSION,
 )
 from services.tools.registry import Tool
+from services.tools.validate import ValidationError as SchemaViolation
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -203,6 +215,22 @@ def arguments_model(tool: Tool) -> type[BaseModel]:
         if param.name == tool.context_param:
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (hints[param.name], default)
+        fields[param.name] = (Any if tool.explicit_schema else hints[param.name], default)
+    if tool.explicit_schema:  # a declared inputSchema (JSON Schema 2020-12) says more than the signature can
+        return create_model(f"{tool.name}_arguments", __validators__={"declared": _declared_schema(tool)}, **fields)
     model: type[BaseModel] = create_model(f"{tool.name}_arguments", __config__=_ARGUMENTS, **fields)
     return model
+
+
+def _declared_schema(tool: Tool) -> Any:
+    """The check of a tool that declares its inputSchema: the schema's validator (services/tools/validate.py, the one
+    the native server runs), before pydantic takes the fields as it leaves them."""
+
+    def check(cls: type[BaseModel], data: Any) -> Any:
+        try:
+            return tool.validator(data)
+        except SchemaViolation as ex:
+            text = (f"argument {ex.path!r} " if ex.path else "") + ex.message
+            raise PydanticCustomError("invalid_arguments", "{text}", {"text": text}) from None
+
+    return model_validator(mode="before")(check)
