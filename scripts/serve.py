@@ -75,14 +75,18 @@ def fastapi(
 
 
 def _check_guard_settings() -> None:
-    """A wrong MCP_AUTH_* or MCP_RATE_LIMIT_* setting stops the start here with one line, before gunicorn runs."""
+    """A wrong MCP_AUTH_*, MCP_RATE_LIMIT_* or MCP_REQUEST_STATE_KEYS setting stops the start here with one line,
+    before gunicorn runs."""
     from services.auth import AuthConfigError, AuthSettings
     from services.ratelimit import RateLimitConfigError, RateLimitSettings
+    from services.request_state import KEYS_ENV, RequestStateConfigError, parse_keys
 
     try:
         AuthSettings.from_env(os.environ)
         RateLimitSettings.from_env(os.environ)
-    except (AuthConfigError, RateLimitConfigError) as ex:
+        if os.environ.get(KEYS_ENV, "").strip():
+            parse_keys(os.environ[KEYS_ENV].strip())
+    except (AuthConfigError, RateLimitConfigError, RequestStateConfigError) as ex:
         console.print(f"[red]error:[/] {ex}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -18,6 +21,7 @@ from services.request_state import (
     new_key,
     parse_keys,
 )
+from tests.support import REPO
 
 KEY_A = parse_keys(new_key())[0]
 KEY_B = parse_keys(new_key())[0]
@@ -168,3 +172,21 @@ def test_the_default_signer_is_made_once_per_process(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(request_state, "_default", None)
     monkeypatch.setenv("MCP_REQUEST_STATE_KEYS", new_key())
     assert request_state.default_signer() is request_state.default_signer()
+
+
+@pytest.mark.parametrize("kind", ["native", "fastapi"])
+def test_serve_refuses_a_bad_key_in_one_line_before_starting(kind: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_")} | {"MCP_REQUEST_STATE_KEYS": "c2hvcnQ"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "serve", kind, "--database-url", "postgresql://x@127.0.0.1:1/x"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "MCP_REQUEST_STATE_KEYS: key 1 is 5 bytes, at least 32 are needed" in output
+    assert "Traceback" not in output

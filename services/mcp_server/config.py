@@ -167,6 +167,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Serve
     limits = replace(WireLimits(), **limit_values) if limit_values else WireLimits()
     values.setdefault("auth", _auth_settings(source))
     values.setdefault("rate_limit", _rate_limit_settings(source))
+    _check_request_state_keys(source)
     if "limits" in values:
         limits = values.pop("limits")
     try:
@@ -184,6 +185,18 @@ def _auth_settings(source: Mapping[str, str]) -> AuthSettings | None:
         return AuthSettings.from_env(source)
     except AuthConfigError as ex:
         raise ConfigError(str(ex)) from None
+
+
+def _check_request_state_keys(source: Mapping[str, str]) -> None:
+    """MCP_REQUEST_STATE_KEYS is read by each worker (services/request_state.py); a bad value fails here, at start."""
+    raw = source.get("MCP_REQUEST_STATE_KEYS", "").strip()
+    if raw:
+        from services.request_state import RequestStateConfigError, parse_keys
+
+        try:
+            parse_keys(raw)
+        except RequestStateConfigError as ex:
+            raise ConfigError(str(ex)) from None
 
 
 def _rate_limit_settings(source: Mapping[str, str]) -> RateLimitSettings | None:

@@ -49,6 +49,7 @@ def test_host_allow_list_is_local_names_on_localhost_and_off_on_a_routable_bind(
         ({"MCP_REUSE_PORT": "maybe"}, "MCP_REUSE_PORT"),
         ({"MCP_MAX_BODY_BYTES": "-1"}, "max_body_bytes must be positive"),
         ({"MCP_PATH": "mcp"}, "must start with '/'"),
+        ({"MCP_REQUEST_STATE_KEYS": "c2hvcnQ"}, "MCP_REQUEST_STATE_KEYS: key 1 is 5 bytes"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(env: dict[str, str], fragment: str) -> None:
