@@ -60,7 +60,9 @@ def _route(handler: Handler, stateless: bool, cacheable: bool) -> Route:
 
 
 async def _later(result: Any, id_: jsonrpc.Id, stateless: bool, cacheable: bool) -> Answer:
-    """An answer that waited for a registered coroutine; its refusal is encoded here, after the await."""
+    """An answer that waited for a registered coroutine; its refusal is encoded here, after the await, under the
+    outcome "rpc_error", from which methods.py takes the error's code to set the 2026-07-28 HTTP status (a -32602
+    after an await is 400, as one raised at once; tests/protocol_details/test_failing_resource.py)."""
     try:
         value = await result
     except CatalogueError as ex:
