@@ -136,7 +136,10 @@ def _collect_anchors(schema: Any, anchors: dict[str, dict[str, Any]]) -> None:
                 raise ValueError(f"$anchor {name!r} is defined twice")
             anchors[name] = schema
         for key, sub in schema.items():
-            if key not in ("const", "enum", "default", "examples"):  # values, not schemas
+            if key in ("properties", "$defs") and isinstance(sub, dict):  # names, then schemas
+                for named in sub.values():
+                    _collect_anchors(named, anchors)
+            elif key not in ("const", "enum", "default", "examples"):  # values, not schemas
                 _collect_anchors(sub, anchors)
 
 
