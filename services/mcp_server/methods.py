@@ -39,6 +39,7 @@ from services.protocol import (
 )
 from services.request_state import RequestStateSigner, default_signer
 from services.round_trips import RoundTrip, RoundTripRefused, refusal
+from services.sessions import LEVEL_RANK, LOG_LEVELS
 from services.tools.context import NO_PEER, Database, InputRequired, Peer, RequestRefused, ToolContext
 from services.tools.features import CACHEABLE_METHODS
 from services.tools.registry import ToolRegistry, ToolResult
@@ -108,6 +109,7 @@ class McpMethods:
         self._routes: dict[str, Callable[[jsonrpc.Request], Reply[Answer]]] = {
             "initialize": self._on_initialize,
             "ping": self._on_ping,
+            "logging/setLevel": self._on_set_level,
             "tools/list": self._on_tools_list,
             "tools/call": self._on_tools_call,
         }
@@ -181,7 +183,8 @@ class McpMethods:
     def _initialize_result(self, version: str) -> dict[str, Any]:
         result: dict[str, Any] = {
             "protocolVersion": version,
-            "capabilities": self._capabilities,
+            # logging/setLevel is a handshake-era method (notifications/message go out on a request's SSE stream)
+            "capabilities": {**self._capabilities, "logging": {}},
             "serverInfo": {"name": self._info.name, "version": self._info.version},
         }
         if self._info.instructions:
@@ -201,6 +204,12 @@ class McpMethods:
         return _with_result(request.id, self._initialize[version]), "", "ok"
 
     def _on_ping(self, request: jsonrpc.Request) -> Answer:
+        return _with_result(request.id, b"{}"), "", "ok"
+
+    def _on_set_level(self, request: jsonrpc.Request) -> Answer:
+        """Accepted when the level is one of MCP's; a session remembers it (the transport, in stateful mode)."""
+        if (request.params or {}).get("level") not in LEVEL_RANK:
+            raise RpcError(INVALID_PARAMS, "logging/setLevel: level must be one of " + ", ".join(LOG_LEVELS))
         return _with_result(request.id, b"{}"), "", "ok"
 
     def _on_discover(self, request: jsonrpc.Request) -> Answer:
