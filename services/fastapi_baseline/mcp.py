@@ -13,7 +13,7 @@ the same codes and texts as the native server's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -35,7 +35,7 @@ from services.fastapi_baseline.models import (
     arguments_model,
 )
 from services.fastapi_baseline.settings import Settings
-from services.fastapi_baseline.streaming import LEVEL_RANK, Waiting
+from services.fastapi_baseline.task_methods import TaskMethods
 from services.protocol import (
     ECHO_TOOL_CHARS,
     HANDSHAKE_VERSIONS,
@@ -48,7 +48,10 @@ from services.protocol import (
     encode_cursor,
     param_headers_by_tool,
 )
-from services.tools.context import NO_PEER, Database, Peer, ToolContext
+from services.request_state import default_signer
+from services.round_trips import RoundTrip, RoundTripRefused, refusal
+from services.sessions import LEVEL_RANK, SessionStore
+from services.tools.context import NO_PEER, Database, InputRequired, Peer, RequestRefused, ToolContext
 from services.tools.features import (
     COMPLETE_PARAMS_INVALID,
     GET_PROMPT_PARAMS_INVALID,
@@ -57,7 +60,7 @@ from services.tools.features import (
     Features,
     cursor_type_error,
 )
-from services.tools.registry import Tool, ToolRegistry, ToolResult, failure_text
+from services.tools.registry import PEER_SIGNALS, Tool, ToolRegistry, ToolResult, failure_text
 from services.tools.reply import Reply, pending
 
 Result = dict[str, Any]
@@ -74,7 +77,8 @@ class McpService:
         self.param_headers = param_headers_by_tool((tool.name, tool.input_schema) for tool in registry)  # x-mcp-header
         # Tools that may talk to the client while they run (they take a ToolContext): only these can need a stream.
         self.context_tools = frozenset(tool.name for tool in registry if tool.context_param is not None)
-        self.waiting = Waiting()  # this worker's server-to-client requests, until the client answers
+        # Sessions (MCP_STATEFUL=1; services/sessions.py): set by the app once its store has started.
+        self.sessions: SessionStore | None = None
         self.argument_models = {tool.name: arguments_model(tool) for tool in registry}
         descriptors = [tool.descriptor() for tool in registry]
         size = settings.page_size
@@ -106,11 +110,16 @@ class McpService:
         self.stateless_methods: dict[str, Callable[[JsonRpcRequest], Any]] = {
             "server/discover": self.discover,
             "tools/list": self.list_tools,
-            "tools/call": self.call_tool,
+            "tools/call": self.call_tool_stateless,
             **served,
         }
+        self.signer = default_signer()  # the requestState of multi-round-trip calls (services/request_state.py)
         if "resources/read" in served:
             self.stateless_methods["resources/read"] = self.read_resource_stateless
+        # The tasks extension (task_methods.py): 2026-07-28 only, routed and advertised when a tool supports tasks.
+        self.tasks = TaskMethods.for_registry(registry, db, self._run, self.signer)
+        if self.tasks is not None:
+            self.stateless_methods.update(self.tasks.methods(self.stateless_methods["tools/call"]))
 
     def era_methods(self, era: Era) -> dict[str, Callable[[JsonRpcRequest], Any]]:
         return self.stateless_methods if era == "stateless" else self.methods
@@ -135,7 +144,7 @@ class McpService:
 
     async def discover(self, request: JsonRpcRequest) -> Result:
         return discover_result(
-            capabilities=self.capabilities,
+            capabilities=self.capabilities if self.tasks is None else {**self.capabilities, **self.tasks.capabilities},
             server_name=self.settings.server_name,
             server_version=self.settings.server_version,
         )
@@ -160,22 +169,52 @@ class McpService:
             page["nextCursor"] = encode_cursor("tools", index + 1)
         return page
 
-    async def call_tool(self, request: JsonRpcRequest, peer: Peer = NO_PEER) -> Result:
+    async def call_tool_stateless(self, request: JsonRpcRequest) -> Result:
+        """2026-07-28: a tool that takes a ToolContext may ask the client; its peer answers from the request's
+        `inputResponses` and signed `requestState`, and a question still open ends the call with an
+        InputRequiredResult (services/round_trips.py, shared with the native server)."""
+        params = request.params or {}
+        name = params.get("name")
+        if not (isinstance(name, str) and name in self.tools and self.tools[name].context_param is not None):
+            return await self.call_tool(request)
+        try:
+            trip = RoundTrip(
+                self.signer, method="tools/call", target=name, arguments=params.get("arguments"), params=params
+            )
+            return await self.call_tool(request, trip.peer, trip.capabilities)
+        except RoundTripRefused as ex:
+            refused = ex.rejection
+        except InputRequired as signal:
+            return trip.input_required(signal)
+        except RequestRefused as signal:
+            refused = refusal(signal)
+        raise JsonRpcException(refused.code, refused.message, data=refused.data)
+
+    async def call_tool(
+        self, request: JsonRpcRequest, peer: Peer = NO_PEER, capabilities: Mapping[str, Any] | None = None
+    ) -> Result:
         if request.params is None:
             raise JsonRpcException(INVALID_PARAMS, "tools/call: params with a tool name are required")
         params = _params(CallToolParams, request, "tools/call: params need a string name and an object of arguments")
         tool = self.tools.get(params.name)
         if tool is None:
             raise JsonRpcException(INVALID_PARAMS, f"Unknown tool: {params.name[:ECHO_TOOL_CHARS]}")
-        return await self._run(tool, params.arguments or {}, request.id, peer)
+        return await self._run(tool, params.arguments or {}, request.id, peer, capabilities)
 
-    async def _run(self, tool: Tool, arguments: dict[str, Any], request_id: JsonRpcId, peer: Peer) -> Result:
+    async def _run(
+        self,
+        tool: Tool,
+        arguments: dict[str, Any],
+        request_id: JsonRpcId,
+        peer: Peer,
+        capabilities: Mapping[str, Any] | None = None,
+    ) -> Result:
         try:
             kwargs = dict(self.argument_models[tool.name].model_validate(arguments))
         except ValidationError as ex:
             return _error_result(_invalid_arguments(tool.name, ex))
         if tool.context_param is not None:
-            kwargs[tool.context_param] = ToolContext(self.db, request_id, peer)
+            kwargs[tool.context_param] = ToolContext(self.db, request_id, peer, capabilities)
         try:
             if tool.is_async:
                 async with asyncio.timeout(tool.timeout_s):
@@ -183,6 +222,8 @@ class McpService:
             else:
                 value = tool.fn(**kwargs)
             return _success_result(tool, value)
+        except PEER_SIGNALS:  # the peer ends the request (an InputRequiredResult, a refusal): call_tool_stateless
+            raise
         except Exception as ex:
             return _error_result(failure_text(tool.name, tool.timeout_s, ex))
 
