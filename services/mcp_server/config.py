@@ -58,6 +58,10 @@ class ServerConfig:
     # services/ratelimit.py); None = off, the default.
     auth: AuthSettings | None = None
     rate_limit: RateLimitSettings | None = None
+    # Optional stateful mode (MCP_STATEFUL=1, services/sessions.py): sessions with Mcp-Session-Id; shared through
+    # PostgreSQL, so several workers need DATABASE_URL. `slot` (MCP_SLOT) prefixes the session ids.
+    stateful: bool = False
+    slot: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -81,6 +85,13 @@ class ServerConfig:
                 f"MCP_FAULTS is refused on a server bound to {self.host}, which is not a loopback address "
                 "(fault injection is for local rehearsals; set MCP_FAULTS_ALLOW_REMOTE=1 to allow it)"
             )
+        if self.stateful and self.workers > 1 and not self.database_url:
+            raise ConfigError(
+                f"MCP_STATEFUL=1 with {self.workers} workers needs DATABASE_URL (sessions are shared through "
+                "PostgreSQL); without a database run one worker (--workers 1)"
+            )
+        if self.slot and not (self.slot.isascii() and self.slot.replace("-", "").isalnum()):
+            raise ConfigError(f"MCP_SLOT={self.slot!r} must be letters, digits and '-'")
         lim = self.limits
         for name in ("max_body_bytes", "max_header_bytes", "max_in_flight", "keepalive_timeout_s"):
             if getattr(lim, name) <= 0:
@@ -122,6 +133,8 @@ _ENV: dict[str, tuple[str, type]] = {
     "MCP_FAULTS_ALLOW_REMOTE": ("faults_allow_remote", bool),
     "MCP_METRICS_ALLOW_REMOTE": ("metrics_allow_remote", bool),
     "MCP_DEBUG_MODULES_FILE": ("modules_at_first_request_file", str),
+    "MCP_STATEFUL": ("stateful", bool),
+    "MCP_SLOT": ("slot", str),
 }
 _LIMIT_ENV: dict[str, tuple[str, type]] = {
     "MCP_MAX_BODY_BYTES": ("max_body_bytes", int),
