@@ -33,9 +33,26 @@ ALLOWED = {
         "services.protocol",
         "services.request_state",
         "services.round_trips",
+        "services.sessions",
         "services.tools.context",
         "services.tools.features",
         "services.tools.registry",
+        "services.tools.reply",
+    },
+    # the handshake era's SSE responses and peer, and the stateful mode: beside the transport, above the methods
+    "streams": {
+        "services.mcp_server.jsonrpc",
+        "services.mcp_server.wire",
+        "services.sessions",
+        "services.tools.context",
+    },
+    "stateful": {
+        "services.mcp_server.jsonrpc",
+        "services.mcp_server.methods",
+        "services.mcp_server.streams",
+        "services.mcp_server.transport",
+        "services.mcp_server.wire",
+        "services.sessions",
         "services.tools.reply",
     },
     "task_methods": {
@@ -51,6 +68,8 @@ ALLOWED = {
     "transport": {
         "services.mcp_server.jsonrpc",
         "services.mcp_server.methods",
+        "services.mcp_server.stateful",
+        "services.mcp_server.streams",
         "services.mcp_server.wire",
         "services.protocol",
         "services.tools.reply",
