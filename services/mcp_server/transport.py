@@ -9,12 +9,14 @@ Nothing here sees a tool.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import INVALID_REQUEST
 from services.mcp_server.methods import McpMethods, StatelessAnswer
+from services.mcp_server.streams import REQUEST_CANCELLED
 from services.mcp_server.wire import HttpRequest, Response
 from services.protocol import (
     HOST_REFUSED,
@@ -36,9 +38,13 @@ from services.protocol import (
     origin_allowed,
     unsupported_version,
 )
-from services.tools.reply import Reply, then
+from services.tools.reply import Pending, Reply, then
+
+if TYPE_CHECKING:
+    from services.mcp_server.stateful import Stateful
 
 _JSON = b"content-type: application/json\r\n"
+CANCELLED = "notifications/cancelled"
 _TEXT = b"content-type: text/plain; charset=utf-8\r\n"
 _PROMETHEUS = b"content-type: text/plain; version=0.0.4; charset=utf-8\r\n"
 _ALLOW_POST = b"content-type: application/json\r\nallow: POST\r\n"
@@ -84,8 +90,16 @@ class McpEndpoint:
         guard: Callable[[HttpRequest], Response | None] | None = None,
         guard_routes: Mapping[bytes, Response] | None = None,
         param_headers: Mapping[str, tuple[ParamHeader, ...]] | None = None,
+        stateful: Stateful | None = None,
     ) -> None:
         self._methods = methods
+        # Optional stateful mode (services/mcp_server/stateful.py): handshake-era messages with sessions, GET streams
+        # and DELETE. None (the default): stateless, one `is None` test per request.
+        self._stateful = stateful
+        # The handshake era's in-flight tool calls that wait on I/O, by (caller, request id), for
+        # notifications/cancelled; None marks an id in flight twice (ambiguous: neither is cancelled).
+        self._running: dict[tuple[bytes | None, Any], asyncio.Task[Any] | None] = {}
+        self._cancelling: set[asyncio.Task[Any]] = set()
         self._mcp_path = mcp_path.encode()
         self._allowed_hosts = allowed_hosts
         self._allowed_origins = allowed_origins
@@ -144,6 +158,8 @@ class McpEndpoint:
         if self._guard is not None and (refused := self._guard(request)) is not None:
             return refused
         if request.method != b"POST":
+            if self._stateful is not None:
+                return self._stateful.other_method(request)
             # No standalone SSE stream and no sessions: GET and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
         content_type = headers.get(b"content-type", b"")
@@ -161,12 +177,53 @@ class McpEndpoint:
                 if era is None:
                     id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
                     return _rejected(unsupported_version(version.decode("latin-1")), id_)
+                request.cancel_on_close = True  # in this era a closed connection cancels its request
                 return self._stateless(message, headers)
+        if self._stateful is not None:
+            return self._stateful.post(request, message)
         if kind is jsonrpc.Request:
-            return then(self._methods.handle(message), _ok, _JSON)  # type: ignore[arg-type]
+            # The request itself is the channel back to the client: a tool that talks opens its SSE response.
+            reply = self._methods.handle(message, request)  # type: ignore[arg-type]
+            if type(reply) is bytes:
+                return 200, _JSON, reply
+            key = (headers.get(b"authorization"), message.id)  # type: ignore[union-attr]
+            return self._cancellable(reply, key)  # type: ignore[arg-type]  # not bytes: pending
         if kind is jsonrpc.Invalid:
             return _error(400, message.id, message.code, message.message)  # type: ignore[union-attr]
+        if kind is jsonrpc.Notification and message.method == CANCELLED:  # type: ignore[union-attr]
+            self.cancel(headers.get(b"authorization"), message.params)  # type: ignore[union-attr]
         return ACCEPTED  # notification or a response to a server request: nothing to answer
+
+    async def _cancellable(self, reply: Pending[bytes], key: tuple[Any, Any]) -> Response:
+        """A handshake-era request waiting on I/O, registered for notifications/cancelled while it runs. Without
+        sessions a request id is only unique per client, so the caller is told apart by its Authorization header (when
+        it sends one) and an id in flight twice is cancelled by neither."""
+        return 200, _JSON, await self.cancellable(reply, key)
+
+    async def cancellable(self, reply: Pending[bytes], key: tuple[Any, Any]) -> bytes:
+        task = asyncio.current_task()
+        running = self._running
+        running[key] = None if key in running else task
+        try:
+            return await reply
+        except asyncio.CancelledError:
+            if task is None or task not in self._cancelling:
+                raise
+            task.uncancel()
+            return jsonrpc.encode_error(key[1], REQUEST_CANCELLED, "Request cancelled by the client")
+        finally:
+            if running.get(key) is task:
+                del running[key]
+            self._cancelling.discard(task)
+
+    def cancel(self, scope: Any, params: Any) -> None:
+        """`notifications/cancelled`: cancel the named request of this caller if it is running here."""
+        if type(params) is not dict:
+            return
+        task = self._running.get((scope, params.get("requestId")))
+        if task is not None and not task.done():
+            self._cancelling.add(task)
+            task.cancel()
 
     def _stateless(self, message: jsonrpc.Message, headers: dict[bytes, bytes]) -> Reply[Response]:
         """A 2026-07-28 message: a request's `_meta` and headers are checked, then its method runs."""

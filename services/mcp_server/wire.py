@@ -80,10 +80,17 @@ class WireLimits:
 
 
 class HttpRequest:
-    __slots__ = ("body", "headers", "keep_alive", "method", "path", "transport")
+    __slots__ = ("body", "cancel_on_close", "conn", "headers", "keep_alive", "method", "path", "transport")
 
     def __init__(
-        self, method: bytes, path: bytes, headers: dict[bytes, bytes], body: bytes, keep_alive: bool, transport: Any
+        self,
+        method: bytes,
+        path: bytes,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        keep_alive: bool,
+        transport: Any,
+        conn: HttpProtocol | None = None,
     ):
         self.method = method
         self.path = path
@@ -91,6 +98,15 @@ class HttpRequest:
         self.body = body
         self.keep_alive = keep_alive
         self.transport = transport  # the connection's; asked for the peer address only when a rule needs it
+        self.conn = conn  # the connection that carries it, for a streamed response (`open_stream`)
+        # Whether closing the connection cancels the handling still under way (the layers above decide per request).
+        self.cancel_on_close = False
+
+    def open_stream(self, headers: bytes, last: Callable[[bytes], bytes]) -> ResponseStream | None:
+        """Answer this request in pieces from now on (200, chunked): `headers` are the response's header lines, and
+        `last` turns the body of the Response the handler finally returns into the last piece. None when the
+        request cannot be streamed (it is not being handled asynchronously on a live connection)."""
+        return None if self.conn is None else self.conn.open_stream(self, headers, last)
 
     def peer(self) -> str | None:
         """The peer's IP address (the load balancer's, behind one)."""
@@ -102,11 +118,69 @@ class _Exchange:
     """One request on a connection whose response cannot be written yet: earlier ones are still pending, or its own
     is. The connection keeps these in request order; a response known at once with none pending needs no record."""
 
-    __slots__ = ("close", "response")
+    __slots__ = ("close", "request", "response", "stream", "task")
 
-    def __init__(self, response: Response | None, close: bool) -> None:
+    def __init__(self, response: Response | None, close: bool, request: HttpRequest | None = None) -> None:
         self.response = response  # None until known
         self.close = close  # close the connection after this response
+        self.request = request  # the request being handled (pending ones only)
+        self.stream: ResponseStream | None = None  # when its response is being streamed
+        self.task: asyncio.Task[Response] | None = None  # the handling, when the request cancels on close
+
+
+_CHUNKED = b"transfer-encoding: chunked\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class ResponseStream:
+    """A response written in pieces (HTTP/1.1 chunked transfer coding) while its request is still being handled.
+
+    Pieces sent before the exchange reaches the head of its connection's pipeline are held, then written in order;
+    pieces sent after the connection closed are dropped. The handler's final Response ends it: `last(body)` is the
+    last piece, then the terminating chunk."""
+
+    __slots__ = ("_conn", "_exchange", "_held", "last")
+
+    def __init__(self, conn: HttpProtocol, exchange: _Exchange, head: bytes, last: Callable[[bytes], bytes]) -> None:
+        self._conn = conn
+        self._exchange = exchange
+        self._held: list[bytes] = [head]
+        self.last = last
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is gone (nothing sent now reaches the client)."""
+        return self._conn.closed
+
+    @property
+    def draining(self) -> bool:
+        """Whether the worker is shutting down (an open-ended stream should end now)."""
+        return self._conn.draining
+
+    def send(self, data: bytes) -> None:
+        if data:
+            self._emit(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _emit(self, piece: bytes) -> None:
+        conn = self._conn
+        if conn.closed:
+            return
+        if self._held or not conn.at_head(self._exchange):
+            self._held.append(piece)
+            conn.flush()
+        else:
+            conn.write_raw(piece)
+
+    def release(self) -> None:
+        """Write what was held (the exchange is at the head of the pipeline now)."""
+        if self._held:
+            held, self._held = self._held, []
+            self._conn.write_raw(b"".join(held))
+
+    def end(self, body: bytes) -> bytes:
+        """The bytes that finish the response: the last piece, then the terminating chunk."""
+        piece = self.last(body)
+        return (b"%x\r\n%s\r\n" % (len(piece), piece) if piece else b"") + _LAST_CHUNK
 
 
 _SHED_PARSER_AFTER_S = 1.0
@@ -235,6 +309,9 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._server.forget(self)
+        for exchange in self._pipeline:
+            if exchange.task is not None:  # the request asked to be cancelled when its client goes away
+                exchange.task.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
@@ -332,7 +409,9 @@ class HttpProtocol(asyncio.Protocol):
         self._request_started = None
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = bool(self._parser.should_keep_alive()) and not server.draining
-        request = HttpRequest(self._parser.get_method(), self._url, self._headers, body, keep_alive, self._transport)
+        request = HttpRequest(
+            self._parser.get_method(), self._url, self._headers, body, keep_alive, self._transport, self
+        )
         self._headers = _NO_HEADERS  # an idle connection keeps nothing of its last request
         self._body = _NO_BODY
         self._url = b""
@@ -347,10 +426,12 @@ class HttpProtocol(asyncio.Protocol):
             log.exception("request handler failed")
             outcome = server.internal_error
         if pending(outcome):
-            exchange = _Exchange(None, close)
+            exchange = _Exchange(None, close, request)
             self._pipeline.append(exchange)
             task = asyncio.get_running_loop().create_task(outcome)
             task.add_done_callback(partial(self._finished, exchange))
+            if request.cancel_on_close:
+                exchange.task = task
             if len(self._pipeline) >= server.limits.max_pipelined:
                 self._update_reading()
         else:
@@ -361,6 +442,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def _finished(self, exchange: _Exchange, task: asyncio.Future[Response]) -> None:
         self._server.in_flight -= 1
+        exchange.task = None
+        exchange.request = None
         if task.cancelled():
             exchange.response = self._server.internal_error
         elif task.exception() is not None:
@@ -379,12 +462,78 @@ class HttpProtocol(asyncio.Protocol):
             self._written()
 
     def _flush(self) -> None:
-        """Write the responses that are known, in request order, up to the first that is still pending."""
+        """Write the responses that are known, in request order, up to the first that is still pending (whose
+        streamed pieces, if any, are written as far as they go)."""
         pipeline = self._pipeline
-        while pipeline and (response := pipeline[0].response) is not None:
-            if not self._write(response, pipeline.pop(0).close):
+        while pipeline:
+            head = pipeline[0]
+            stream = head.stream
+            if stream is not None:
+                if self._closed:
+                    return
+                stream.release()
+            response = head.response
+            if response is None:
+                return
+            pipeline.pop(0)
+            if stream is not None:
+                if not self._end_stream(stream, response, head.close):
+                    return
+            elif not self._write(response, head.close):
                 return
         self._written()
+
+    # -- streamed responses -----------------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def draining(self) -> bool:
+        return self._server.draining
+
+    def at_head(self, exchange: _Exchange) -> bool:
+        return bool(self._pipeline) and self._pipeline[0] is exchange
+
+    def flush(self) -> None:
+        self._flush()
+
+    def write_raw(self, data: bytes) -> None:
+        if not self._closed:
+            self._transport.write(data)
+
+    def open_stream(
+        self, request: HttpRequest, headers: bytes, last: Callable[[bytes], bytes]
+    ) -> ResponseStream | None:
+        """Start streaming the response of `request` (see `HttpRequest.open_stream`)."""
+        if self._closed:
+            return None
+        for exchange in self._pipeline:
+            if exchange.request is request and exchange.response is None:
+                break
+        else:
+            return None
+        if exchange.stream is None:
+            close = exchange.close or self._server.draining
+            exchange.close = close
+            head = b"".join(
+                (STATUS_LINES[200], headers, self._server.date, _CHUNKED, _CLOSE if close else b"", b"\r\n")
+            )
+            exchange.stream = ResponseStream(self, exchange, head, last)
+            if self.at_head(exchange):
+                exchange.stream.release()
+        return exchange.stream
+
+    def _end_stream(self, stream: ResponseStream, response: Response, close: bool) -> bool:
+        """Finish a streamed response with the handler's final one; False when the connection closes after it."""
+        if self._closed:
+            return True
+        self._transport.write(stream.end(response[2]))
+        if close or self._server.draining:
+            self.close()
+            return False
+        return True
 
     def _written(self) -> None:
         if not self._pipeline:

@@ -21,6 +21,7 @@ from services.mcp_server.database import ConnectionSet
 from services.mcp_server.faults import FaultsFile
 from services.mcp_server.methods import McpMethods, ServerInfo
 from services.mcp_server.metrics import Metrics, SnapshotShare, exposition, merge
+from services.mcp_server.streams import Peers
 from services.mcp_server.transport import INTERNAL_ERROR, OVERLOADED, McpEndpoint
 from services.mcp_server.wire import HttpRequest, Response, WireServer
 from services.protocol import param_headers_by_tool
@@ -30,6 +31,7 @@ from services.tools.reply import Reply
 
 if TYPE_CHECKING:
     from services.mcp_server.guard import Guard
+    from services.sessions import SessionStore
 
 log = logging.getLogger("mcpstack.worker")
 
@@ -66,6 +68,8 @@ class Worker:
         self.db = _database(config)
         self.metrics = Metrics()
         self.share = SnapshotShare(metrics_dir, f"worker-{os.getpid()}")
+        # Stateful mode (off by default): the session store; its module is imported only then.
+        self.sessions = _session_store(config)
         self.methods = McpMethods(
             registry=registry,
             info=ServerInfo(
@@ -76,7 +80,13 @@ class Worker:
             ),
             db=self.db if self.db is not None else NO_DATABASE,
             metrics=self.metrics,
+            peers=Peers(store=self.sessions),
         )
+        stateful = None
+        if self.sessions is not None:
+            from services.mcp_server.stateful import Stateful
+
+            stateful = Stateful(methods=self.methods, store=self.sessions, slot=config.slot)
         guard = _guard(config)
         endpoint = McpEndpoint(
             methods=self.methods,
@@ -88,8 +98,11 @@ class Worker:
             metrics_allow_remote=config.metrics_allow_remote,
             guard=guard,
             guard_routes=guard.routes if guard is not None else None,
+            stateful=stateful,
             param_headers=param_headers_by_tool((tool.name, tool.input_schema) for tool in registry),
         )
+        if stateful is not None:
+            stateful.endpoint = endpoint  # notifications/cancelled of a session reach the endpoint's running calls
         self.wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
         self._connecting: asyncio.Task[None] | None = None
         self.faults = FaultsFile(config.faults_file) if config.faults_file else None
@@ -114,6 +127,8 @@ class Worker:
 
     async def listen(self, sock: socket.socket) -> asyncio.Server:
         loop = asyncio.get_running_loop()
+        if self.sessions is not None:
+            await self.sessions.start()  # before the first request: a session must be recorded when it is opened
         if self.db is not None:
             # Connect in the background: tools that need no database answer at once (cold start), and a database
             # that is down at boot does not hold up /health.
@@ -149,6 +164,8 @@ class Worker:
 
     async def close(self) -> None:
         self.share.withdraw()
+        if self.sessions is not None:
+            await self.sessions.close()
         if self.db is not None:
             if self._connecting is not None:
                 self._connecting.cancel()
@@ -186,6 +203,14 @@ def _guard(config: ServerConfig) -> Guard | None:
     from services.ratelimit import RateLimitSettings
 
     return build_guard(config.auth, config.rate_limit or RateLimitSettings())
+
+
+def _session_store(config: ServerConfig) -> SessionStore | None:
+    if not config.stateful:
+        return None
+    from services.sessions import open_store
+
+    return open_store(database_url=config.database_url, workers=config.workers)
 
 
 def _next_second_s() -> float:

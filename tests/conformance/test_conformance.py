@@ -38,6 +38,19 @@ def scenario_outcomes(stdout: str) -> dict[str, bool]:
 
 @pytest.mark.parametrize("revision", REVISIONS)
 def test_conformance_suite_fails_only_the_expected_scenarios(conformance_server: ServerProcess, revision: str) -> None:
+    run_suite(conformance_server, revision)
+
+
+def test_conformance_suite_in_stateful_mode_fails_only_the_expected_scenarios(
+    stateful_conformance_server: ServerProcess,
+) -> None:
+    """The handshake era with sessions (MCP_STATEFUL=1): the scenarios that need them (sampling, elicitation,
+    resource subscriptions, several SSE streams of one session) run too. The 2026-07-28 era has no sessions: its
+    requests take the stateless path whatever the mode, which the run above covers."""
+    run_suite(stateful_conformance_server, "2025-11-25")
+
+
+def run_suite(conformance_server: ServerProcess, revision: str) -> None:
     baseline = expected_failures(conformance_server.kind, revision)
     listed = set(yaml.safe_load(baseline.read_text())["server"])
     cli = REPO / "node_modules" / ".bin" / "conformance"
