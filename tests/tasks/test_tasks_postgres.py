@@ -17,7 +17,14 @@ import asyncpg
 import orjson
 import pytest
 
-from services.protocol import INVALID_PARAMS, SERVER_OVERLOADED, STATELESS_VERSION
+from services.protocol import (
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    MISSING_CLIENT_CAPABILITY,
+    SERVER_OVERLOADED,
+    STATELESS_VERSION,
+)
 from services.tasks import TASKS_EXTENSION, PostgresTaskStore, TaskError, TaskLimits, TaskService
 from services.tools.context import InputRequest, Peer
 from tests.support import ServerProcess, rpc, server_process
@@ -179,17 +186,37 @@ def two_servers(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         yield [first, second]
 
 
-def call(server: ServerProcess, method: str, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+def call(
+    server: ServerProcess, method: str, body: dict[str, Any], name: str | None = None, *, declared: bool = True
+) -> dict[str, Any]:
+    """A 2026-07-28 request; the answer with its HTTP status under "status"."""
+    capabilities: dict[str, Any] = {"elicitation": {}, "extensions": {TASKS_EXTENSION: {}}} if declared else {}
     meta = {
         "io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
-        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "extensions": {TASKS_EXTENSION: {}}},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
     }
     headers = {"MCP-Protocol-Version": STATELESS_VERSION, "Mcp-Method": method}
     if name is not None:
         headers["Mcp-Name"] = name
     reply = rpc(server.port, method, {**body, "_meta": meta}, headers=headers)
     message: dict[str, Any] = orjson.loads(reply.body)
-    return message
+    return {**message, "status": reply.status}
+
+
+@pytest.mark.parametrize("kind", [0, 1], ids=["native", "fastapi"])
+def test_task_refusals_carry_their_code_and_http_400(two_servers: list[ServerProcess], kind: int) -> None:
+    server = two_servers[kind]
+    unknown = call(server, "tasks/get", {"taskId": "no-such-task"}, "no-such-task")
+    undeclared = call(server, "tasks/cancel", {"taskId": "no-such-task"}, "no-such-task", declared=False)
+    mismatched = call(server, "tasks/get", {"taskId": "no-such-task"}, "another-task")
+    required = call(server, "tools/call", {"name": "failing_job", "arguments": {}}, "failing_job", declared=False)
+    removed = call(server, "tasks/list", {})
+    assert (unknown["status"], unknown["error"]["code"]) == (400, INVALID_PARAMS)
+    assert (undeclared["status"], undeclared["error"]["code"]) == (400, MISSING_CLIENT_CAPABILITY)
+    assert (mismatched["status"], mismatched["error"]["code"]) == (400, HEADER_MISMATCH)
+    assert (required["status"], required["error"]["code"]) == (400, MISSING_CLIENT_CAPABILITY)
+    assert required["error"]["data"] == {"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}}
+    assert (removed["status"], removed["error"]["code"]) == (404, METHOD_NOT_FOUND)
 
 
 def test_a_task_created_on_one_server_is_answered_and_read_on_another(two_servers: list[ServerProcess]) -> None:
