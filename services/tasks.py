@@ -478,6 +478,7 @@ class TaskService:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._cancelling: set[str] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._starting = 0  # tasks admitted whose record is being stored
 
     @classmethod
     def for_database(cls, db: Database, limits: TaskLimits | None = None) -> TaskService:
@@ -507,7 +508,8 @@ class TaskService:
         return False
 
     def _admit(self) -> None:
-        if len(self._running) >= self.limits.max_running:
+        """Refuse a task beyond `max_running` (counting those being created: the record is stored first)."""
+        if len(self._running) + self._starting >= self.limits.max_running:
             raise TaskError(
                 SERVER_OVERLOADED,
                 f"This server is running its limit of {self.limits.max_running} tasks; retry once some have finished.",
@@ -529,14 +531,22 @@ class TaskService:
         loop = asyncio.get_running_loop()
         runner = loop.create_task(self._run(task_id, work), name=f"task {task_id}")
         self._running[task_id] = runner
-        runner.add_done_callback(lambda _: self._running.pop(task_id, None))
+        runner.add_done_callback(lambda _: self._forget(task_id))
         if self.store.shared and self._watcher is None:
             self._watcher = loop.create_task(self._watch_cancellations())
+
+    def _forget(self, task_id: str) -> None:
+        self._running.pop(task_id, None)
+        self._cancelling.discard(task_id)
 
     async def start(self, execution: Execution, capabilities: Mapping[str, Any]) -> dict[str, Any]:
         """Create a task, start `execution` in it, and answer the `CreateTaskResult` once the record is stored."""
         self._admit()
-        created = await self._create()
+        self._starting += 1
+        try:
+            created = await self._create()
+        finally:
+            self._starting -= 1
         task_id = created["taskId"]
         self._launch(task_id, execution(TaskPeer(self, task_id, capabilities)))
         return created
@@ -553,16 +563,19 @@ class TaskService:
         loop = asyncio.get_running_loop()
         peer = EscalatingPeer(self, asks, capabilities, loop.create_future())
         work = loop.create_task(execution(peer))
+        self._starting += 1
         try:
             await asyncio.wait((peer.announced, work), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:  # the request went away before the task existed: so does the work
+            if peer.announced.done():
+                created = peer.announced.result()  # a TaskError if it could not be stored
+            else:
+                work.result()  # raises what the tool raised before its task existed
+                created = await self._create()
+        except BaseException:  # refused, or the request went away before the task existed: so does the work
             work.cancel()
             raise
-        if peer.announced.done():
-            created = peer.announced.result()  # a TaskError if it could not be stored
-        else:
-            work.result()  # raises what the tool raised before its task existed
-            created = await self._create()
+        finally:
+            self._starting -= 1
         self._launch(created["taskId"], work)
         return created
 
@@ -573,7 +586,6 @@ class TaskService:
                 result = await work
         except asyncio.CancelledError:
             if task_id in self._cancelling:  # tasks/cancel: the store says cancelled already
-                self._cancelling.discard(task_id)
                 return
             await _quietly(
                 store.finish(task_id, "failed", error=_error(INTERNAL_ERROR, STOPPED), message=STOPPED), task_id

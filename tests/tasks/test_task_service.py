@@ -20,7 +20,7 @@ from services.tasks import (
     supports_tasks,
     task_support,
 )
-from services.tools.context import InputRequest, Peer
+from services.tools.context import InputRequest, InputRequired, Peer
 
 DECLARED = {"_meta": {"io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS_EXTENSION: {}}}}}
 WAIT_S = 5.0
@@ -303,3 +303,65 @@ def test_limits_refuse_nonsense_values() -> None:
         TaskLimits(ttl_ms=0)
     with pytest.raises(ValueError, match="max_running must not exceed max_stored"):
         TaskLimits(max_running=5, max_stored=4)
+
+
+class RequestAnswers:
+    """A request's multi-round-trip peer (services/round_trips.py) reduced to its rule: answers it carries, else
+    InputRequired for the questions still open."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self._answers = answers
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        return None
+
+    async def ask(self, requests: Any, state: str | None = None) -> dict[str, Any]:
+        missing = {key: request for key, request in requests.items() if key not in self._answers}
+        if missing:
+            raise InputRequired(missing, state)
+        return {key: self._answers[key] for key in requests}
+
+    @property
+    def round_state(self) -> str | None:
+        return None
+
+
+async def _asks_name_then_works(peer: Peer) -> dict[str, Any]:
+    answers = await peer.ask({"user_name": InputRequest("elicitation/create", {"message": "Name?"})})
+    await asyncio.sleep(0)
+    return {"content": [{"type": "text", "text": f"Hello, {answers['user_name']}!"}]}
+
+
+def test_input_first_tool_asks_in_the_request_then_becomes_a_task_with_the_answer() -> None:
+    async def scenario() -> tuple[InputRequired, dict[str, Any], dict[str, Any], int]:
+        tasks = service()
+        with pytest.raises(InputRequired) as first_round:
+            await tasks.start_after_input(_asks_name_then_works, RequestAnswers({}), {})
+        stored_after_first_round = len(tasks.store._records)  # type: ignore[attr-defined]
+        created = await tasks.start_after_input(_asks_name_then_works, RequestAnswers({"user_name": "Alice"}), {})
+        return (
+            first_round.value,
+            created,
+            await settled(tasks, created["taskId"], "completed"),
+            stored_after_first_round,
+        )
+
+    first_round, created, completed, stored = asyncio.run(scenario())
+    assert list(first_round.requests) == ["user_name"] and stored == 0  # no task before the answers
+    assert created["resultType"] == "task" and "requestState" not in created and "inputRequests" not in created
+    assert completed["result"]["content"][0]["text"] == "Hello, Alice!"
+
+
+def test_input_first_tool_that_never_asks_still_answers_with_a_completed_task() -> None:
+    async def quiet(peer: Peer) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": "quiet"}]}
+
+    async def scenario() -> dict[str, Any]:
+        tasks = service()
+        created = await tasks.start_after_input(quiet, RequestAnswers({}), {})
+        return await settled(tasks, created["taskId"], "completed")
+
+    assert asyncio.run(scenario())["result"]["content"][0]["text"] == "quiet"
