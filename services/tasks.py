@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import orjson
 
@@ -519,7 +519,7 @@ class TaskService:
         """A stored working task's `CreateTaskResult` (so a tasks/get right after it finds the task, on any worker
         sharing the store)."""
         limits = self.limits
-        record = await self.store.create(secrets.token_urlsafe(24), limits.ttl_ms, limits.max_stored)
+        record = await _reached(self.store.create(secrets.token_urlsafe(24), limits.ttl_ms, limits.max_stored))
         if record is None:
             raise TaskError(
                 SERVER_OVERLOADED,
@@ -651,7 +651,7 @@ class TaskService:
         return self._get(_task_id("tasks/get", params))
 
     async def _get(self, task_id: str) -> dict[str, Any]:
-        record = await self.store.get(task_id)
+        record = await _reached(self.store.get(task_id))
         if record is None:
             raise _unknown_task("tasks/get")
         return {"resultType": "complete", **record.detailed(self.limits.poll_interval_ms)}
@@ -664,7 +664,7 @@ class TaskService:
         return self._update(task_id, responses)
 
     async def _update(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
-        if not await self.store.respond(task_id, responses):
+        if not await _reached(self.store.respond(task_id, responses)):
             raise _unknown_task("tasks/update")
         return {"resultType": "complete"}
 
@@ -672,7 +672,7 @@ class TaskService:
         return self._cancel(_task_id("tasks/cancel", params))
 
     async def _cancel(self, task_id: str) -> dict[str, Any]:
-        cancelled = await self.store.cancel(task_id)
+        cancelled = await _reached(self.store.cancel(task_id))
         if cancelled is None:
             raise _unknown_task("tasks/cancel")
         if cancelled:
@@ -685,6 +685,21 @@ class TaskService:
 
 
 STOPPED = "The server running this task stopped before it finished."
+
+
+T = TypeVar("T")
+
+
+async def _reached(change: Awaitable[T]) -> T:
+    """A store operation a request waits for: a store that cannot be reached (the database is down or restarting) is
+    INTERNAL_ERROR with a message saying so, never a traceback."""
+    try:
+        return await change
+    except (TaskError, asyncio.CancelledError):
+        raise
+    except Exception as ex:
+        log.warning("tasks: the task store cannot be reached: %s", ex)
+        raise TaskError(INTERNAL_ERROR, "The task store cannot be reached right now; retry in a few seconds.") from None
 
 
 def _error(code: int, message: str) -> dict[str, Any]:

@@ -10,17 +10,18 @@ from typing import Any
 
 import pytest
 
-from services.protocol import INVALID_PARAMS, MISSING_CLIENT_CAPABILITY, SERVER_OVERLOADED
+from services.protocol import INTERNAL_ERROR, INVALID_PARAMS, MISSING_CLIENT_CAPABILITY, SERVER_OVERLOADED
 from services.tasks import (
     TASKS_EXTENSION,
     MemoryTaskStore,
+    PostgresTaskStore,
     TaskError,
     TaskLimits,
     TaskService,
     supports_tasks,
     task_support,
 )
-from services.tools.context import InputRequest, InputRequired, Peer
+from services.tools.context import NO_DATABASE, InputRequest, InputRequired, Peer
 
 DECLARED = {"_meta": {"io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS_EXTENSION: {}}}}}
 WAIT_S = 5.0
@@ -365,3 +366,22 @@ def test_input_first_tool_that_never_asks_still_answers_with_a_completed_task() 
         return await settled(tasks, created["taskId"], "completed")
 
     assert asyncio.run(scenario())["result"]["content"][0]["text"] == "quiet"
+
+
+def test_an_unreachable_store_is_internal_error_with_a_clear_message() -> None:
+    async def scenario() -> list[TaskError]:
+        tasks = TaskService(PostgresTaskStore(NO_DATABASE))  # every query raises DatabaseUnavailable
+        errors = []
+        for attempt in (
+            lambda: tasks.start(done({"content": []}), {}),
+            lambda: tasks.get(params("some-task")),
+            lambda: tasks.update(params("some-task", inputResponses={})),
+            lambda: tasks.cancel(params("some-task")),
+        ):
+            with pytest.raises(TaskError) as caught:
+                await attempt()
+            errors.append(caught.value)
+        return errors
+
+    for error in asyncio.run(scenario()):
+        assert error.code == INTERNAL_ERROR and "cannot be reached" in error.message
