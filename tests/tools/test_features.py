@@ -184,7 +184,11 @@ def test_app_resource_and_prompt_are_served_beside_its_tools() -> None:
 
     methods = McpMethods(registry=app.registry, info=ServerInfo("weather", "1"), db=NO_DATABASE, metrics=Metrics())
     init = _handle(methods, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}})
-    assert set(init["result"]["capabilities"]) == {"tools", "resources", "prompts", "completions"}
+    # What the catalogue registers adds its capabilities to the server's own (tools, logging).
+    assert {"tools", "resources", "prompts", "completions"} <= set(init["result"]["capabilities"])
+    bare = McpMethods(registry=ToolRegistry(), info=ServerInfo("bare", "1"), db=NO_DATABASE, metrics=Metrics())
+    bare_init = _handle(bare, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}})
+    assert not {"resources", "prompts", "completions"} & set(bare_init["result"]["capabilities"])
     read = _handle(methods, "resources/read", {"uri": "weather://cities"})["result"]
     assert read["contents"][0]["text"] == "Paris, Lisbon"
     got = _handle(methods, "prompts/get", {"name": "forecast", "arguments": {"city": "Lisbon"}})["result"]
