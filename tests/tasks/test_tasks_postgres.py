@@ -253,3 +253,30 @@ def _poll(server: ServerProcess, task_id: str, status: str) -> dict[str, Any]:
             assert got["status"] == status, f"task {task_id} never reached {status}: {got}"
             return got
         time.sleep(0.02)
+
+
+def test_answers_arrive_one_key_at_a_time_and_unknown_keys_are_ignored(database_url: str) -> None:
+    async def scenario() -> list[Any]:
+        async with two_workers(database_url) as (runner, other, _):
+            record = await runner.store.create("two-questions-" + str(id(runner)), 60_000, 1_000_000)
+            assert record is not None
+            task_id = record.task_id
+            question = {"method": "elicitation/create", "params": {"message": "?"}}
+            await runner.store.ask(task_id, {"a-1": question, "b-2": question})
+            await other.store.respond(task_id, {"a-1": {"v": 1}, "never-asked": {"v": 9}})
+            partial = await other.store.get(task_id)
+            taken = await runner.store.take(task_id, ["a-1", "b-2"])
+            await other.store.respond(task_id, {"a-1": {"v": 7}, "b-2": {"v": 2}})  # a-1 is answered already
+            both = await other.store.get(task_id)
+            rest = await runner.store.take(task_id, ["b-2"])
+            assert partial is not None and both is not None
+            return [partial.status, sorted(partial.input_requests), taken, both.status, both.input_requests, rest]
+
+    assert asyncio.run(scenario()) == [
+        "input_required",
+        ["b-2"],
+        {"a-1": {"v": 1}},
+        "working",
+        {},
+        {"b-2": {"v": 2}},
+    ]
