@@ -15,6 +15,7 @@ request.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,7 +30,9 @@ from services.fastapi_baseline.endpoint import MESSAGE_DEFINITIONS, ROUTE_DOCS, 
 from services.fastapi_baseline.mcp import McpService
 from services.fastapi_baseline.metrics import exposition
 from services.fastapi_baseline.security import OriginHostMiddleware
-from services.fastapi_baseline.settings import Settings
+from services.fastapi_baseline.settings import WORKERS_ENV, Settings
+from services.fastapi_baseline.stateful import end_session, open_stream, stateful_capabilities
+from services.sessions import SessionStore, open_store
 from services.tools.context import NO_DATABASE, Database
 from services.tools.packs import load_packs
 
@@ -57,6 +60,11 @@ async def open_pool(settings: Settings) -> Any:
         return await asyncpg.create_pool(settings.database_url, min_size=0, **options)
 
 
+def worker_processes() -> int:
+    """How many worker processes serve this app (gunicorn_conf.py tells each worker; 1 outside gunicorn)."""
+    return int(os.environ.get(WORKERS_ENV) or 1)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     registry = load_packs(settings.tool_packs)
@@ -66,10 +74,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = await open_pool(settings) if settings.database_url else None
         db: Database = pool if pool is not None else NO_DATABASE
         app.state.pool = pool
-        app.state.mcp = McpService(registry, settings, db)
+        app.state.mcp = service = McpService(registry, settings, db)
+        store: SessionStore | None = None
+        if settings.stateful:
+            store = open_store(database_url=settings.database_url, workers=worker_processes())
+            await store.start()
+            service.sessions = store
+            service.handshake_capabilities = stateful_capabilities(service.handshake_capabilities)
         try:
             yield
         finally:
+            if store is not None:
+                await store.close()
             if pool is not None:
                 await pool.close()
 
@@ -83,6 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.mcp_path = MCP_PATH
     app.post(MCP_PATH, **ROUTE_DOCS)(mcp_endpoint)
+    if settings.stateful:  # stateless: GET and DELETE stay 405, as the transport asks of a server without sessions
+        app.get(MCP_PATH, summary="The session's standalone SSE stream", tags=["MCP"])(open_stream)
+        app.delete(MCP_PATH, summary="End the session", tags=["MCP"], status_code=204)(end_session)
     errors.install(app)
     auth.install(app, mcp_path=MCP_PATH, max_body_bytes=settings.max_body_bytes)  # inside the Host/Origin checks
     app.add_middleware(

@@ -16,15 +16,14 @@ are errors or rarities, never the hot path.
 
 from __future__ import annotations
 
-import asyncio
 import email.message
+import functools
 import json
 import logging
 import time
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.sse import EventSourceResponse
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
@@ -44,7 +43,15 @@ from services.fastapi_baseline.models import (
     JsonRpcSuccess,
 )
 from services.fastapi_baseline.security import Verdicts
-from services.fastapi_baseline.streaming import PRIMING_VERSIONS, StreamPeer, accepts_sse
+from services.fastapi_baseline.stateful import SESSION_METHODS, session_of
+from services.fastapi_baseline.streaming import (
+    PRIMING_VERSIONS,
+    StreamPeer,
+    ToolCallResponse,
+    accepts_sse,
+    answer_problem,
+    ours,
+)
 from services.protocol import (
     ECHO_METHOD_CHARS,
     HANDSHAKE_ONLY_METHODS,
@@ -59,6 +66,7 @@ from services.protocol import (
     stateless_result,
     unsupported_version,
 )
+from services.sessions import SESSION_HEADER, Session, SessionStore
 from services.tools.features import CACHEABLE_METHODS
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
@@ -126,11 +134,13 @@ async def mcp_endpoint(request: Request) -> Response:
         assert version is not None  # an absent header is the handshake era
         raise _rejected(unsupported_version(version), message.id if is_request else None)
     service: McpService = request.app.state.mcp
+    sessions = service.sessions
+    session: Session | None = None
+    if sessions is not None and era != "stateless" and not (is_request and message.method == "initialize"):
+        session = await session_of(sessions, headers.get(SESSION_HEADER), message.id if is_request else None)
     if not is_request:
         if type(message) is JsonRpcClientResponse:
-            problem = service.waiting.settle(message.id, message.result, message.error)
-            if problem is not None:
-                raise JsonRpcException(INVALID_REQUEST, f"Invalid response: {problem}", status_code=400)
+            await _answered(sessions, session, message)
         return Response(status_code=202)
     method = message.method
     stateless = era == "stateless"
@@ -146,6 +156,8 @@ async def mcp_endpoint(request: Request) -> Response:
             record("unknown", "", "rpc_error", 0.0)
             raise _rejected(rejection, message.id)
     handler = None if stateless and method in HANDSHAKE_ONLY_METHODS else service.era_methods(era).get(method)
+    if session is not None and sessions is not None and method in SESSION_METHODS:
+        handler = functools.partial(SESSION_METHODS[method], sessions, session)
     if handler is None:
         record("unknown", "", "rpc_error", 0.0)
         raise JsonRpcException(
@@ -157,7 +169,7 @@ async def mcp_endpoint(request: Request) -> Response:
     started = time.perf_counter()
     tool = service.tool_label(message)
     if tool in service.context_tools and not stateless and accept is not None and _sse_accepted(accept):
-        return await _call_streaming(service, message, tool, version, started)
+        return await _call_streaming(service, message, tool, version, started, session)
     try:
         result = await handler(message)
     except JsonRpcException as ex:
@@ -169,65 +181,77 @@ async def mcp_endpoint(request: Request) -> Response:
     record(method, tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
     if stateless:
         result = stateless_result(result, listing=method in CACHEABLE_METHODS)
+    elif sessions is not None and method == "initialize":
+        opened = await sessions.create(
+            protocol_version=result["protocolVersion"],
+            client_capabilities=(message.params or {}).get("capabilities") or {},
+            slot=service.settings.slot,
+        )
+        body = to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
+        return Response(body, media_type=JSON, headers={SESSION_HEADER: opened.id})
     return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
 
 
+async def _answered(sessions: SessionStore | None, session: Session | None, message: JsonRpcClientResponse) -> None:
+    """A client's answer to a server-to-client request: handed to the tool that waits for it, on whichever worker.
+
+    An answer nobody waits for is accepted and dropped (202), as the transport asks, unless it names a request of
+    this worker that no longer waits (answered already, or given up): that is refused with the reason, as is a
+    malformed answer to a request that waits (whose tool is told as well)."""
+    id_ = message.id
+    answer = {"result": message.result} if message.error is None else {"error": message.error}
+    delivered = False
+    if sessions is not None and session is not None and isinstance(id_, str):
+        delivered = await sessions.deliver(session.id, id_, answer)
+    if delivered:
+        problem = answer_problem(message.result, message.error)
+        if problem is not None:
+            raise JsonRpcException(INVALID_REQUEST, f"Invalid response: {problem}", status_code=400)
+    elif ours(id_):
+        raise JsonRpcException(
+            INVALID_REQUEST,
+            f"Invalid response: no request with id {id_} is waiting for an answer (answered already, or given up)",
+            status_code=400,
+        )
+
+
 async def _call_streaming(
-    service: McpService, message: JsonRpcRequest, tool: str, version: str | None, started: float
+    service: McpService,
+    message: JsonRpcRequest,
+    tool: str,
+    version: str | None,
+    started: float,
+    session: Session | None,
 ) -> Response:
     """A tools/call whose tool may talk to the client: JSON if it answers before it sends anything, else SSE."""
     meta = (message.params or {}).get("_meta")
     token = meta.get("progressToken") if isinstance(meta, dict) else None
     peer = StreamPeer(
         progress_token=token if isinstance(token, (str, int)) and not isinstance(token, bool) else None,
-        min_log_rank=0,
-        waiting=service.waiting,
-        client_capabilities=None,
-        priming=version in PRIMING_VERSIONS,
+        session=session,
+        store=service.sessions,
+        priming=(version if session is None else session.protocol_version) in PRIMING_VERSIONS,
     )
-    task = asyncio.ensure_future(service.call_tool(message, peer))
-    await asyncio.wait((task, peer.opened), return_when=asyncio.FIRST_COMPLETED)
-    if not peer.opened.done():  # answered without a word to the client: plain JSON, as any other call
-        peer.decline()
+
+    async def run() -> bytes:
         try:
-            result = task.result()
+            result = await service.call_tool(message, peer)
         except JsonRpcException as ex:
             record("tools/call", tool, "rpc_error", time.perf_counter() - started)
-            ex.id = message.id
-            raise
-        record("tools/call", tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
-        return Response(to_json({"jsonrpc": "2.0", "id": message.id, "result": result}), media_type=JSON)
-    task.add_done_callback(lambda done: peer.finish(_final(message, tool, done, started)))
-    return EventSourceResponse(peer.events(task, _detach), headers={"cache-control": "no-cache"})
-
-
-def _final(message: JsonRpcRequest, tool: str, task: asyncio.Task[Any], started: float) -> bytes | None:
-    """The JSON-RPC response that ends a stream (None for a cancelled request: no response is due)."""
-    if task.cancelled():
-        return None
-    ex = task.exception()
-    if ex is None:
-        result = task.result()
+            return _error_body(message.id, ErrorObject(code=ex.code, message=ex.message, data=ex.data))
+        except Exception as ex:
+            if not peer.started:
+                raise  # answered as any other failure (500, errors.py)
+            log.error("unhandled error in tools/call %s", tool, exc_info=ex)
+            return _error_body(message.id, ErrorObject(code=INTERNAL_ERROR, message="Internal error"))
         record("tools/call", tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
         return to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
-    record("tools/call", tool, "rpc_error", time.perf_counter() - started)
-    if isinstance(ex, JsonRpcException):
-        error = ErrorObject(code=ex.code, message=ex.message, data=ex.data)
-    else:
-        log.error("unhandled error in tools/call %s", tool, exc_info=ex)
-        error = ErrorObject(code=INTERNAL_ERROR, message="Internal error")
-    return JsonRpcError(id=message.id, error=error).model_dump_json().encode()
+
+    return ToolCallResponse(run, peer)
 
 
-_detached: set[asyncio.Task[Any]] = set()
-
-
-def _detach(task: asyncio.Task[Any]) -> None:
-    """The client went away mid-stream. In the handshake era that is not a cancellation: the tool finishes (held
-    here until then) and its answer is dropped."""
-    if not task.done():
-        _detached.add(task)
-        task.add_done_callback(_detached.discard)
+def _error_body(id_: Any, error: ErrorObject) -> bytes:
+    return JsonRpcError(id=id_, error=error).model_dump_json().encode()
 
 
 def _rejected(rejection: Rejection, id_: Any) -> JsonRpcException:

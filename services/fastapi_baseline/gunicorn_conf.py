@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
-from services.fastapi_baseline.settings import DRAIN_TIMEOUT_S, KEEPALIVE_TIMEOUT_S
+from services.fastapi_baseline.settings import DRAIN_TIMEOUT_S, KEEPALIVE_TIMEOUT_S, WORKERS_ENV
 
 
 def worker_count(cores: int, *, tuned: bool) -> int:
@@ -49,6 +50,23 @@ _owned_metrics_dir: str | None = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _owned_metrics_dir = tempfile.mkdtemp(prefix="mcpstack-fastapi-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _owned_metrics_dir
+
+
+def on_starting(server: Any) -> None:
+    """Stateful mode with several workers needs the database to share its sessions: refuse to start otherwise, with
+    one line (services/sessions.py decides)."""
+    from services.sessions import SessionConfigError, open_store, stateful_enabled
+
+    try:
+        if stateful_enabled():
+            open_store(database_url=os.environ.get("DATABASE_URL") or None, workers=server.cfg.workers)
+    except SessionConfigError as ex:
+        sys.stderr.write(f"error: {ex}\n")
+        sys.exit(2)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    os.environ[WORKERS_ENV] = str(server.cfg.workers)  # before the worker imports the app
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -6,13 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services import protocol
+from services import protocol, sessions
 
 # The server's keep-alive and drain (gunicorn's `keepalive` and `graceful_timeout`, in gunicorn_conf.py). Here, in a
 # module without side effects, so the CDK app can check them against the load balancer's timeouts (infra/timeouts.py):
 # keep-alive above the ALB's idle timeout (60 s), drain below the target group's deregistration delay (30 s).
 KEEPALIVE_TIMEOUT_S = 75
 DRAIN_TIMEOUT_S = 20
+WORKERS_ENV = "MCP_GUNICORN_WORKERS"
+"""Set by gunicorn_conf.py in each worker: the number of workers, which decides where sessions can live."""
 
 
 def _items(raw: str | None) -> tuple[str, ...]:
@@ -43,6 +45,9 @@ class Settings:
     server_version: str = "0.1.0"
     # `/metrics` answers loopback peers only (the metrics bridge on the instance, local tools) unless this is set.
     metrics_allow_remote: bool = False
+    # Optional stateful mode (sessions, Mcp-Session-Id; services/sessions.py) and the release slot its ids start with.
+    stateful: bool = False
+    slot: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +62,8 @@ class Settings:
             allowed_hosts=_items(source.get("MCP_ALLOWED_HOSTS")),
             tool_packs=_items(source.get("MCP_TOOL_PACKS")) or cls.tool_packs,
             metrics_allow_remote=_flag("MCP_METRICS_ALLOW_REMOTE", source.get("MCP_METRICS_ALLOW_REMOTE")),
+            stateful=sessions.stateful_enabled(source),
+            slot=sessions.current_slot(source),
         )
 
     @property

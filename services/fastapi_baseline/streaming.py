@@ -1,17 +1,18 @@
 """SSE responses for a request that talks to its client while it runs (Streamable HTTP, handshake era).
 
 A `tools/call` whose tool takes a `ToolContext` gets a `StreamPeer` when the client's `Accept` admits
-`text/event-stream`. The tool runs in its own task; the route waits for whichever comes first: the tool's answer
-(then it answers plain JSON, exactly as without a peer) or the tool's first message to the client (then it answers
-`text/event-stream`: a priming event for 2025-11-25 clients, the notifications and server-to-client requests as the
-tool sends them, the JSON-RPC response, end of stream). The decision is lazy, so a tool that sends nothing costs one
-task and never a stream; a tool without a `ToolContext` never gets here.
+`text/event-stream`, and the route answers a `ToolCallResponse`, which runs the tool inline (no task of its own) and
+decides the answer as it goes: plain JSON, byte for byte as without a peer, if the tool finishes without a word to the
+client; else `text/event-stream`, opened by the tool's first message: a priming event for 2025-11-25 clients (an event
+id and empty data), the notifications and server-to-client requests as the tool sends them, the JSON-RPC response,
+end of stream. A tool without a `ToolContext` never gets here.
 
 Server-to-client requests (`sampling/createMessage`, `elicitation/create`, `roots/list`) carry ids
-`s-<worker tag>-<n>`; the client answers each with a POST of a JSON-RPC response, which `Waiting.settle` hands to
-the waiting tool when it reaches this worker. A client that goes away does not cancel the tool in the handshake era
-(the Streamable HTTP transport, 2025-11-25: a disconnection "SHOULD NOT be interpreted as the client cancelling its
-request"); the tool finishes and its later messages are dropped.
+`s-<worker tag>-<n>`; the client answers each with a POST of a JSON-RPC response. The answer travels through the
+relay of the session store (services/sessions.py): with sessions, from whichever worker the POST reached to the one
+whose tool waits; stateless, within this worker (session ""). A client that goes away does not cancel the tool in
+the handshake era (the Streamable HTTP transport, 2025-11-25: a disconnection "SHOULD NOT be interpreted as the client
+cancelling its request"); the tool finishes and its later messages are dropped.
 """
 
 from __future__ import annotations
@@ -21,82 +22,53 @@ import itertools
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from fastapi import Response
 from fastapi.sse import format_sse_event
 from pydantic_core import to_json
+from starlette.types import Receive, Scope, Send
 
+from services.sessions import CAPABILITY_OF_METHOD, Inbox, Session, SessionStore
 from services.tools.context import InputRequest, LogLevel, ToolError
 
 log = logging.getLogger("mcpstack.fastapi")
 
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-"""RFC 5424 severities in the order MCP's `logging/setLevel` compares them."""
-LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
 PRIMING_VERSIONS = frozenset({"2025-11-25"})
 """Revisions whose clients expect the priming event (an event id and empty data) first on a stream; older clients
 would try to parse its empty data as a message."""
 
-CAPABILITY_OF = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
-"""The client capability each server-to-client request needs."""
+ASK_TIMEOUT_S = 300.0
+"""How long a tool waits for the client's answer to a server-to-client request (its own deadline may be shorter)."""
+
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 
 WORKER_TAG = secrets.token_hex(4)
 """Names this worker in the ids of its server-to-client requests, so an answer that reaches another worker is
 recognised as not its own."""
 _SERVER_ID = re.compile(r"s-([0-9a-f]{8})-[0-9]+")
+_ABANDONED = "abandoned"  # put in an open question's inbox when its stream ends
 
 
-class Waiting:
-    """The server-to-client requests of this worker whose answers have not arrived yet."""
-
-    def __init__(self) -> None:
-        self._futures: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._numbers = itertools.count(1)
-
-    def issue(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
-        id_ = f"s-{WORKER_TAG}-{next(self._numbers)}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._futures[id_] = future
-        return id_, future
-
-    def forget(self, id_: str) -> None:
-        self._futures.pop(id_, None)
-
-    def abandon(self, id_: str) -> None:
-        """The stream that carried the request has ended: its answer can no longer be expected."""
-        future = self._futures.pop(id_, None)
-        if future is not None and not future.done():
-            future.set_exception(ToolError("The client's stream ended before it answered."))
-
-    def settle(self, id_: Any, result: Any, error: Any) -> str | None:
-        """Hand a client's answer to the tool waiting for it; returns why it cannot be accepted, or None.
-
-        An answer to an id this worker never issued (another worker's, or a client's own numbering) is accepted
-        and dropped, as any client response is; one that answers this worker's request with a malformed result or
-        error is refused (and the waiting tool told so), since a tool must not wait for an answer that never comes.
-        """
-        if not isinstance(id_, str):
-            return None
-        future = self._futures.get(id_)
-        if future is None:
-            match = _SERVER_ID.fullmatch(id_)
-            if match is not None and match.group(1) == WORKER_TAG:
-                return f"no request with id {id_} is waiting for an answer (answered already, or given up)"
-            return None
-        del self._futures[id_]
-        problem = _answer_problem(result, error)
-        if future.done():
-            return None
-        if problem is not None:
-            future.set_exception(ToolError(f"The client's answer was malformed: {problem}."))
-            return problem
-        future.set_result({"result": result} if error is None else {"error": error})
-        return None
+def ours(id_: Any) -> bool:
+    """Whether `id_` names a server-to-client request this worker sent."""
+    if not isinstance(id_, str):
+        return False
+    match = _SERVER_ID.fullmatch(id_)
+    return match is not None and match.group(1) == WORKER_TAG
 
 
-def _answer_problem(result: Any, error: Any) -> str | None:
+_numbers = itertools.count(1)
+
+
+def next_request_id() -> str:
+    return f"s-{WORKER_TAG}-{next(_numbers)}"
+
+
+def answer_problem(result: Any, error: Any) -> str | None:
+    """What is wrong with a client's answer to a server-to-client request (None: nothing)."""
     if error is not None:
         if not isinstance(error.get("code"), int) or isinstance(error.get("code"), bool):
             return "error.code must be an integer"
@@ -109,38 +81,44 @@ def _answer_problem(result: Any, error: Any) -> str | None:
 
 
 def accepts_sse(accept: str) -> bool:
-    """Whether an `Accept` header admits `text/event-stream` (wildcards included)."""
+    """Whether an `Accept` header admits `text/event-stream` (wildcards included, `q=0` refuses)."""
     for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in ("text/event-stream", "text/*", "*/*"):
+        media, _, params = part.partition(";")
+        if media.strip().lower() in ("text/event-stream", "text/*", "*/*") and not _refused(params):
             return True
     return False
 
 
+def _refused(params: str) -> bool:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip()) == 0
+            except ValueError:
+                return False
+    return False
+
+
 class StreamPeer:
-    """The client at the other end of one SSE-capable request (a `Peer`, services/tools/context.py)."""
+    """The client at the other end of one SSE-capable request (a `Peer`, services/tools/context.py). `session` is None
+    in stateless mode: no level set, so every log message goes out; no way to receive answers, so questions are
+    refused."""
 
     def __init__(
-        self,
-        *,
-        progress_token: str | int | None,
-        min_log_rank: int,
-        waiting: Waiting,
-        client_capabilities: Mapping[str, Any] | None,
-        priming: bool,
+        self, *, progress_token: str | int | None, session: Session | None, store: SessionStore | None, priming: bool
     ) -> None:
         self.progress_token = progress_token
-        self.min_log_rank = min_log_rank
-        self.waiting = waiting
-        self.client_capabilities = client_capabilities
+        self.session = session
+        self.store = store
         self.priming = priming
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.closed = False  # the stream has ended (or was never opened): later messages are dropped
-        self._queue: list[bytes] = []
-        self._wakeup = asyncio.Event()
-        self._final: bytes | None = None
-        self._finished = False
-        self._asked: list[str] = []
+        self.send: Send | None = None  # the ASGI send of the response, once it runs
+        self.started = False  # the SSE response has begun
+        self.closed = False  # the stream has ended, or the answer is plain JSON: later messages are dropped
+        self._lock: asyncio.Lock | None = None
+        self._token = secrets.token_hex(4)  # event ids <token>.<n>: unique per stream, no replay offered
+        self._events = 0
+        self._inboxes: list[Inbox] = []
 
     # -- Peer ----------------------------------------------------------------------------------------------------
 
@@ -152,48 +130,63 @@ class StreamPeer:
             params["total"] = total
         if message is not None:
             params["message"] = message
-        self._send({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+        await self._send({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
 
     async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
-        if LEVEL_RANK.get(level, 0) < self.min_log_rank:
+        if self.session is not None and not self.session.logs(level):
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
             params["logger"] = logger
-        self._send({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+        await self._send({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
-        if self.client_capabilities is not None:
-            missing = sorted(
-                {CAPABILITY_OF[r.method] for r in requests.values() if r.method in CAPABILITY_OF}
-                - set(self.client_capabilities)
+        session, store = self.session, self.store
+        methods = ", ".join(sorted({request.method for request in requests.values()}))
+        if session is None or store is None:
+            raise ToolError(
+                f"This tool needs input from the client ({methods}), which needs a session: this server runs "
+                "stateless (MCP_STATEFUL=1 turns sessions on), or the request carried no Mcp-Session-Id."
             )
-            if missing:
-                raise ToolError(
-                    f"This tool needs the client capability {', '.join(missing)}, which it did not declare."
-                )
+        needed = {CAPABILITY_OF_METHOD.get(request.method, request.method) for request in requests.values()}
+        missing = sorted(capability for capability in needed if not session.declares(capability))
+        if missing:
+            raise ToolError(
+                f"This tool needs input from the client ({methods}), but the client did not declare the "
+                f"{', '.join(missing)} capability at initialize."
+            )
         if self.closed:
-            raise ToolError("The client is no longer listening on this request's stream, so it cannot be asked.")
-        issued: list[tuple[str, str, asyncio.Future[dict[str, Any]]]] = []
+            raise ToolError(f"The client's stream ended before it could be asked ({methods}).")
+        inboxes: list[tuple[str, Inbox]] = []
         try:
             for name, request in requests.items():
-                id_, future = self.waiting.issue()
-                issued.append((name, id_, future))
-                self._asked.append(id_)
-                self._send({"jsonrpc": "2.0", "id": id_, "method": request.method, "params": dict(request.params)})
+                id_ = next_request_id()
+                inbox = await store.expect(session.id, id_)  # before sending: the answer cannot race it
+                inboxes.append((name, inbox))
+                self._inboxes.append(inbox)
+                await self._send(
+                    {"jsonrpc": "2.0", "id": id_, "method": request.method, "params": dict(request.params)}
+                )
             answers: dict[str, Any] = {}
-            for name, _, future in issued:
-                answer = await future
-                if "error" in answer:
-                    error = answer["error"]
-                    raise ToolError(
-                        f"The client refused {requests[name].method} ({error['code']}): {str(error['message'])[:200]}"
-                    )
-                answers[name] = answer["result"]
+            for name, inbox in inboxes:
+                method = requests[name].method
+                try:
+                    answer = await inbox.get(ASK_TIMEOUT_S)
+                except TimeoutError:
+                    raise ToolError(f"The client did not answer {method} within {ASK_TIMEOUT_S:g} s.") from None
+                if answer.get(_ABANDONED):
+                    raise ToolError(f"The client's stream ended before it answered {method}.")
+                result, error = answer.get("result"), answer.get("error")
+                problem = answer_problem(result, error)
+                if problem is not None:
+                    raise ToolError(f"The client's answer to {method} was malformed: {problem}.")
+                if error is not None:
+                    raise ToolError(f"The client refused {method} ({error['code']}): {str(error['message'])[:200]}")
+                answers[name] = result
             return answers
         finally:
-            for _, id_, _ in issued:
-                self.waiting.forget(id_)
+            for _, inbox in inboxes:
+                inbox.close()
 
     @property
     def round_state(self) -> str | None:
@@ -201,47 +194,70 @@ class StreamPeer:
 
     # -- the stream ----------------------------------------------------------------------------------------------
 
-    def _send(self, message: dict[str, Any]) -> None:
-        if self.closed:
+    async def _send(self, message: dict[str, Any]) -> None:
+        """Write one message; the first opens the SSE response (its headers, then the priming event)."""
+        if self.closed or self.send is None:
             return
-        self._queue.append(to_json(message))
-        self._wakeup.set()
-        if not self.opened.done():
-            self.opened.set_result(None)
+        if self._lock is None:
+            self._lock = asyncio.Lock()  # a tool may send from several coroutines: one event at a time
+        async with self._lock:
+            try:
+                if not self.started:
+                    self.started = True
+                    await self.send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+                    if self.priming:
+                        await self._write(format_sse_event(id=self._next_id(), data_str=""))
+                await self._write(format_sse_event(event="message", id=self._next_id(), data_str=_text(message)))
+            except OSError:  # the client went away (uvicorn's ClientDisconnected): not a cancellation here
+                self._gone()
 
-    def finish(self, final: bytes | None) -> None:
-        """The request's JSON-RPC response (None: none is due, the request was cancelled): the stream's last event."""
-        self._final = final
-        self._finished = True
-        self._wakeup.set()
-
-    def decline(self) -> None:
-        """The request is answered as plain JSON: nothing more goes to the client."""
-        self.closed = True
-
-    async def events(
-        self, task: asyncio.Task[Any], on_disconnect: Callable[[asyncio.Task[Any]], None]
-    ) -> AsyncIterator[bytes]:
-        """The SSE body: priming event, the queued messages as they come, the response, end of stream."""
-        numbers = itertools.count()
-        finished = False
+    async def finish(self, final: bytes) -> None:
+        """The request's JSON-RPC response, as the stream's last event; then the end of the stream."""
+        if self.send is None or self.closed:
+            return
         try:
-            if self.priming:
-                yield format_sse_event(id=str(next(numbers)), data_str="")
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while self._queue:
-                    data = self._queue.pop(0)
-                    yield format_sse_event(event="message", id=str(next(numbers)), data_str=data.decode())
-                if self._finished:
-                    finished = True
-                    if self._final is not None:
-                        yield format_sse_event(event="message", id=str(next(numbers)), data_str=self._final.decode())
-                    return
-        finally:
-            self.closed = True
-            for id_ in self._asked:
-                self.waiting.abandon(id_)
-            if not finished:
-                on_disconnect(task)
+            await self._write(format_sse_event(event="message", id=self._next_id(), data_str=final.decode()))
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass
+        self._gone()
+
+    async def _write(self, chunk: bytes) -> None:
+        assert self.send is not None
+        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    def _next_id(self) -> str:
+        self._events += 1
+        return f"{self._token}.{self._events}"
+
+    def _gone(self) -> None:
+        self.closed = True
+        for inbox in self._inboxes:  # a question still open can no longer be answered
+            inbox.put({_ABANDONED: True})
+
+
+def _text(message: dict[str, Any]) -> str:
+    return to_json(message).decode()
+
+
+class ToolCallResponse(Response):
+    """The answer to a tools/call whose tool may talk to the client, decided while the tool runs (inline, in the
+    request's own task): plain JSON if it finishes without a word to the client, else the SSE stream its first
+    message opened (`StreamPeer`), ended by the JSON-RPC response."""
+
+    def __init__(self, run: Callable[[], Awaitable[bytes]], peer: StreamPeer) -> None:
+        super().__init__(status_code=200)
+        self.run = run
+        self.peer = peer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        peer = self.peer
+        peer.send = send
+        body = await self.run()
+        if peer.started:
+            await peer.finish(body)
+            return
+        peer.closed = True
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

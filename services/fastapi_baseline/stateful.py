@@ -1,0 +1,135 @@
+"""The FastAPI baseline's optional stateful mode (`MCP_STATEFUL=1`): sessions in the handshake era, on the shared
+session store (services/sessions.py: one worker's memory, or PostgreSQL for several workers and instances).
+
+`initialize` opens a session and answers its id in `Mcp-Session-Id` (`<MCP_SLOT>-<random>` when a slot is set). Every
+later handshake-era message names it: none is 400, an unknown or ended one 404 (the client then initializes again).
+`DELETE /mcp` ends it; `GET /mcp` opens its standalone SSE stream, which carries `notifications/resources/updated` for
+the resources it subscribed to. `logging/setLevel` sets the session's level, which filters what its tools log;
+questions to the client (sampling, elicitation, roots) go only to a session whose client declared the capability.
+The 2026-07-28 era has no sessions and ignores all of this.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.sse import EventSourceResponse, format_sse_event
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
+
+from services.fastapi_baseline.errors import JsonRpcException
+from services.fastapi_baseline.models import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    JsonRpcRequest,
+    ReadResourceParams,
+    SetLevelParams,
+)
+from services.fastapi_baseline.streaming import PRIMING_VERSIONS, accepts_sse
+from services.sessions import LEVEL_RANK, SESSION_HEADER, STREAM_KEY, Session, SessionStore
+
+MAX_SESSION_ID_CHARS = 200
+"""Longer than any id this server issues: refused without asking the store."""
+KEEPALIVE_S = 15.0
+"""A comment line on an idle standalone stream this often: it keeps proxies from closing it and finds a client that
+left (the write fails)."""
+
+SessionMethod = Callable[[SessionStore, Session, JsonRpcRequest], Awaitable[dict[str, Any]]]
+
+
+async def session_of(store: SessionStore, session_id: str | None, id_: Any = None) -> Session:
+    """The live session a message names; 400 when it names none, 404 when it is unknown or ended."""
+    if not session_id:
+        raise JsonRpcException(
+            INVALID_REQUEST,
+            "Bad Request: this server keeps sessions; send the Mcp-Session-Id that initialize answered",
+            id_=id_,
+            status_code=400,
+        )
+    session = await store.get(session_id) if len(session_id) <= MAX_SESSION_ID_CHARS else None
+    if session is None:
+        raise JsonRpcException(
+            INVALID_REQUEST, "Session not found: it ended or never existed; initialize again", id_=id_, status_code=404
+        )
+    return session
+
+
+def _params(model: type[BaseModel], request: JsonRpcRequest, message: str) -> Any:
+    try:
+        return model.model_validate(request.params or {})
+    except ValidationError:
+        raise JsonRpcException(INVALID_PARAMS, message) from None
+
+
+async def set_level(store: SessionStore, session: Session, request: JsonRpcRequest) -> dict[str, Any]:
+    params = _params(SetLevelParams, request, "logging/setLevel: level must be one of " + ", ".join(LEVEL_RANK))
+    await store.set_log_level(session.id, params.level)
+    return {}
+
+
+async def subscribe(store: SessionStore, session: Session, request: JsonRpcRequest) -> dict[str, Any]:
+    params = _params(ReadResourceParams, request, "resources/subscribe: params need a string uri")
+    await store.subscribe(session.id, params.uri)
+    return {}
+
+
+async def unsubscribe(store: SessionStore, session: Session, request: JsonRpcRequest) -> dict[str, Any]:
+    params = _params(ReadResourceParams, request, "resources/unsubscribe: params need a string uri")
+    await store.unsubscribe(session.id, params.uri)
+    return {}
+
+
+SESSION_METHODS: dict[str, SessionMethod] = {
+    "logging/setLevel": set_level,
+    "resources/subscribe": subscribe,
+    "resources/unsubscribe": unsubscribe,
+}
+"""Handshake-era methods that act on the session (answered here in stateful mode)."""
+
+
+def stateful_capabilities(capabilities: dict[str, Any]) -> dict[str, Any]:
+    """The handshake era's capabilities with sessions: resource subscriptions when there are resources."""
+    if "resources" not in capabilities:
+        return capabilities
+    return {**capabilities, "resources": {**capabilities["resources"], "subscribe": True}}
+
+
+async def open_stream(request: Request) -> Response:
+    """`GET /mcp`: the session's standalone SSE stream (server notifications not tied to a request)."""
+    store: SessionStore = request.app.state.mcp.sessions
+    session = await session_of(store, request.headers.get(SESSION_HEADER))
+    if not accepts_sse(request.headers.get("accept", "")):
+        raise JsonRpcException(
+            INVALID_REQUEST, "Not Acceptable: Accept must include text/event-stream", status_code=406
+        )
+    inbox = await store.expect(session.id, STREAM_KEY)
+
+    async def events() -> AsyncIterator[bytes]:
+        numbers = itertools.count()
+        try:
+            if session.protocol_version in PRIMING_VERSIONS:
+                yield format_sse_event(id=f"g{next(numbers)}", data_str="")
+            while True:
+                try:
+                    message = await inbox.get(KEEPALIVE_S)
+                except TimeoutError:
+                    if await store.get(session.id) is None:
+                        return  # the session ended (DELETE, on any worker)
+                    yield format_sse_event(comment="keep-alive")
+                    continue
+                yield format_sse_event(event="message", id=f"g{next(numbers)}", data_str=to_json(message).decode())
+        finally:
+            inbox.close()
+
+    return EventSourceResponse(events(), headers={"cache-control": "no-cache"})
+
+
+async def end_session(request: Request) -> Response:
+    """`DELETE /mcp`: the client ends its session."""
+    store: SessionStore = request.app.state.mcp.sessions
+    session = await session_of(store, request.headers.get(SESSION_HEADER))
+    await store.end(session.id)
+    return Response(status_code=204)
