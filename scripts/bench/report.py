@@ -598,9 +598,10 @@ def markdown(results: dict[str, Any], chart_dir: str) -> str:
         lines += [
             "",
             "Server CPU per request counts the warm-up's requests too (the whole run ÷ requests sent). The busiest "
-            "process's share of the server's CPU shows how evenly the workers split the load (native: 2 workers, "
-            "so 0.50 is even): the generator sends on its connections in round robin, so that the kernel's "
-            "SO_REUSEPORT split of connections over workers sees the load spread as a load balancer spreads it.",
+            "process's share of the server's CPU shows how evenly the workers split the load (even is 1 ÷ workers: "
+            "0.50 for native's, 0.20 for FastAPI as deployed with 5): the generator sends on its connections in "
+            "round robin, so that the split of connections over workers (the kernel's SO_REUSEPORT hash for native, "
+            "accept races for gunicorn) sees the load spread over connections as a load balancer spreads it.",
         ]
         lines += equal_rates_table(results["latency"], title="Native and FastAPI as deployed at equal arrival rates")
         lines += ["", f"![latency vs offered load]({chart_dir}/latency_vs_load.svg)", ""]

@@ -299,3 +299,12 @@ def test_openloop_generator_spreads_a_low_rate_over_all_its_connections(tmp_path
     assert result["sent"] == 400 and result["errors"] == 0
     assert len(counts) == 8 and sum(counts) == 400
     assert min(counts) >= 400 / 8 / 2, counts  # each connection at least half its even share
+
+
+def test_busiest_share_is_the_busiest_process_part_of_the_cpu_used_between_two_readings() -> None:
+    from scripts.bench.proc import busiest_share
+
+    before = {10: 1.0, 11: 5.0, 12: 2.0}
+    after = {10: 1.0, 11: 5.8, 12: 2.2, 13: 0.0}  # the supervisor idle, one worker at 0.8 s, the other at 0.2 s
+    assert busiest_share(before, after) == pytest.approx(0.8)
+    assert busiest_share(before, before) is None
