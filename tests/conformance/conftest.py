@@ -22,7 +22,7 @@ def conformance_server(
         yield server
 
 
-STATEFUL_KINDS = ["native"]
+STATEFUL_KINDS = ["native", "fastapi"]
 """The servers also run under the suite in stateful mode (MCP_STATEFUL=1): the handshake era's sampling, elicitation
 and subscription scenarios need sessions."""
 
