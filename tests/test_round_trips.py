@@ -14,6 +14,7 @@ from services.request_state import RequestStateSigner, new_key, parse_keys
 from services.round_trips import RoundTrip, RoundTripRefused, refusal
 from services.tools.conformance_mrtr import conformance_mrtr
 from services.tools.context import NO_DATABASE, InputRequired, RequestRefused, ToolContext
+from services.tools.features import CatalogueError, Features
 
 SIGNER = RequestStateSigner(parse_keys(new_key()))
 EVERYTHING = {"sampling": {}, "elicitation": {}, "roots": {"listChanged": True}}
@@ -145,3 +146,32 @@ def test_a_tool_asks_only_what_the_client_declared() -> None:
 
 def test_logging_without_a_stream_is_dropped_and_the_call_completes() -> None:
     assert _call("test_logging_tool")["text"].startswith("Logged two info messages")
+
+
+def test_a_prompt_asks_first_and_renders_on_the_retry() -> None:
+    features = Features(conformance_mrtr.resources, conformance_mrtr.prompts, page_size=10)
+    name = "test_input_required_result_prompt"
+
+    def get(**params: Any) -> Any:
+        full = {"name": name, "_meta": {"io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}, **params}
+        trip = RoundTrip(SIGNER, method="prompts/get", target=name, arguments=None, params=full)
+        try:
+            return asyncio.run(
+                features.get_prompt(name, None, ToolContext(NO_DATABASE, 1, trip.peer, trip.capabilities))
+            )  # type: ignore[arg-type]
+        except InputRequired as signal:
+            return trip.input_required(signal)
+
+    first = get()
+    assert list(first["inputRequests"]) == ["user_context"]
+    answer = {"action": "accept", "content": {"context": "billing"}}
+    done = get(inputResponses={"user_context": answer}, requestState=first["requestState"])
+    assert done["messages"][0]["content"]["text"] == "Answer the next question using this context: billing."
+
+
+def test_a_prompt_that_asks_has_no_way_to_ask_without_a_round_trip_peer() -> None:
+    features = Features(conformance_mrtr.resources, conformance_mrtr.prompts, page_size=10)
+    with pytest.raises(CatalogueError) as refused:
+        asyncio.run(features.get_prompt("test_input_required_result_prompt", None))  # type: ignore[arg-type]
+    assert refused.value.code == INVALID_PARAMS
+    assert "needs input from the client" in refused.value.message

@@ -116,6 +116,10 @@ class McpService:
         self.signer = default_signer()  # the requestState of multi-round-trip calls (services/request_state.py)
         if "resources/read" in served:
             self.stateless_methods["resources/read"] = self.read_resource_stateless
+        # Prompts that take a ToolContext may ask the client first (prompts/get is a multi-round-trip method too).
+        self.context_prompts = frozenset(p.name for p in registry.prompts if p.context_param is not None)
+        if self.context_prompts:
+            self.stateless_methods["prompts/get"] = self.get_prompt_stateless
         # The tasks extension (task_methods.py): 2026-07-28 only, routed and advertised when a tool supports tasks.
         self.tasks = TaskMethods.for_registry(registry, db, self._run, self.signer)
         if self.tasks is not None:
@@ -249,9 +253,29 @@ class McpService:
         params = _params(ReadResourceParams, request, READ_PARAMS_INVALID)
         return await _awaited(self.features.read_resource, params.uri, stateless=True)
 
-    async def get_prompt(self, request: JsonRpcRequest) -> Result:
+    async def get_prompt(self, request: JsonRpcRequest, ctx: ToolContext | None = None) -> Result:
         params = _params(GetPromptParams, request, GET_PROMPT_PARAMS_INVALID)
-        return await _awaited(self.features.get_prompt, params.name, params.arguments)
+        return await _awaited(self.features.get_prompt, params.name, params.arguments, ctx)
+
+    async def get_prompt_stateless(self, request: JsonRpcRequest) -> Result:
+        """2026-07-28: a prompt that takes a ToolContext may ask the client first, as a tool may
+        (`call_tool_stateless`)."""
+        params = request.params or {}
+        name = params.get("name")
+        if not (isinstance(name, str) and name in self.context_prompts):
+            return await self.get_prompt(request)
+        try:
+            trip = RoundTrip(
+                self.signer, method="prompts/get", target=name, arguments=params.get("arguments"), params=params
+            )
+            return await self.get_prompt(request, ToolContext(self.db, request.id, trip.peer, trip.capabilities))
+        except RoundTripRefused as ex:
+            refused = ex.rejection
+        except InputRequired as signal:
+            return trip.input_required(signal)
+        except RequestRefused as signal:
+            refused = refusal(signal)
+        raise JsonRpcException(refused.code, refused.message, data=refused.data)
 
     async def complete(self, request: JsonRpcRequest) -> Result:
         params = _params(CompleteParams, request, COMPLETE_PARAMS_INVALID)

@@ -41,7 +41,7 @@ from services.request_state import RequestStateSigner, default_signer
 from services.round_trips import RoundTrip, RoundTripRefused, refusal
 from services.sessions import LEVEL_RANK, LOG_LEVELS
 from services.tools.context import NO_PEER, Database, InputRequired, Peer, RequestRefused, ToolContext
-from services.tools.features import CACHEABLE_METHODS
+from services.tools.features import CACHEABLE_METHODS, CatalogueError, Features
 from services.tools.registry import ToolRegistry, ToolResult
 from services.tools.reply import Reply, pending, then
 
@@ -122,6 +122,12 @@ class McpMethods:
             "tools/call": self._on_tools_call_stateless,
         }
         self._stateless_routes.update(self._catalogue.stateless_routes)
+        # Prompts that take a ToolContext may ask the client first (prompts/get is a multi-round-trip method too):
+        # their prompts/get goes through `_on_prompts_get_stateless`, every other prompt's through the catalogue's.
+        if any(prompt.context_param for prompt in registry.prompts):
+            self._prompts_get = self._stateless_routes["prompts/get"]
+            self._features = Features(registry.resources, registry.prompts, page_size=info.page_size)
+            self._stateless_routes["prompts/get"] = self._on_prompts_get_stateless
         if self._tasks is not None:
             self._stateless_routes.update(self._tasks.routes(self._stateless_routes["tools/call"]))
 
@@ -239,20 +245,48 @@ class McpMethods:
         return then(self._call(request), _call_answer, request)
 
     def _on_tools_call_stateless(self, request: jsonrpc.Request) -> Reply[Answer]:
-        name = request.params.get("name")  # the era's checks made params an object with _meta
-        tool = self._tools.get(name) if type(name) is str else None
-        if tool is not None and tool.context_param:  # a tool that may ask the client: a multi-round-trip request
-            return self._round_trip(request, tool, name)
-        return then(self._call(request), _stateless_call_answer, request)
+        """`_call`'s checks, written out here so that the echo path looks its tool up once (the hot path of the era)."""
+        params = request.params  # the era's checks made it an object (with _meta)
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise RpcError(INVALID_PARAMS, _NAME_NOT_STRING)
+        tool = self._tools.get(name)
+        if tool is None:
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {name[:ECHO_TOOL_CHARS]}")
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, _ARGUMENTS_NOT_OBJECT)
+        if tool.context_param:  # a tool that may ask the client: a multi-round-trip request
+            return self._round_trip(request, tool, name, arguments)
+        return then(tool.invoke(arguments, None), _stateless_call_answer, request)
 
-    def _round_trip(self, request: jsonrpc.Request, tool: Invocable, name: str) -> Reply[Answer]:
+    def _on_prompts_get_stateless(self, request: jsonrpc.Request) -> Reply[Answer]:
+        params = request.params
+        name = params.get("name")
+        prompt = self._registry.prompts.get(name) if type(name) is str else None
+        if prompt is None or prompt.context_param is None:
+            return self._prompts_get(request)
+        arguments = params.get("arguments")
+        try:
+            trip = RoundTrip(self._signer, method="prompts/get", target=name, arguments=arguments, params=params)
+            reply = self._features.get_prompt(
+                name, arguments, ToolContext(self._db, request.id, trip.peer, trip.capabilities)
+            )
+        except RoundTripRefused as ex:
+            raise RpcError(*ex.rejection) from None
+        except CatalogueError as ex:
+            raise RpcError(ex.code, ex.message, ex.data) from None
+        except (InputRequired, RequestRefused) as signal:
+            return _round_trip_answer(signal, trip, request)
+        if pending(reply):
+            return _prompt_later(reply, trip, request)
+        return _with_result(request.id, orjson.dumps(stateless_result(reply))), "", "ok"
+
+    def _round_trip(self, request: jsonrpc.Request, tool: Invocable, name: str, arguments: Any) -> Reply[Answer]:
         """A 2026-07-28 tools/call of a tool that takes a ToolContext: its peer answers questions from the request's
         `inputResponses` and signed `requestState` (services/round_trips.py), and a question still open ends the call
         with an InputRequiredResult. A refused state or answer is a JSON-RPC error."""
         params = request.params
-        arguments = params.get("arguments")
-        if arguments is not None and not isinstance(arguments, dict):
-            raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
         try:
             trip = RoundTrip(self._signer, method="tools/call", target=name, arguments=arguments, params=params)
         except RoundTripRefused as ex:
@@ -271,13 +305,13 @@ class McpMethods:
             raise RpcError(INVALID_PARAMS, "tools/call: params with a tool name are required")
         name = params.get("name")
         if not isinstance(name, str):
-            raise RpcError(INVALID_PARAMS, "tools/call: params.name must be a string")
+            raise RpcError(INVALID_PARAMS, _NAME_NOT_STRING)
         tool = self._tools.get(name)
         if tool is None:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {name[:ECHO_TOOL_CHARS]}")
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
-            raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
+            raise RpcError(INVALID_PARAMS, _ARGUMENTS_NOT_OBJECT)
         if not tool.context_param:
             return tool.invoke(arguments, None)
         channel = self._channel
@@ -310,6 +344,8 @@ def _stateless_body(body: bytes, listing: bool) -> bytes:
 
 
 _RPC_ERROR = "rpc_error"
+_NAME_NOT_STRING = "tools/call: params.name must be a string"
+_ARGUMENTS_NOT_OBJECT = "tools/call: params.arguments must be an object"
 
 
 async def _round_trip_later(reply: Reply[ToolResult], trip: RoundTrip, request: jsonrpc.Request) -> Answer:
@@ -320,10 +356,21 @@ async def _round_trip_later(reply: Reply[ToolResult], trip: RoundTrip, request: 
     return _stateless_call_answer(result, request)
 
 
+async def _prompt_later(reply: Reply[dict[str, Any]], trip: RoundTrip, request: jsonrpc.Request) -> Answer:
+    try:
+        result = await reply  # type: ignore[misc]  # pending: a coroutine
+    except (InputRequired, RequestRefused) as signal:
+        return _round_trip_answer(signal, trip, request)
+    except CatalogueError as ex:
+        return jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data), "", _RPC_ERROR
+    return _with_result(request.id, orjson.dumps(stateless_result(result))), "", "ok"
+
+
 def _round_trip_answer(signal: InputRequired | RequestRefused, trip: RoundTrip, request: jsonrpc.Request) -> Answer:
     """The InputRequiredResult for a question still open, or the JSON-RPC error for a refusal."""
     if isinstance(signal, InputRequired):
-        return _with_result(request.id, orjson.dumps(trip.input_required(signal))), request.params["name"], "ok"
+        label = request.params["name"] if request.method == "tools/call" else ""  # tool names only, as elsewhere
+        return _with_result(request.id, orjson.dumps(trip.input_required(signal))), label, "ok"
     rejection = refusal(signal)
     return jsonrpc.encode_error(request.id, rejection.code, rejection.message, rejection.data), "", _RPC_ERROR
 

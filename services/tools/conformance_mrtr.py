@@ -166,3 +166,12 @@ async def test_logging_tool(ctx: ToolContext) -> ToolResult:
     await ctx.peer.log("info", "test_logging_tool started")
     await ctx.peer.log("info", "test_logging_tool finished")
     return ToolResult.text("Logged two info messages (delivered only at a log level the client set).")
+
+
+@conformance_mrtr.prompt()
+async def test_input_required_result_prompt(ctx: ToolContext) -> str:
+    """A prompt that first asks the user what context to use (elicitation, key `user_context`): multi-round trips
+    on a request other than tools/call (input-required-result-non-tool-request)."""
+    answers = await ctx.peer.ask({"user_context": _elicit("What context should the prompt use?", "context")})
+    context = _accepted(answers["user_context"], "context")
+    return f"Answer the next question using this context: {context or 'none given'}."

@@ -27,7 +27,7 @@ from services.protocol import (
     decode_cursor,
     encode_cursor,
 )
-from services.tools.context import ToolError
+from services.tools.context import InputRequired, RequestRefused, ToolContext, ToolError
 from services.tools.prompts import Prompt, PromptArgumentError, PromptRegistry
 from services.tools.reply import Pending, Reply, pending
 from services.tools.resources import Completer, ResourceNotFound, ResourceRegistry
@@ -174,7 +174,7 @@ class Features:
     def list_prompts(self, cursor: Any = None) -> dict[str, Any]:
         return self._prompt_pages.page(cursor)
 
-    def get_prompt(self, name: Any, arguments: Any) -> Reply[dict[str, Any]]:
+    def get_prompt(self, name: Any, arguments: Any, ctx: ToolContext | None = None) -> Reply[dict[str, Any]]:
         if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
             raise CatalogueError(INVALID_PARAMS, GET_PROMPT_PARAMS_INVALID)
         prompt = self._prompt(name)
@@ -182,7 +182,7 @@ class Features:
             checked = prompt.check(arguments or {})
         except PromptArgumentError as ex:
             raise CatalogueError(INVALID_PARAMS, str(ex)) from None
-        return _guarded(partial(prompt.render, checked), f"Prompt '{prompt.name}'", None, False)
+        return _guarded(partial(prompt.render, checked, ctx), f"Prompt '{prompt.name}'", None, False)
 
     def _prompt(self, name: str) -> Prompt:
         prompt = self._prompts.get(name)
@@ -254,6 +254,8 @@ def _guarded(call: Callable[[], Reply[T]], subject: str, uri: str | None, statel
     logged and not shown. `subject` names the resource or prompt in the message."""
     try:
         reply = call()
+    except (InputRequired, RequestRefused):  # a prompt's peer ends the request: the MCP layer answers it
+        raise
     except Exception as ex:
         raise _failure(subject, uri, ex, stateless) from None
     if pending(reply):
@@ -264,6 +266,8 @@ def _guarded(call: Callable[[], Reply[T]], subject: str, uri: str | None, statel
 async def _awaited(reply: Pending[T], subject: str, uri: str | None, stateless: bool) -> T:
     try:
         return await reply
+    except (InputRequired, RequestRefused):
+        raise
     except Exception as ex:
         raise _failure(subject, uri, ex, stateless) from None
 

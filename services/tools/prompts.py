@@ -17,6 +17,7 @@ from typing import Any
 
 from typing_extensions import get_type_hints
 
+from services.tools.context import NO_DATABASE, ToolContext
 from services.tools.reply import Reply, then
 from services.tools.resources import Completer
 from services.tools.typeschema import parse_docstring
@@ -37,6 +38,8 @@ class Prompt:
     fn: Callable[..., Any] = field(repr=False)
     title: str | None = None
     completers: dict[str, Completer] = field(default_factory=dict, repr=False)
+    # A parameter annotated ToolContext (not an argument): the prompt may ask the client through `ctx.peer` first.
+    context_param: str | None = None
 
     def descriptor(self) -> dict[str, Any]:
         """The entry for `prompts/list`."""
@@ -63,9 +66,13 @@ class Prompt:
             raise PromptArgumentError(f"Prompt '{self.name}' needs the argument(s) {', '.join(missing)}")
         return arguments
 
-    def render(self, arguments: dict[str, str]) -> Reply[dict[str, Any]]:
-        """The `prompts/get` result for checked arguments (a coroutine when the function is async)."""
-        return then(self.fn(**arguments), _messages, self)
+    def render(self, arguments: dict[str, str], ctx: ToolContext | None = None) -> Reply[dict[str, Any]]:
+        """The `prompts/get` result for checked arguments (a coroutine when the function is async). A prompt that
+        takes a ToolContext gets `ctx` (without one, a context whose peer cannot ask)."""
+        kwargs: dict[str, Any] = arguments
+        if self.context_param is not None:
+            kwargs = {**arguments, self.context_param: ctx if ctx is not None else ToolContext(NO_DATABASE)}
+        return then(self.fn(**kwargs), _messages, self)
 
 
 def _messages(value: Any, prompt: Prompt) -> dict[str, Any]:
@@ -138,7 +145,11 @@ def build_prompt(
     summary, arg_docs = parse_docstring(fn.__doc__)
     hints = get_type_hints(fn)
     arguments: list[dict[str, Any]] = []
+    context_param = None
     for param in inspect.signature(fn).parameters.values():
+        if hints.get(param.name) is ToolContext:
+            context_param = param.name
+            continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
             raise TypeError(f"prompt {prompt_name}: parameter {param.name} must be a plain named parameter")
         if hints.get(param.name) is not str:
@@ -161,4 +172,5 @@ def build_prompt(
         fn=fn,
         title=title,
         completers=dict(complete or {}),
+        context_param=context_param,
     )

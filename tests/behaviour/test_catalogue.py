@@ -1,7 +1,7 @@
 """Resources, prompts and completion over raw HTTP and through the official Python client, on both servers, in both
 eras.
 
-The servers run the conformance pack (`MCP_TOOL_PACKS=reference,conformance`: two resources, a template, four prompts,
+The servers run the conformance pack (`MCP_TOOL_PACKS=reference,conformance`: two resources, a template, five prompts,
 completion of one argument) with one entry per page (`MCP_PAGE_SIZE=1`), so every list is paged. The default
 catalogue registers none of them: the capabilities stay unadvertised and the methods unknown there.
 """
@@ -29,6 +29,7 @@ PROMPTS = [
     "test_prompt_with_arguments",
     "test_prompt_with_embedded_resource",
     "test_prompt_with_image",
+    "test_input_required_result_prompt",  # services/tools/conformance_mrtr.py: asks the client first (2026-07-28)
 ]
 
 
@@ -111,7 +112,7 @@ def test_resource_lists_are_paged_in_registration_order(catalogue: ServerProcess
 def test_prompt_list_is_paged_with_argument_descriptions(catalogue: ServerProcess) -> None:
     prompts, pages = every_page(catalogue, "prompts/list", "prompts")
     assert [p["name"] for p in prompts] == PROMPTS
-    assert pages == 4
+    assert pages == len(PROMPTS)  # one per page
     with_arguments = prompts[1]
     assert with_arguments["arguments"] == [
         {"name": "arg1", "description": "First test argument.", "required": True},

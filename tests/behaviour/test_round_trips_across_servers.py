@@ -170,3 +170,19 @@ def test_a_question_the_client_cannot_answer_is_missing_client_capability(urls: 
     refused = asyncio.run(_missing_capability(urls[server]))
     assert refused.code == MISSING_CLIENT_CAPABILITY
     assert refused.error.data == {"requiredCapabilities": {"sampling": {}}}
+
+
+async def _prompt(url: str) -> str:
+    async def elicit(context: Any, params: Any) -> types.ElicitResult:
+        return _elicited(context="billing")
+
+    async with Client(url, mode="2026-07-28", elicitation_callback=elicit) as client:
+        result = await client.get_prompt("test_input_required_result_prompt")
+        block = result.messages[0].content
+        assert isinstance(block, types.TextContent)
+        return block.text
+
+
+@pytest.mark.parametrize("server", ["native-b", "fastapi-a"])
+def test_a_prompt_asks_the_client_before_it_renders(urls: dict[str, str], server: str) -> None:
+    assert asyncio.run(_prompt(urls[server])) == "Answer the next question using this context: billing."
