@@ -48,6 +48,7 @@ def build(
             vpc=network.vpc,
             edge=edge.edge,
             database=data.database,
+            request_state_secret=data.request_state_keys.secret,
         )
         for color in contract.COLORS
     }

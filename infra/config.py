@@ -93,6 +93,8 @@ class EdgeConfig:
     exposure: Exposure = "dev-open"
     # The WAF's rate-based rule (production only): requests per client IP per 5-minute window before it blocks.
     waf_requests_per_ip_per_5min: int = 2000
+    # The WAF's request log (production only; CloudWatch Logs, priced by the cost report): how long it is kept.
+    waf_log_retention_days: int = 90
 
     def __post_init__(self) -> None:
         if self.exposure not in EXPOSURES:
@@ -204,6 +206,10 @@ class StageConfig:
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     # The servers' bearer-token auth; None: off (allowed only when edge.exposure is "dev-open").
     auth: AuthConfig | None = None
+    # The servers' optional stateful mode (MCP_STATEFUL=1: sessions with Mcp-Session-Id, ids prefixed with the slot):
+    # listener rules then send a request whose Mcp-Session-Id starts with `blue-` (`green-`) to that slot, so a
+    # session stays on its slot during a cutover. Off: stateless, any request may go to either slot by weight.
+    stateful: bool = False
 
     def __post_init__(self) -> None:
         for color in ("blue", "green"):
@@ -231,7 +237,7 @@ class StageConfig:
 
 # The release every slot runs until an operator deploys a newer one into a slot (`mcpstack release build`, then set
 # that slot's `release` and deploy its fleet stack; docs/deploy.md). Built from the commit named in the id.
-INITIAL_RELEASE: Final = "0.1.0-0ae2dabee666"
+INITIAL_RELEASE: Final = "0.1.0-5fac28901233"
 
 STAGES: dict[str, StageConfig] = {
     # Small and cheap: one NAT, single-AZ micro database, one small instance per colour.

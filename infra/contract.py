@@ -49,6 +49,27 @@ def smoke_token_secret_name(stage: str) -> str:
     return f"{PROJECT}/{stage}/smoke-token"
 
 
+def request_state_secret_name(stage: str) -> str:
+    """The stage's MCP_REQUEST_STATE_KEYS (infra/components/request_state_keys.py), shared by both slots."""
+    return f"{PROJECT}/{stage}/request-state-keys"
+
+
+# The MCP session header of the servers' optional stateful mode; a session id starts with its slot and this dash.
+SESSION_HEADER_NAME: Final = "Mcp-Session-Id"
+
+
+def session_id_prefix(color: Color) -> str:
+    return f"{color}-"
+
+
+# AWS WAF logs only to CloudWatch Logs groups whose name starts with this (the cost report prices such a group).
+WAF_LOG_GROUP_PREFIX: Final = "aws-waf-logs-"
+
+
+def waf_log_group_name(stage: str) -> str:
+    return f"{WAF_LOG_GROUP_PREFIX}{PROJECT}-{stage}"
+
+
 # Cutover gates: one alarm per colour and gate, with names that never change between deploys.
 GATES: Final[tuple[str, ...]] = ("5xx-rate", "p95-latency", "unhealthy-hosts")
 
@@ -324,5 +345,10 @@ MCP_METHOD_LABELS: Final[tuple[str, ...]] = (
     "prompts/list",
     "prompts/get",
     "completion/complete",
+    # Routed since the handshake era's logging and the tasks extension (issue 18).
+    "logging/setLevel",
+    "tasks/get",
+    "tasks/cancel",
+    "tasks/update",
     "unknown",
 )

@@ -1,6 +1,11 @@
 """The stage's database roles: the RDS master user only creates them; migrations run as the migrator, which owns the
 schema's objects; the servers connect as the app role, which may read and write rows and nothing else.
 
+The roles are created once per stage by a custom resource in the Data stack (a Lambda with pg8000,
+`infra/lambdas/db_roles_handler.py`, through `create_roles_sync`), so no instance reads the master's secret. The
+bootstrap of fleets wired before that (release format 3) created them at boot, through `create_roles` (asyncpg). Both
+run the same statements (`ROLE_EXISTS_SQL`, `role_statements`, `OWNED_OBJECTS_SQL`).
+
 Run by the instance bootstrap from the slot's venv (asyncpg is installed there), credentials in the environment, never
 on the command line:
 
@@ -19,7 +24,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA = "public"
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
@@ -36,10 +41,47 @@ class Login:
     password: str
 
 
+ROLE_EXISTS_SQL = "SELECT 1 FROM pg_roles WHERE rolname = $1"
+# The master's own tables, views and functions in the schema (made before the roles existed), each as the statement
+# handing it to the migrator ($1 the schema, $2 the migrator).
+OWNED_OBJECTS_SQL = """
+    SELECT format('ALTER TABLE %I.%I OWNER TO %I', n.nspname, c.relname, $2::text) AS sql
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v') AND pg_get_userbyid(c.relowner) = current_user
+    UNION ALL
+    SELECT format('ALTER FUNCTION %I.%I(%s) OWNER TO %I', n.nspname, p.proname,
+                  pg_get_function_identity_arguments(p.oid), $2::text)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = $1 AND p.prokind = 'f' AND pg_get_userbyid(p.proowner) = current_user
+"""
+
+
+def role_statements(*, database: str, migrator: Login, app: Login) -> list[tuple[str, ...]]:
+    """After the two roles exist with their passwords: the grants, as format() templates and their arguments."""
+    return [
+        ("GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I, %I", database, migrator.user, app.user),
+        # PostgreSQL 15 no longer lets every role create in public; said here for a database made before it.
+        ("REVOKE CREATE ON SCHEMA %I FROM PUBLIC", SCHEMA),
+        ("GRANT USAGE, CREATE ON SCHEMA %I TO %I", SCHEMA, migrator.user),
+        ("GRANT USAGE ON SCHEMA %I TO %I", SCHEMA, app.user),
+        # The master must be able to act as the migrator to hand objects over (PostgreSQL 16 asks for it even
+        # from a role's creator).
+        ("GRANT %I TO CURRENT_USER", migrator.user),
+    ]
+
+
+def login_template(exists: bool) -> str:
+    return f"{'ALTER' if exists else 'CREATE'} ROLE %I LOGIN PASSWORD %L"
+
+
+def _format_sql(template: str, count: int) -> str:
+    placeholders = ", ".join(f"${i}::text" for i in range(1, count + 1))
+    return f"SELECT format({_literal(template)}, {placeholders})"
+
+
 async def _quoted(conn: Any, template: str, *args: str) -> str:
     """`template` with its %I / %L filled in by PostgreSQL's format(), the arguments sent as parameters."""
-    placeholders = ", ".join(f"${i}::text" for i in range(1, len(args) + 1))
-    return str(await conn.fetchval(f"SELECT format({_literal(template)}, {placeholders})", *args))
+    return str(await conn.fetchval(_format_sql(template, len(args)), *args))
 
 
 def _literal(text: str) -> str:
@@ -47,42 +89,43 @@ def _literal(text: str) -> str:
 
 
 async def create_roles(conn: Any, *, migrator: Login, app: Login) -> None:
-    """As the master: the two login roles, the migrator's right to create in the schema, the app's to use it, and the
-    master's own objects (from before the roles existed) handed to the migrator."""
+    """As the master (asyncpg): the two login roles, the migrator's right to create in the schema, the app's to use
+    it, and the master's own objects (from before the roles existed) handed to the migrator."""
     database: str = await conn.fetchval("SELECT current_database()")
     async with conn.transaction():
         for login in (migrator, app):
-            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login.user)
-            verb = "ALTER" if exists else "CREATE"
-            await conn.execute(await _quoted(conn, f"{verb} ROLE %I LOGIN PASSWORD %L", login.user, login.password))
-        statements = [
-            ("GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I, %I", database, migrator.user, app.user),
-            # PostgreSQL 15 no longer lets every role create in public; said here for a database made before it.
-            ("REVOKE CREATE ON SCHEMA %I FROM PUBLIC", SCHEMA),
-            ("GRANT USAGE, CREATE ON SCHEMA %I TO %I", SCHEMA, migrator.user),
-            ("GRANT USAGE ON SCHEMA %I TO %I", SCHEMA, app.user),
-            # The master must be able to act as the migrator to hand objects over (PostgreSQL 16 asks for it even
-            # from a role's creator).
-            ("GRANT %I TO CURRENT_USER", migrator.user),
-        ]
-        for template, *args in statements:
+            exists = await conn.fetchval(ROLE_EXISTS_SQL, login.user)
+            await conn.execute(await _quoted(conn, login_template(bool(exists)), login.user, login.password))
+        for template, *args in role_statements(database=database, migrator=migrator, app=app):
             await conn.execute(await _quoted(conn, template, *args))
-        owned = await conn.fetch(
-            """
-            SELECT format('ALTER TABLE %I.%I OWNER TO %I', n.nspname, c.relname, $2::text) AS sql
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v') AND pg_get_userbyid(c.relowner) = current_user
-            UNION ALL
-            SELECT format('ALTER FUNCTION %I.%I(%s) OWNER TO %I', n.nspname, p.proname,
-                          pg_get_function_identity_arguments(p.oid), $2::text)
-            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = $1 AND p.prokind = 'f' AND pg_get_userbyid(p.proowner) = current_user
-            """,
-            SCHEMA,
-            migrator.user,
-        )
-        for row in owned:
+        for row in await conn.fetch(OWNED_OBJECTS_SQL, SCHEMA, migrator.user):
             await conn.execute(row["sql"])
+
+
+class SyncSession(Protocol):
+    """A blocking connection inside one transaction ($n placeholders), as the custom resource's pg8000 adapter."""
+
+    def fetchval(self, sql: str, *args: str) -> Any: ...
+
+    def fetch_column(self, sql: str, *args: str) -> list[Any]: ...
+
+    def execute(self, sql: str) -> None: ...
+
+
+def create_roles_sync(session: SyncSession, *, migrator: Login, app: Login) -> None:
+    """`create_roles` on a blocking driver: the same statements, in the caller's transaction."""
+
+    def quoted(template: str, *args: str) -> str:
+        return str(session.fetchval(_format_sql(template, len(args)), *args))
+
+    database = str(session.fetchval("SELECT current_database()"))
+    for login in (migrator, app):
+        exists = session.fetchval(ROLE_EXISTS_SQL, login.user)
+        session.execute(quoted(login_template(exists is not None), login.user, login.password))
+    for template, *args in role_statements(database=database, migrator=migrator, app=app):
+        session.execute(quoted(template, *args))
+    for sql in session.fetch_column(OWNED_OBJECTS_SQL, SCHEMA, migrator.user):
+        session.execute(str(sql))
 
 
 async def grant_app(conn: Any, *, app_user: str) -> None:

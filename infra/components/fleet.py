@@ -8,7 +8,8 @@ hashes, migrate, start, wait for /health) and only then the success signal, so a
 
 The instance role holds only what the instances do, each statement written here (`instance_statements`): Session
 Manager's channels, the CloudWatch agent's metrics (one namespace) and logs (this slot's two log groups), the slot's
-own release object, cfn-init's reads and signal on this stack, the database secret. Statements whose resource is
+own release object and the RDS CA bundle, cfn-init's reads and signal on this stack, the database roles' secrets
+(never the master's: the roles exist before any instance boots). Statements whose resource is
 `*` carry their reason in `WILDCARD_RESOURCE_REASONS`; no grant from a construct can widen the role (the ASG and
 cfn-init see it through `without_policy_updates`). With the stage's `auth`, the servers' bearer-token checks are
 switched on through the MCP_AUTH_* environment, in a systemd drop-in next to the unit the bootstrap writes.
@@ -26,6 +27,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -95,6 +97,8 @@ class Fleet(Construct):
         auth: AuthConfig | None = None,
         drain_s: int = 30,
         database_proxy: bool = False,
+        request_state_secret: secretsmanager.ISecret | None = None,
+        stateful: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -114,12 +118,14 @@ class Fleet(Construct):
         # Proxy's certificate comes from Amazon Trust Services instead, which the OS trust store holds.
         self.rds_ca_asset = s3_assets.Asset(self, "RdsCaBundle", path=str(bundle_path()))
         self.database_ca = SYSTEM_TRUST_STORE if database_proxy else INSTANCE_BUNDLE_PATH
-        self.role = self._instance_role(stage, color, database_secrets)
+        self.role = self._instance_role(stage, color, database_secrets, request_state_secret)
         init = self._boot_sequence(
             stage=stage,
             color=color,
             config=config,
             database_secrets=database_secrets,
+            request_state_secret=request_state_secret,
+            stateful=stateful,
             auth=auth,
             drain_s=drain_s,
         )
@@ -137,7 +143,13 @@ class Fleet(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-    def _instance_role(self, stage: str, color: contract.Color, database_secrets: DatabaseSecrets) -> iam.Role:
+    def _instance_role(
+        self,
+        stage: str,
+        color: contract.Color,
+        database_secrets: DatabaseSecrets,
+        request_state_secret: secretsmanager.ISecret | None,
+    ) -> iam.Role:
         role = iam.Role(
             self,
             "InstanceRole",
@@ -145,9 +157,12 @@ class Fleet(Construct):
             description=f"mcpstack {stage} {color} instances",
         )
         self.policy = iam.Policy(self, "InstancePolicy", roles=[role], statements=self.instance_statements())
-        # The master's secret too: at boot the master creates the roles (infra/bootstrap/db_roles.py).
-        for secret in database_secrets.all:
-            secret.grant_read(role)
+        # The roles' secrets only: a custom resource in the Data stack created the roles as the master
+        # (infra/components/db_roles_resource.py), so the instances never read the master's secret.
+        # And the stage's request-state keys (MCP_REQUEST_STATE_KEYS), the one secret both slots share.
+        for secret in (database_secrets.migrator, database_secrets.app, request_state_secret):
+            if secret is not None:
+                secret.grant_read(role)
         return role
 
     def instance_statements(self) -> list[iam.PolicyStatement]:
@@ -225,6 +240,8 @@ class Fleet(Construct):
         color: contract.Color,
         config: FleetConfig,
         database_secrets: DatabaseSecrets,
+        request_state_secret: secretsmanager.ISecret | None,
+        stateful: bool,
         auth: AuthConfig | None,
         drain_s: int,
     ) -> ec2.CloudFormationInit:
@@ -246,7 +263,6 @@ class Fleet(Construct):
             f"--python={PYTHON}",
             f"--port={contract.SERVER_PORT}",
             f"--region={Stack.of(self).region}",
-            f"--secret-id={database_secrets.master.secret_arn}",
             f"--migrator-secret-id={database_secrets.migrator.secret_arn}",
             f"--app-secret-id={database_secrets.app.secret_arn}",
             f"--db-host={database_host}",
@@ -254,6 +270,9 @@ class Fleet(Construct):
             f"--log-group={self.log_group.log_group_name}",
             f"--metrics-log-group={self.metrics_log_group.log_group_name}",
             f"--drain-s={drain_s}",
+            # MCP_SLOT=<colour> is always set by the bootstrap (format 4); these two only when the stage asks.
+            *([f"--request-state-secret-id={request_state_secret.secret_arn}"] if request_state_secret else []),
+            *(["--stateful"] if stateful else []),
         ]
         return ec2.CloudFormationInit.from_config_sets(
             config_sets={"default": ["packages", "app", "bootstrap"]},

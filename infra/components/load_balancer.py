@@ -23,6 +23,8 @@ from infra.live_weights import LiveWeights
 
 # Rule priorities of the smoke-test rules (one per slot); the default action (the weighted forward) takes the rest.
 SMOKE_RULE_PRIORITIES: dict[contract.Color, int] = {"green": 10, "blue": 11}
+# Stateful stages only: a request carrying a session id that names a slot goes to that slot (after the smoke rules).
+SESSION_RULE_PRIORITIES: dict[contract.Color, int] = {"blue": 20, "green": 21}
 
 # The servers' Prometheus endpoint: read on the instance (the metrics bridge), never through the ALB. Its rule comes
 # before every other rule, so no header reaches it either.
@@ -32,8 +34,8 @@ METRICS_RULE_PRIORITY = 1
 
 class LoadBalancer(Construct):
     """Exposes `load_balancer`, `listener` (the one carrying the weights), `http_listener` (port 80, always),
-    `target_groups` by colour, `smoke_rules` by colour (`smoke_rule` is green's), `metrics_rule`,
-    `access_log_bucket`."""
+    `target_groups` by colour, `smoke_rules` by colour (`smoke_rule` is green's), `session_rules` by colour (empty
+    unless `stateful`), `metrics_rule`, `access_log_bucket`."""
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class LoadBalancer(Construct):
         config: EdgeConfig,
         weights: LiveWeights,
         smoke_token: str,
+        stateful: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -151,6 +154,27 @@ class LoadBalancer(Construct):
             for color in contract.COLORS
         }
         self.smoke_rule = self.smoke_rules["green"]
+
+        # Stateful mode: a session lives in the memory of the slot that opened it, and its id starts with that slot
+        # (`blue-...`), so these rules keep every later request of the session there whatever the weights say,
+        # during a cutover too. A request without a session id (or with a stale one) takes the weighted forward.
+        self.session_rules: dict[contract.Color, elbv2.ApplicationListenerRule] = {}
+        if stateful:
+            self.session_rules = {
+                color: elbv2.ApplicationListenerRule(
+                    self,
+                    f"{color.capitalize()}SessionRule",
+                    listener=self.listener,
+                    priority=SESSION_RULE_PRIORITIES[color],
+                    conditions=[
+                        elbv2.ListenerCondition.http_header(
+                            contract.SESSION_HEADER_NAME, [f"{contract.session_id_prefix(color)}*"]
+                        )
+                    ],
+                    action=elbv2.ListenerAction.forward([self.target_groups[color]]),
+                )
+                for color in contract.COLORS
+            }
 
     def _target_group(self, vpc: ec2.IVpc, config: EdgeConfig, color: contract.Color) -> elbv2.ApplicationTargetGroup:
         group = elbv2.ApplicationTargetGroup(

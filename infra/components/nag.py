@@ -23,6 +23,11 @@ WILDCARD_RESOURCE_REASONS: dict[str, str] = {
         "cloudwatch:PutMetricData has no resource type; the statement is limited by its condition to the agent's "
         "own namespace (CWAgent)."
     ),
+    "LambdaVpcNetworkInterfaces": (
+        "A Lambda function in a VPC creates, describes and deletes its own network interfaces through its execution "
+        "role (the AWSLambdaVPCAccessExecutionRole actions); the interfaces do not exist at synth, so no ARN can be "
+        "named, and the Lambda documentation grants these on '*'."
+    ),
     "CloudWatchAgentTags": (
         "ec2:DescribeTags (the agent resolves the AutoScalingGroupName dimension from the instance's tags) has no "
         "resource type; it only reads tags."

@@ -9,7 +9,9 @@ from constructs import Construct
 
 from infra import contract
 from infra.components.database import Database
+from infra.components.db_roles_resource import DatabaseRoles
 from infra.components.published import publish_output, publish_parameter
+from infra.components.request_state_keys import RequestStateKeys
 from infra.config import StageConfig
 from infra.stacks.base import McpStackBase
 
@@ -20,6 +22,17 @@ class DataStack(McpStackBase):
         self.database = Database(
             self, "Database", vpc=vpc, config=config.database, identifier=f"{contract.PROJECT}-{config.name}"
         )
+        # The migrator and app roles, made once by a custom resource as the master: no instance reads its secret.
+        self.roles = DatabaseRoles(
+            self,
+            "DatabaseRoles",
+            vpc=vpc,
+            secrets=self.database.secrets,
+            database_clients=self.database.clients,
+            log_retention_days=config.database.log_retention_days,
+        )
+        # MCP_REQUEST_STATE_KEYS, one secret for both slots (beside the database's: both fleets read from here).
+        self.request_state_keys = RequestStateKeys(self, "RequestStateKeys", stage=config.name)
         publish_output(
             self,
             contract.OUTPUT_DATABASE_SECRET_ARN,

@@ -27,7 +27,13 @@ class EdgeStack(McpStackBase):
         )
         self.smoke_token = SmokeToken(self, "SmokeToken", stage=config.name)
         self.edge = LoadBalancer(
-            self, "LoadBalancer", vpc=vpc, config=config.edge, weights=weights, smoke_token=self.smoke_token.value
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            config=config.edge,
+            weights=weights,
+            smoke_token=self.smoke_token.value,
+            stateful=config.stateful,
         )
         self.waf: WebAcl | None = None
         if config.edge.exposure == "production":
@@ -37,6 +43,7 @@ class EdgeStack(McpStackBase):
                 stage=config.name,
                 load_balancer=self.edge.load_balancer,
                 requests_per_ip_per_5min=config.edge.waf_requests_per_ip_per_5min,
+                log_retention_days=config.edge.waf_log_retention_days,
             )
         stage = config.name
         alb = self.edge.load_balancer

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import contract
@@ -28,6 +29,7 @@ class FleetStack(McpStackBase):
         vpc: ec2.IVpc,
         edge: LoadBalancer,
         database: Database,
+        request_state_secret: secretsmanager.ISecret,
         **kwargs: Any,
     ) -> None:
         slot = config.fleet(color)
@@ -58,6 +60,8 @@ class FleetStack(McpStackBase):
             auth=config.auth,
             drain_s=config.edge.deregistration_delay_s,
             database_proxy=config.database.rds_proxy,
+            request_state_secret=request_state_secret,
+            stateful=config.stateful,
         )
         asg_name = self.fleet.auto_scaling_group.auto_scaling_group_name
         description = f"{color} Auto Scaling group name"

@@ -36,6 +36,8 @@ class Assumptions:
     flow_log_bytes_per_connection: Decimal = Decimal(520)
     # ALB access logs: one line of about 500 bytes per request (stored gzip; uncompressed is the upper bound used).
     access_log_bytes_per_call: Decimal = Decimal(500)
+    # AWS WAF's log (production profile): one JSON record per inspected request, about 1.5 KB with its headers.
+    waf_log_bytes_per_call: Decimal = Decimal(1500)
     # PostgreSQL logs exported to CloudWatch: connection and error logs of a quiet database.
     db_log_gb_per_month: Decimal = Decimal("0.5")
     # Any other log group of a slot (metric documents, agent logs): not driven by calls in this model.
@@ -54,6 +56,7 @@ class Assumptions:
             f"NAT data processed: {self.nat_gb_per_month} GB a month (OS packages at boot, agent and AWS API traffic)",
             f"VPC flow logs: {self.flow_log_bytes_per_connection} bytes per new connection",
             f"ALB access logs: {self.access_log_bytes_per_call} bytes per call, uncompressed (upper bound)",
+            f"WAF logs (production profile): {self.waf_log_bytes_per_call} bytes per call",
             f"PostgreSQL logs exported: {self.db_log_gb_per_month} GB a month",
             f"any other log group of a slot: {self.other_log_gb_per_month} GB a month",
             f"MCP custom metrics {self.mcp_metrics().describe()}",
@@ -179,6 +182,9 @@ class _Pricer:
                         calls * self.workload.new_connections_per_call * self.a.flow_log_bytes_per_connection / model.GB
                     )
                     item = "VPC flow logs"
+                elif str(r.properties.get("LogGroupName", "")).startswith(contract.WAF_LOG_GROUP_PREFIX):
+                    gb = calls * self.a.waf_log_bytes_per_call / model.GB
+                    item = "WAF logs (all calls)"
                 elif scope in ("blue", "green") and r.properties.get("LogGroupName") == contract.app_log_group_name(
                     self.stage, scope
                 ):

@@ -52,6 +52,7 @@ FREE: Final[dict[str, str]] = {
     "AWS::AutoScaling::LifecycleHook": "no charge",
     "AWS::IAM::Role": "no charge",
     "AWS::WAFv2::WebACLAssociation": "no charge (the web ACL is priced)",
+    "AWS::WAFv2::LoggingConfiguration": "no charge of its own (the WAF log group's ingestion and storage are priced)",
     "AWS::IAM::Policy": "no charge",
     "AWS::IAM::ManagedPolicy": "no charge",
     "AWS::IAM::InstanceProfile": "no charge",
@@ -63,8 +64,10 @@ FREE: Final[dict[str, str]] = {
     "AWS::SNS::Subscription": "no charge",
     "AWS::SSM::Parameter": "standard-tier parameters are free",
     "AWS::SecretsManager::SecretTargetAttachment": "no charge",
-    "AWS::Lambda::Function": "CDK custom-resource provider: runs at deploy only, within the Lambda free tier",
+    "AWS::Lambda::Function": "custom-resource handlers (CDK's, the database roles'): run at deploy only, within the "
+    "Lambda free tier",
     "Custom::VpcRestrictDefaultSG": "a deploy-time custom resource, no running charge",
+    "Custom::DatabaseRoles": "a deploy-time custom resource (one Lambda run per Data-stack deploy), no running charge",
     "AWS::CloudFormation::WaitConditionHandle": "no charge",
 }
 

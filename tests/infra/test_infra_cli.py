@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra import contract
+from infra.components.db_roles_resource import HANDLER_FILES
 from infra.offline import offline_env
 from infra.synth import REPO, STAGE_NAMES
 
@@ -42,9 +43,19 @@ def test_fleet_assets_are_the_slots_releases_not_the_working_tree(
         manifest = json.loads((asset / "release.json").read_text())
         expected = sorted(p.name for p in (synth_releases / manifest["id"]).iterdir())
         assert sorted(p.name for p in asset.iterdir()) == expected
+    lambdas = 0
     for asset in staged:
-        for repo_file in ("pyproject.toml", "README.md", "docs", "services", "infra", ".git", ".venv"):
+        if (asset / "infra" / "lambdas").is_dir():
+            # The database-roles Lambda: of the repository, exactly the files its handler imports.
+            lambdas += 1
+            shipped = sorted(p.relative_to(asset).as_posix() for p in (asset / "infra").rglob("*") if p.is_file())
+            assert shipped == sorted(HANDLER_FILES)
+            repo_files: tuple[str, ...] = ("pyproject.toml", "README.md", "docs", "services", ".git", ".venv")
+        else:
+            repo_files = ("pyproject.toml", "README.md", "docs", "services", "infra", ".git", ".venv")
+        for repo_file in repo_files:
             assert not (asset / repo_file).exists(), f"{repo_file} leaked into {asset.name}"
+    assert lambdas == 1
 
 
 def test_cfn_lint_passes_on_every_template(cli_assemblies: dict[str, Path]) -> None:

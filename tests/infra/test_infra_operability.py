@@ -124,6 +124,8 @@ def test_database_has_a_secret_per_role_attached_to_the_instance(synthesized: St
     users = []
     for resource in template.find_resources("AWS::SecretsManager::Secret").values():
         generate = resource["Properties"]["GenerateSecretString"]
+        if resource["Properties"].get("Name") == contract.request_state_secret_name("dev"):
+            continue  # the request-state keys, beside the database's (tests/infra/test_infra_security.py)
         users.append(json.loads(generate["SecretStringTemplate"])["username"])
         assert generate["GenerateStringKey"] == "password"
         assert resource["DeletionPolicy"] == "Delete"
@@ -135,18 +137,21 @@ def test_database_has_a_secret_per_role_attached_to_the_instance(synthesized: St
 
 
 @pytest.mark.parametrize("color", contract.COLORS)
-def test_slot_boots_with_the_master_and_both_role_secrets(synthesized: Stages, color: contract.Color) -> None:
+def test_slot_boots_with_both_role_secrets_and_never_the_masters(synthesized: Stages, color: contract.Color) -> None:
     template = synthesized["dev"].templates[contract.fleet_unit(color)]
     (asg,) = template.find_resources("AWS::AutoScaling::AutoScalingGroup").values()
     command = asg["Metadata"]["AWS::CloudFormation::Init"]["bootstrap"]["commands"]["10-bootstrap"]["command"]
     parts = command["Fn::Join"][1]
     text = json.dumps(parts)
-    for flag in ("--secret-id=", "--migrator-secret-id=", "--app-secret-id="):
+    for flag in ("--migrator-secret-id=", "--app-secret-id="):
         assert text.count(flag) == 1, flag
-    # Each flag is followed by a secret the Data stack exports (imported here), and the instance role reads all three.
+    # The roles exist before any instance boots (a custom resource in the Data stack): no master secret here.
+    assert "--secret-id=" not in text
+    # Each flag is followed by a secret the Data stack exports (imported here), and the instance role reads both.
     imports = [p["Fn::ImportValue"] for p in parts if isinstance(p, dict) and "Fn::ImportValue" in p]
     policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
     for imported in imports:
         if "Secret" in imported:
             assert imported in policies, imported
-    assert sum("Secret" in i for i in imports) >= 3
+    roles = [i for i in imports if "SecretAttachment" in i]
+    assert len(roles) == 2 and all("MigratorSecret" in i or "AppSecret" in i for i in roles)

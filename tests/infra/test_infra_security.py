@@ -20,7 +20,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra import contract
 from infra.components.fleet import AGENT_METRICS_NAMESPACE, auth_dropin, systemd_unit_name
-from infra.components.load_balancer import METRICS_PATH
+from infra.components.load_balancer import METRICS_PATH, SESSION_RULE_PRIORITIES, SMOKE_RULE_PRIORITIES
 from infra.components.nag import MIN_REASON_CHARS, WILDCARD_RESOURCE_REASONS
 from infra.components.waf import MANAGED_RULE_GROUPS
 from infra.config import STAGES, AuthConfig, EdgeConfig, StageConfig, StageConfigError
@@ -51,6 +51,8 @@ def production_config() -> StageConfig:
         ),
         auth=AUTH,
         monitoring=dataclasses.replace(dev.monitoring, alarm_emails=("ops@example.com", "oncall@example.com")),
+        # The optional stateful mode on too (session rules), so one extra synth checks both.
+        stateful=True,
     )
 
 
@@ -493,3 +495,147 @@ def test_auth_dropin_names_the_unit_the_release_bootstrap_writes(color: contract
         metrics_log_group="metrics",
     )
     assert systemd_unit_name(color) == settings.unit_name
+
+
+# --- WAF logging (production) ------------------------------------------------------------------------------------
+
+
+def test_production_web_acl_logs_to_a_retained_waf_log_group_with_credentials_redacted(
+    production: SynthesizedStage,
+) -> None:
+    template = production.templates["Edge"]
+    acl_id, _ = only(template, "AWS::WAFv2::WebACL")
+    _, logging = only(template, "AWS::WAFv2::LoggingConfiguration")
+    props = logging["Properties"]
+    assert props["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    log_groups = {
+        lid: group
+        for lid, group in template.find_resources("AWS::Logs::LogGroup").items()
+        if group["Properties"].get("LogGroupName") == contract.waf_log_group_name("prod")
+    }
+    assert len(log_groups) == 1 and contract.waf_log_group_name("prod").startswith("aws-waf-logs-")
+    ((group_id, group),) = log_groups.items()
+    assert group["Properties"]["RetentionInDays"] == production.config.edge.waf_log_retention_days
+    assert group["DeletionPolicy"] == "Delete"
+    # The destination is the group's ARN without the ":*" CloudWatch Logs appends (WAF refuses that form).
+    (destination,) = props["LogDestinationConfigs"]
+    text = json.dumps(destination)
+    assert "log-group:" in text and group_id in text and ":*" not in text
+    assert group_id in json.dumps(logging.get("DependsOn", []))
+    redacted = sorted(field["SingleHeader"]["Name"] for field in props["RedactedFields"])
+    assert redacted == sorted(["authorization", contract.SMOKE_TOKEN_HEADER_NAME.lower()])
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_committed_stages_have_no_waf_logging(synthesized: Stages, stage: str) -> None:
+    synthesized[stage].templates["Edge"].resource_count_is("AWS::WAFv2::LoggingConfiguration", 0)
+
+
+def test_cost_report_prices_the_waf_log_by_calls(production: SynthesizedStage) -> None:
+    from scripts.cost import model, prices, stage, templates, throughput, workload
+
+    load = workload.preset("saas-200k")
+    report = stage.price_stage(
+        templates.load(Path(production.app.outdir), "prod"),
+        stage="prod",
+        workload=load,
+        run=throughput.load(REPO / "docs" / "benchmarks" / "results.json"),
+        table=prices.EMBEDDED,
+    )
+    waf_logs = [line for line in report.shared if line.item.startswith("WAF logs (all calls)")]
+    ingest = [line for line in waf_logs if line.price_key == "cw.logs.ingest"]
+    assert len(ingest) == 1 and ingest[0].quantity > 0
+    expected = load.calls_per_month * stage.Assumptions().waf_log_bytes_per_call / model.GB
+    assert abs(float(ingest[0].quantity) - float(expected)) / float(expected) < 0.01
+
+
+# --- the pieces the servers need on AWS: request-state keys, slot, stateful routing ------------------------------
+
+
+def test_one_request_state_secret_per_stage_of_base64url_keys(synthesized: Stages) -> None:
+    from services.request_state import parse_keys
+
+    data = synthesized["dev"].templates["Data"]
+    secrets = {
+        lid: secret
+        for lid, secret in data.find_resources("AWS::SecretsManager::Secret").items()
+        if secret["Properties"].get("Name") == contract.request_state_secret_name("dev")
+    }
+    assert len(secrets) == 1
+    ((_, secret),) = secrets.items()
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert generate["ExcludePunctuation"] is True and generate["IncludeSpace"] is False
+    length = generate["PasswordLength"]
+    assert generate["GenerateStringKey"] == "keys" and length % 4 == 0
+    # Any value Secrets Manager may generate (letters and digits only) is a key the servers accept.
+    for alphabet in ("A", "z", "9", "aZ09"):
+        (key,) = parse_keys((alphabet * length)[:length].replace(alphabet[0], "Q", 1))
+        assert len(key) >= 32
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_both_slots_read_the_same_request_state_secret_and_only_it_besides_the_roles(
+    synthesized: Stages, color: contract.Color
+) -> None:
+    template = synthesized["dev"].templates[contract.fleet_unit(color)]
+    (asg,) = template.find_resources("AWS::AutoScaling::AutoScalingGroup").values()
+    parts = asg["Metadata"]["AWS::CloudFormation::Init"]["bootstrap"]["commands"]["10-bootstrap"]["command"]
+    parts = parts["Fn::Join"][1]
+    index = next(i for i, p in enumerate(parts) if isinstance(p, str) and p.endswith("--request-state-secret-id="))
+    imported = parts[index + 1]["Fn::ImportValue"]
+    assert "RequestStateKeys" in imported
+    reads = [
+        s
+        for s in fleet_statements(synthesized["dev"], color)
+        if "secretsmanager:GetSecretValue" in as_list(s["Action"])
+    ]
+    resources = [r["Fn::ImportValue"] for s in reads for r in as_list(s["Resource"])]
+    assert imported in resources and len(resources) == 3  # the migrator's, the app's, the request-state keys
+    other = contract.fleet_unit("green" if color == "blue" else "blue")
+    assert imported in json.dumps(synthesized["dev"].templates[other].to_json())
+
+
+@pytest.mark.parametrize("color", contract.COLORS)
+def test_stateful_flag_reaches_the_bootstrap_only_when_the_stage_sets_it(
+    synthesized: Stages, production: SynthesizedStage, color: contract.Color
+) -> None:
+    def command(stage: SynthesizedStage) -> str:
+        (asg,) = (
+            stage.templates[contract.fleet_unit(color)].find_resources("AWS::AutoScaling::AutoScalingGroup").values()
+        )
+        return json.dumps(asg["Metadata"]["AWS::CloudFormation::Init"]["bootstrap"]["commands"])
+
+    assert " --stateful" in command(production)
+    assert all(" --stateful" not in command(stage) for stage in synthesized.values())
+
+
+def test_stateful_stage_keeps_a_session_on_the_slot_its_id_names(production: SynthesizedStage) -> None:
+    template = production.templates["Edge"]
+    groups = {
+        next(t["Value"] for t in group["Properties"]["Tags"] if t["Key"] == contract.TAG_COLOR): lid
+        for lid, group in template.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup").items()
+    }
+    rules = [r["Properties"] for r in template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule").values()]
+    session = {
+        json.dumps(r["Conditions"]): r
+        for r in rules
+        if any(
+            c.get("HttpHeaderConfig", {}).get("HttpHeaderName") == contract.SESSION_HEADER_NAME for c in r["Conditions"]
+        )
+    }
+    assert len(session) == 2
+    for color in contract.COLORS:
+        (rule,) = [r for r in session.values() if f'"{color}-*"' in json.dumps(r["Conditions"])]
+        (condition,) = rule["Conditions"]
+        assert condition["HttpHeaderConfig"]["Values"] == [f"{contract.session_id_prefix(color)}*"]
+        assert rule["Actions"][0]["TargetGroupArn"] == {"Ref": groups[color]}
+        assert rule["Priority"] == SESSION_RULE_PRIORITIES[color]
+    # After the /metrics rule and the smoke rules, so neither a session id nor a smoke header can reach /metrics.
+    assert min(SESSION_RULE_PRIORITIES.values()) > max(SMOKE_RULE_PRIORITIES.values())
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_stateless_stages_have_no_session_rules(synthesized: Stages, stage: str) -> None:
+    rules = synthesized[stage].templates["Edge"].find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert contract.SESSION_HEADER_NAME not in json.dumps(rules)
+    assert STAGES[stage].stateful is False
