@@ -16,12 +16,14 @@ are errors or rarities, never the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import email.message
 import functools
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from pydantic import TypeAdapter, ValidationError
@@ -70,6 +72,7 @@ from services.sessions import SESSION_HEADER, Session, SessionStore
 from services.tools.features import CACHEABLE_METHODS
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
+T = TypeVar("T")
 log = logging.getLogger("mcpstack.fastapi")
 
 
@@ -141,6 +144,8 @@ async def mcp_endpoint(request: Request) -> Response:
     if not is_request:
         if type(message) is JsonRpcClientResponse:
             await _answered(sessions, session, message)
+        elif message.method == CANCELLED and era != "stateless":
+            _cancel(_caller(session, headers), message.params)
         return Response(status_code=202)
     method = message.method
     stateless = era == "stateless"
@@ -169,9 +174,12 @@ async def mcp_endpoint(request: Request) -> Response:
     started = time.perf_counter()
     tool = service.tool_label(message)
     if tool in service.context_tools and not stateless and accept is not None and _sse_accepted(accept):
-        return await _call_streaming(service, message, tool, version, started, session)
+        return await _call_streaming(service, message, tool, version, started, session, _caller(session, headers))
     try:
-        result = await handler(message)
+        if tool in service.async_tools and not stateless:
+            result = await _cancellable(handler(message), (_caller(session, headers), message.id))
+        else:
+            result = await handler(message)
     except JsonRpcException as ex:
         record(method, tool, "rpc_error", time.perf_counter() - started)
         ex.id = message.id
@@ -222,6 +230,7 @@ async def _call_streaming(
     version: str | None,
     started: float,
     session: Session | None,
+    caller: str | None,
 ) -> Response:
     """A tools/call whose tool may talk to the client: JSON if it answers before it sends anything, else SSE."""
     meta = (message.params or {}).get("_meta")
@@ -235,7 +244,7 @@ async def _call_streaming(
 
     async def run() -> bytes:
         try:
-            result = await service.call_tool(message, peer)
+            result = await _cancellable(service.call_tool(message, peer), (caller, message.id))
         except JsonRpcException as ex:
             record("tools/call", tool, "rpc_error", time.perf_counter() - started)
             return _error_body(message.id, ErrorObject(code=ex.code, message=ex.message, data=ex.data))
@@ -248,6 +257,53 @@ async def _call_streaming(
         return to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
 
     return ToolCallResponse(run, peer)
+
+
+REQUEST_CANCELLED = -32800
+"""The error a request cancelled by `notifications/cancelled` ends with (the native server's too): the HTTP exchange
+must end with something, and the client, which cancelled it, ignores it."""
+CANCELLED = "notifications/cancelled"
+
+# The handshake era's tool calls that may wait on I/O, by (caller, request id), while they run on this worker; None
+# marks an id in flight twice for one caller (ambiguous: neither is cancelled).
+_running: dict[tuple[str | None, Any], asyncio.Task[Any] | None] = {}
+_cancelling: set[asyncio.Task[Any]] = set()
+
+
+def _caller(session: Session | None, headers: Any) -> str | None:
+    """Who a request id belongs to: its session; without sessions ids are unique per client only, so the client is
+    told apart by its Authorization header when it sends one."""
+    return session.id if session is not None else headers.get("authorization")
+
+
+async def _cancellable(work: Awaitable[T], key: tuple[str | None, Any]) -> T:
+    """Run a tool call that `notifications/cancelled` of the same caller may cancel (on this worker); a cancelled one
+    ends with a REQUEST_CANCELLED error."""
+    task = asyncio.current_task()
+    _running[key] = None if key in _running else task
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if task is None or task not in _cancelling:
+            raise
+        task.uncancel()
+        raise JsonRpcException(REQUEST_CANCELLED, "Request cancelled by the client") from None
+    finally:
+        if _running.get(key) is task:
+            del _running[key]
+        if task is not None:
+            _cancelling.discard(task)
+
+
+def _cancel(caller: str | None, params: Any) -> None:
+    """`notifications/cancelled`: cancel the caller's named request if it runs here (a tool answered already, or
+    running on another worker, is left alone: cancellation is advisory)."""
+    if type(params) is not dict:
+        return
+    task = _running.get((caller, params.get("requestId")))
+    if task is not None and not task.done():
+        _cancelling.add(task)
+        task.cancel()
 
 
 def _error_body(id_: Any, error: ErrorObject) -> bytes:

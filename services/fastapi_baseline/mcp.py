@@ -77,6 +77,8 @@ class McpService:
         self.param_headers = param_headers_by_tool((tool.name, tool.input_schema) for tool in registry)  # x-mcp-header
         # Tools that may talk to the client while they run (they take a ToolContext): only these can need a stream.
         self.context_tools = frozenset(tool.name for tool in registry if tool.context_param is not None)
+        # Tools that may wait on I/O (async): only these can be cancelled by notifications/cancelled.
+        self.async_tools = frozenset(tool.name for tool in registry if tool.is_async)
         # Sessions (MCP_STATEFUL=1; services/sessions.py): set by the app once its store has started.
         self.sessions: SessionStore | None = None
         self.argument_models = {tool.name: arguments_model(tool) for tool in registry}

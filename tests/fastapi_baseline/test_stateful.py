@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from mcp import Client, types
 
+from services.fastapi_baseline.endpoint import REQUEST_CANCELLED
 from services.protocol import INVALID_REQUEST
 from tests.fastapi_baseline.test_streaming import Stream, call
 from tests.support import REPO, ServerProcess, build_request, fastapi_server, post, read_reply
@@ -73,6 +74,39 @@ def test_delete_ends_the_session_on_every_worker(server: ServerProcess) -> None:
         assert reply.status == 404
 
 
+def connection_to(port: int, headers: dict[str, str], tag: str, *, same_worker: bool) -> socket.socket:
+    """A keep-alive connection accepted by the worker whose tag is `tag` (or by the other one): that worker refuses an
+    answer to one of its own request ids that waits for nothing (400); the other accepts and drops it (202)."""
+    for _ in range(40):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(build_request({"jsonrpc": "2.0", "id": f"s-{tag}-999999999", "result": {}}, headers=headers))
+        status = read_reply(sock, bytearray()).status
+        assert status in (202, 400)
+        if (status == 400) == same_worker:
+            return sock
+        sock.close()
+    raise AssertionError("no connection reached the wanted worker")
+
+
+def test_cancelled_notification_ends_the_named_call_with_request_cancelled(server: ServerProcess) -> None:
+    session = open_session(server.port)
+    headers = session_headers(session)
+    stream = Stream(server.port, call("test_elicitation", {"message": "who?"}, id_=11), headers=headers)
+    try:
+        incoming = messages(stream)
+        question = next(incoming)  # the tool now waits for the answer
+        same = connection_to(server.port, headers, question["id"].split("-")[1], same_worker=True)
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 11}}
+        same.sendall(build_request(cancel, headers=headers))
+        assert read_reply(same, bytearray()).status == 202
+        same.close()
+        final = next(incoming)
+    finally:
+        stream.close()
+    assert final["id"] == 11
+    assert final["error"]["code"] == REQUEST_CANCELLED
+
+
 def test_sampling_answer_posted_to_the_other_worker_reaches_the_waiting_tool(server: ServerProcess) -> None:
     session = open_session(server.port)
     headers = session_headers(session)
@@ -82,18 +116,7 @@ def test_sampling_answer_posted_to_the_other_worker_reaches_the_waiting_tool(ser
         question = next(incoming)
         assert question["method"] == "sampling/createMessage"
         tag = question["id"].split("-")[1]  # s-<worker tag>-<n>: the worker whose tool waits
-        other = None
-        for _ in range(40):  # a connection the other worker accepted: it does not know the tag as its own (202)
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-            probe = {"jsonrpc": "2.0", "id": f"s-{tag}-999999999", "result": {}}
-            sock.sendall(build_request(probe, headers=headers))
-            reply = read_reply(sock, bytearray())
-            if reply.status == 202:
-                other = sock
-                break
-            assert reply.status == 400  # the waiting tool's own worker: that id waits for nothing
-            sock.close()
-        assert other is not None, "no connection reached the second worker"
+        other = connection_to(server.port, headers, tag, same_worker=False)
         answer = {"role": "assistant", "content": {"type": "text", "text": "four"}, "model": "test-model"}
         other.sendall(build_request({"jsonrpc": "2.0", "id": question["id"], "result": answer}, headers=headers))
         assert read_reply(other, bytearray()).status == 202
