@@ -22,7 +22,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
@@ -48,6 +48,7 @@ from services.fastapi_baseline.security import Verdicts
 from services.fastapi_baseline.stateful import SESSION_METHODS, session_of
 from services.fastapi_baseline.streaming import (
     PRIMING_VERSIONS,
+    STREAM,
     StreamPeer,
     ToolCallResponse,
     accepts_sse,
@@ -68,10 +69,12 @@ from services.protocol import (
     stateless_result,
     unsupported_version,
 )
-from services.sessions import SESSION_HEADER, Session, SessionStore
+from services.sessions import LEVEL_RANK, SESSION_HEADER, Session, SessionStore
 from services.tools.features import CACHEABLE_METHODS
 
 MESSAGE: TypeAdapter[Any] = TypeAdapter(JsonRpcMessage)
+META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+"""2026-07-28: the level a request's `_meta` asks its log messages at (none are sent without it)."""
 T = TypeVar("T")
 log = logging.getLogger("mcpstack.fastapi")
 
@@ -173,7 +176,9 @@ async def mcp_endpoint(request: Request) -> Response:
         )
     started = time.perf_counter()
     tool = service.tool_label(message)
-    if tool in service.context_tools and not stateless and accept is not None and _sse_accepted(accept):
+    if tool in service.context_tools and accept is not None and _sse_accepted(accept):
+        if stateless:
+            return _call_streaming_stateless(handler, message, tool, started)
         return await _call_streaming(service, message, tool, version, started, session, _caller(session, headers))
     try:
         if tool in service.async_tools and not stateless:
@@ -242,21 +247,67 @@ async def _call_streaming(
         priming=(version if session is None else session.protocol_version) in PRIMING_VERSIONS,
     )
 
-    async def run() -> bytes:
-        try:
-            result = await _cancellable(service.call_tool(message, peer), (caller, message.id))
-        except JsonRpcException as ex:
-            record("tools/call", tool, "rpc_error", time.perf_counter() - started)
-            return _error_body(message.id, ErrorObject(code=ex.code, message=ex.message, data=ex.data))
-        except Exception as ex:
-            if not peer.started:
-                raise  # answered as any other failure (500, errors.py)
-            log.error("unhandled error in tools/call %s", tool, exc_info=ex)
-            return _error_body(message.id, ErrorObject(code=INTERNAL_ERROR, message="Internal error"))
-        record("tools/call", tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
-        return to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
+    async def run() -> tuple[int, bytes]:
+        return await _answer(
+            _cancellable(service.call_tool(message, peer), (caller, message.id)), message, tool, peer, started
+        )
 
     return ToolCallResponse(run, peer)
+
+
+def _call_streaming_stateless(
+    handler: Callable[[JsonRpcRequest], Awaitable[dict[str, Any]]], message: JsonRpcRequest, tool: str, started: float
+) -> Response:
+    """2026-07-28: the same lazy SSE answer for progress and logs (no priming event: no stream is ever resumed in this
+    era; logs only at `_meta`'s level, else none). Questions stay multi-round-trip requests (services/round_trips.py),
+    and a client that leaves cancels its request."""
+    meta = (message.params or {}).get("_meta")
+    token = meta.get("progressToken") if isinstance(meta, dict) else None
+    level = meta.get(META_LOG_LEVEL) if isinstance(meta, dict) else None
+    peer = StreamPeer(
+        progress_token=token if isinstance(token, (str, int)) and not isinstance(token, bool) else None,
+        session=None,
+        store=None,
+        priming=False,
+        log_floor=LEVEL_RANK.get(level) if isinstance(level, str) else None,
+        cancel_on_disconnect=True,
+    )
+
+    async def run() -> tuple[int, bytes]:
+        reset = STREAM.set(peer)
+        try:
+            return await _answer(handler(message), message, tool, peer, started, stateless=True)
+        finally:
+            STREAM.reset(reset)
+
+    return ToolCallResponse(run, peer)
+
+
+async def _answer(
+    work: Awaitable[dict[str, Any]],
+    message: JsonRpcRequest,
+    tool: str,
+    peer: StreamPeer,
+    started: float,
+    *,
+    stateless: bool = False,
+) -> tuple[int, bytes]:
+    """A streamable tools/call's HTTP status and JSON-RPC response."""
+    try:
+        result = await work
+    except JsonRpcException as ex:
+        record("tools/call", tool, "rpc_error", time.perf_counter() - started)
+        status = STATELESS_ERROR_STATUS.get(ex.code, ex.status_code) if stateless else ex.status_code
+        return status, _error_body(message.id, ErrorObject(code=ex.code, message=ex.message, data=ex.data))
+    except Exception as ex:
+        if not peer.started:
+            raise  # answered as any other failure (500, errors.py)
+        log.error("unhandled error in tools/call %s", tool, exc_info=ex)
+        return 200, _error_body(message.id, ErrorObject(code=INTERNAL_ERROR, message="Internal error"))
+    record("tools/call", tool, "tool_error" if result.get("isError") else "ok", time.perf_counter() - started)
+    if stateless:
+        result = stateless_result(result)
+    return 200, to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
 
 
 REQUEST_CANCELLED = -32800

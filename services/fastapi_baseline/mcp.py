@@ -35,6 +35,7 @@ from services.fastapi_baseline.models import (
     arguments_model,
 )
 from services.fastapi_baseline.settings import Settings
+from services.fastapi_baseline.streaming import STREAM
 from services.fastapi_baseline.task_methods import TaskMethods
 from services.protocol import (
     ECHO_TOOL_CHARS,
@@ -185,7 +186,12 @@ class McpService:
             return await self.call_tool(request)
         try:
             trip = RoundTrip(
-                self.signer, method="tools/call", target=name, arguments=params.get("arguments"), params=params
+                self.signer,
+                method="tools/call",
+                target=name,
+                arguments=params.get("arguments"),
+                params=params,
+                inner=STREAM.get(),  # notifications (progress, log) on the request's SSE stream, if it has one
             )
             return await self.call_tool(request, trip.peer, trip.capabilities)
         except RoundTripRefused as ex:

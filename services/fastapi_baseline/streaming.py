@@ -23,6 +23,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import Response
@@ -30,8 +31,8 @@ from fastapi.sse import format_sse_event
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
-from services.sessions import CAPABILITY_OF_METHOD, Inbox, Session, SessionStore
-from services.tools.context import InputRequest, LogLevel, ToolError
+from services.sessions import CAPABILITY_OF_METHOD, LEVEL_RANK, Inbox, Session, SessionStore
+from services.tools.context import NO_PEER, InputRequest, LogLevel, Peer, ToolError
 
 log = logging.getLogger("mcpstack.fastapi")
 
@@ -61,6 +62,10 @@ def ours(id_: Any) -> bool:
 
 
 _numbers = itertools.count(1)
+
+STREAM: ContextVar[Peer] = ContextVar("mcpstack_fastapi_stream", default=NO_PEER)
+"""The 2026-07-28 era's request stream, for the round trip's peer to send its notifications on (set while a
+`ToolCallResponse` runs the era's tools/call handler, whatever wraps it: the tasks extension does)."""
 
 
 def next_request_id() -> str:
@@ -106,9 +111,19 @@ class StreamPeer:
     refused."""
 
     def __init__(
-        self, *, progress_token: str | int | None, session: Session | None, store: SessionStore | None, priming: bool
+        self,
+        *,
+        progress_token: str | int | None,
+        session: Session | None,
+        store: SessionStore | None,
+        priming: bool,
+        log_floor: int | None = 0,
+        cancel_on_disconnect: bool = False,
     ) -> None:
         self.progress_token = progress_token
+        self.log_floor = log_floor  # the least severe level sent without a session (None: no log goes out)
+        self.cancel_on_disconnect = cancel_on_disconnect  # 2026-07-28: a client that leaves cancels its request
+        self.disconnected = False
         self.session = session
         self.store = store
         self.priming = priming
@@ -116,7 +131,7 @@ class StreamPeer:
         self.started = False  # the SSE response has begun
         self.closed = False  # the stream has ended, or the answer is plain JSON: later messages are dropped
         self._lock: asyncio.Lock | None = None
-        self._token = secrets.token_hex(4)  # event ids <token>.<n>: unique per stream, no replay offered
+        self._token = ""  # event ids <token>.<n>, unique per stream (no replay offered); drawn when it opens
         self._events = 0
         self._inboxes: list[Inbox] = []
 
@@ -133,7 +148,10 @@ class StreamPeer:
         await self._send({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
 
     async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
-        if self.session is not None and not self.session.logs(level):
+        if self.session is not None:
+            if not self.session.logs(level):
+                return
+        elif self.log_floor is None or LEVEL_RANK.get(level, 0) < self.log_floor:
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
@@ -204,12 +222,16 @@ class StreamPeer:
             try:
                 if not self.started:
                     self.started = True
+                    self._token = secrets.token_hex(4)
                     await self.send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
                     if self.priming:
                         await self._write(format_sse_event(id=self._next_id(), data_str=""))
                 await self._write(format_sse_event(event="message", id=self._next_id(), data_str=_text(message)))
-            except OSError:  # the client went away (uvicorn's ClientDisconnected): not a cancellation here
+            except OSError:  # the client went away (uvicorn's ClientDisconnected)
                 self._gone()
+                self.disconnected = True
+                if self.cancel_on_disconnect:  # 2026-07-28; in the handshake era the tool finishes unheard
+                    raise asyncio.CancelledError from None
 
     async def finish(self, final: bytes) -> None:
         """The request's JSON-RPC response, as the stream's last event; then the end of the stream."""
@@ -245,19 +267,26 @@ class ToolCallResponse(Response):
     request's own task): plain JSON if it finishes without a word to the client, else the SSE stream its first
     message opened (`StreamPeer`), ended by the JSON-RPC response."""
 
-    def __init__(self, run: Callable[[], Awaitable[bytes]], peer: StreamPeer) -> None:
-        super().__init__(status_code=200)
+    def __init__(self, run: Callable[[], Awaitable[tuple[int, bytes]]], peer: StreamPeer) -> None:
+        # Not Response.__init__: this response writes its own headers when it knows them (FastAPI reads `background`).
+        self.status_code = 200
+        self.background = None
         self.run = run
         self.peer = peer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         peer = self.peer
         peer.send = send
-        body = await self.run()
+        try:
+            status, body = await self.run()
+        except asyncio.CancelledError:
+            if peer.disconnected and peer.cancel_on_disconnect:
+                return  # the client left and so cancelled its request: nobody to answer
+            raise
         if peer.started:
             await peer.finish(body)
             return
         peer.closed = True
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -92,6 +92,41 @@ def test_official_client_receives_progress_and_logs_before_the_result(server: Se
     assert progress == [(0, 100), (50, 100), (100, 100)]
 
 
+def test_official_client_in_the_2026_07_28_era_receives_progress(server: ServerProcess) -> None:
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    async def scenario() -> types.CallToolResult:
+        async with Client(server.url, mode="2026-07-28") as client:
+            return await client.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
+
+    result = asyncio.run(scenario())
+    assert not result.is_error
+    assert progress == [0, 50, 100]
+
+
+def test_2026_07_28_request_without_a_log_level_gets_no_log_and_a_json_answer(server: ServerProcess) -> None:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "test_tool_with_logging"}
+    reply = post(server.port, call("test_tool_with_logging", {}, meta=meta), headers=headers)
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["result"]["resultType"] == "complete"
+    body = call("test_tool_with_logging", {}, meta={**meta, "io.modelcontextprotocol/logLevel": "info"})
+    stream = Stream(server.port, body, version="2026-07-28", headers=headers)
+    try:
+        assert stream.response.getheader("content-type", "").startswith("text/event-stream")
+        messages = [json.loads(event["data"]) for event in stream.events()]
+    finally:
+        stream.close()
+    assert [m.get("method") for m in messages] == ["notifications/message"] * 3 + [None]  # no priming event
+    assert messages[-1]["result"]["resultType"] == "complete"
+
+
 def test_stream_opens_with_a_priming_event_and_ends_with_the_response(server: ServerProcess) -> None:
     stream = Stream(server.port, call("test_tool_with_progress", {}, id_=7, meta={"progressToken": "t"}))
     try:
