@@ -308,3 +308,16 @@ def test_busiest_share_is_the_busiest_process_part_of_the_cpu_used_between_two_r
     after = {10: 1.0, 11: 5.8, 12: 2.2, 13: 0.0}  # the supervisor idle, one worker at 0.8 s, the other at 0.2 s
     assert busiest_share(before, after) == pytest.approx(0.8)
     assert busiest_share(before, before) is None
+
+
+@pytest.mark.parametrize("era", ["handshake", "2026-07-28"])
+def test_instruction_count_driver_gets_an_echo_answer_in_either_era(era: str) -> None:
+    import asyncio
+
+    from scripts.bench.instructions import drive
+
+    responses = asyncio.run(drive(3, era))
+    assert len(responses) == 3 and all(r.startswith(b"HTTP/1.1 200 ") for r in responses)
+    body = orjson.loads(responses[-1].partition(b"\r\n\r\n")[2])
+    assert body["result"]["structuredContent"]["payload_bytes"] == 1024
+    assert ("resultType" in body["result"]) == (era == "2026-07-28")
