@@ -198,12 +198,14 @@ class DatabaseRoles(Construct):
         skip_checkov(
             self.function,
             "CKV_AWS_116",
-            "A custom resource handler: CloudFormation invokes it synchronously and it reports every outcome, "
-            "failures included, to the stack itself; a dead-letter queue would never receive anything.",
+            "A custom resource handler: CloudFormation invokes it with each event and the handler reports every "
+            "outcome, failures included, to the stack itself (the stack shows the reason); if even that report "
+            "cannot be sent, Lambda's retries run the idempotent handler again. No one would read a dead-letter "
+            "queue: the stack's events are where a failed run is seen.",
         )
         skip_checkov(
             self.function,
             "CKV_AWS_115",
-            "Invoked once per deploy of the Data stack by CloudFormation only; reserving concurrency would take "
-            "capacity from the account's pool for nothing.",
+            "Invoked by CloudFormation only, when the resource is created, updated or deleted; reserving "
+            "concurrency would take capacity from the account's pool for nothing.",
         )
