@@ -210,9 +210,9 @@ def check_answer(key: str, request: InputRequest, answer: Any) -> Any:
             raise RequestRefused(f"{where}: an elicitation answer needs action 'accept', 'decline' or 'cancel'")
         content = answer.get("content")
         if action == "accept":
-            if not isinstance(content, dict):
-                raise RequestRefused(f"{where}: an accepted elicitation needs content, an object")
-            _check_content(where, content, request.params.get("requestedSchema"))
+            if not (content is None or isinstance(content, dict)):
+                raise RequestRefused(f"{where}: an accepted elicitation's content must be an object")
+            _check_content(where, content or {}, request.params.get("requestedSchema"))
     elif method == "sampling/createMessage":
         content = answer.get("content")
         if not (

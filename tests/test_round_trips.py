@@ -11,9 +11,9 @@ import pytest
 
 from services.protocol import INVALID_PARAMS, MISSING_CLIENT_CAPABILITY
 from services.request_state import RequestStateSigner, new_key, parse_keys
-from services.round_trips import RoundTrip, RoundTripRefused, refusal
+from services.round_trips import RoundTrip, RoundTripRefused, check_answer, refusal
 from services.tools.conformance_mrtr import conformance_mrtr
-from services.tools.context import NO_DATABASE, InputRequired, RequestRefused, ToolContext
+from services.tools.context import NO_DATABASE, InputRequest, InputRequired, RequestRefused, ToolContext
 from services.tools.features import CatalogueError, Features
 
 SIGNER = RequestStateSigner(parse_keys(new_key()))
@@ -175,3 +175,10 @@ def test_a_prompt_that_asks_has_no_way_to_ask_without_a_round_trip_peer() -> Non
         asyncio.run(features.get_prompt("test_input_required_result_prompt", None))  # type: ignore[arg-type]
     assert refused.value.code == INVALID_PARAMS
     assert "needs input from the client" in refused.value.message
+
+
+def test_an_accepted_elicitation_may_leave_out_content_when_nothing_is_required() -> None:
+    optional = InputRequest("elicitation/create", {"message": "Anything?", "requestedSchema": {"type": "object"}})
+    assert check_answer("extra", optional, {"action": "accept"}) == {"action": "accept"}
+    with pytest.raises(RequestRefused, match="must be an object"):
+        check_answer("extra", optional, {"action": "accept", "content": "yes"})
