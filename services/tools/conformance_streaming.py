@@ -172,3 +172,11 @@ async def test_elicitation_sep1330_enums(ctx: ToolContext) -> ToolResult:
         ctx, "elicitation/create", {"message": "Please choose from the enum fields", "requestedSchema": schema}
     )
     return _elicited("Elicitation completed", result)
+
+
+@conformance_streaming.resource("test://watched-resource", mime_type="text/plain")
+def watched_resource() -> str:
+    """A resource clients subscribe to (conformance scenarios resources-subscribe and resources-unsubscribe): in
+    stateful mode `resources/subscribe` records the session, and `notifications/resources/updated` for this URI
+    reaches the session's GET stream when the server's session store announces a change."""
+    return "This resource is watched for updates."
