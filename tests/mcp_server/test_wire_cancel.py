@@ -1,0 +1,65 @@
+"""The wire layer, in process: a request that asks for it (the 2026-07-28 era) is cancelled when its connection
+closes; any other request (the handshake era) runs to its end, its answer dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from services.mcp_server.wire import HttpRequest, Response, WireLimits, WireServer
+
+REQUEST = b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1)
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@pytest.mark.parametrize("cancel_on_close", [True, False])
+def test_closing_the_connection_cancels_only_a_request_that_asked(cancel_on_close: bool) -> None:
+    async def run() -> str:
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        release = asyncio.Event()
+
+        async def work() -> Response:
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                outcome.set_result("cancelled")
+                raise
+            outcome.set_result("finished")
+            return 200, b"", b"done"
+
+        def handler(request: HttpRequest) -> Any:
+            request.cancel_on_close = cancel_on_close
+            return work()
+
+        server = WireServer(handler, WireLimits(), overloaded=(503, b"", b""), internal_error=(500, b"", b""))
+        conn = server.protocol_factory()
+        transport = FakeTransport()
+        conn.connection_made(transport)
+        conn.data_received(REQUEST)
+        await asyncio.sleep(0)  # the handling starts
+        conn.connection_lost(None)
+        await asyncio.sleep(0)
+        release.set()
+        result = await asyncio.wait_for(outcome, 5)
+        assert transport.written == []  # nothing reaches a closed connection
+        return result
+
+    assert asyncio.run(run()) == ("cancelled" if cancel_on_close else "finished")
