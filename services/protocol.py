@@ -170,6 +170,8 @@ SERVED_VERSIONS = (STATELESS_VERSION, *HANDSHAKE_VERSIONS)  # both eras on one e
 META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+"""2026-07-28: the lowest level of `notifications/message` the client wants for this request (no level: none)."""
 # The body parameter a method's `Mcp-Name` header must repeat.
 NAME_PARAMS = {
     "tools/call": "name",

@@ -39,10 +39,11 @@ ALLOWED = {
         "services.tools.registry",
         "services.tools.reply",
     },
-    # the handshake era's SSE responses and peer, and the stateful mode: beside the transport, above the methods
+    # the SSE responses and peer (both eras), and the stateful mode: beside the transport, above the methods
     "streams": {
         "services.mcp_server.jsonrpc",
         "services.mcp_server.wire",
+        "services.protocol",
         "services.sessions",
         "services.tools.context",
     },

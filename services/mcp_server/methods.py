@@ -150,12 +150,14 @@ class McpMethods:
             self._channel = None
         return then(answer, self._counted, (method, started))
 
-    def handle_stateless(self, request: jsonrpc.Request) -> Reply[StatelessAnswer]:
+    def handle_stateless(self, request: jsonrpc.Request, channel: Any = None) -> Reply[StatelessAnswer]:
         """A 2026-07-28 request's answer: the error code beside the bytes, since in this era the code decides the HTTP
         status (services/protocol.py, STATELESS_ERROR_STATUS). The routes are the handshake era's, without the
-        methods this era removed, plus server/discover; their results gain the era's members (`_stateless_body`)."""
+        methods this era removed, plus server/discover; their results gain the era's members (`_stateless_body`).
+        `channel` is as in `handle`: a tool that takes a ToolContext reports progress and logs through it."""
         started = time.perf_counter()
         method = request.method
+        self._channel = channel
         try:
             route = self._stateless_routes.get(method)
             if route is not None:
@@ -168,6 +170,8 @@ class McpMethods:
         except RpcError as ex:
             error = jsonrpc.encode_error(request.id, ex.code, ex.message, ex.data)
             return ex.code, self._counted((error, "", "rpc_error"), (method, started))
+        finally:
+            self._channel = None
 
     def _counted(self, answer: Answer, timing: tuple[str, float]) -> bytes:
         """The one place a request is counted in the metrics, once its answer is known."""
@@ -287,8 +291,12 @@ class McpMethods:
         `inputResponses` and signed `requestState` (services/round_trips.py), and a question still open ends the call
         with an InputRequiredResult. A refused state or answer is a JSON-RPC error."""
         params = request.params
+        channel = self._channel
+        inner = NO_PEER if channel is None or self._peers is None else self._peers(request, channel)
         try:
-            trip = RoundTrip(self._signer, method="tools/call", target=name, arguments=arguments, params=params)
+            trip = RoundTrip(
+                self._signer, method="tools/call", target=name, arguments=arguments, params=params, inner=inner
+            )
         except RoundTripRefused as ex:
             raise RpcError(*ex.rejection) from None
         try:

@@ -1,4 +1,4 @@
-"""Server-sent events for the native server's handshake era: a request's SSE response, opened only when its tool talks
+"""Server-sent events for the native server: a request's SSE response, opened only when its tool talks
 to the client, and the peer (services/tools/context.py) that talks through it.
 
 A tools/call answers plain JSON unless, before it finishes, its tool reports progress (for the request's
@@ -7,7 +7,9 @@ stateful mode only, for a client that declared the capability). The first such m
 `text/event-stream` (services/mcp_server/wire.py streams it chunked): a priming event for 2025-11-25 clients (an event
 id and empty data), the messages as they come, and the JSON-RPC response as the last event, then the end of the
 stream. A client whose Accept lacks text/event-stream gets no stream: its notifications are dropped and questions
-refused. The session's standalone GET stream (stateful mode) is framed here too.
+refused. In the 2026-07-28 era the same stream carries progress and the logs at or above `_meta`'s log level (no
+priming event; questions are multi-round-trip requests there, services/round_trips.py). The session's standalone GET
+stream (stateful mode) is framed here too.
 
 Nothing here decides a route or encodes a tool result; it sits beside the transport, under it in no way but the
 peer factory it hands to the MCP methods.
@@ -24,13 +26,17 @@ import orjson
 
 from services.mcp_server import jsonrpc
 from services.mcp_server.wire import HttpRequest, ResponseStream
-from services.sessions import CAPABILITY_OF_METHOD, Session, SessionStore
+from services.protocol import META_LOG_LEVEL, STATELESS_VERSION
+from services.sessions import CAPABILITY_OF_METHOD, LEVEL_RANK, LOG_LEVELS, Session, SessionStore
 from services.tools.context import NO_PEER, InputRequest, LogLevel, Peer, ToolError
 
 SSE_HEADERS = b"content-type: text/event-stream\r\ncache-control: no-cache\r\n"
 PRIMING_VERSION = "2025-11-25"  # the revision that introduced the priming event
 ASK_TIMEOUT_S = 300.0
 """How long a tool waits for the client's answer to a server-to-client request (its own deadline may be shorter)."""
+
+NO_LOGS = len(LOG_LEVELS)
+"""A log floor above every level: the request asked for no log messages."""
 
 REQUEST_CANCELLED = -32800
 """The error a request cancelled by `notifications/cancelled` ends with: the HTTP exchange must end with something,
@@ -84,7 +90,7 @@ class StreamPeer:
     """The handshake era's peer: notifications and questions on the request's SSE stream. `session` is None in
     stateless mode (no level set: every log message goes out; no way to receive answers: questions are refused)."""
 
-    __slots__ = ("_progress_token", "_session", "_store", "_stream")
+    __slots__ = ("_log_floor", "_progress_token", "_session", "_store", "_stream")
 
     def __init__(
         self,
@@ -93,11 +99,13 @@ class StreamPeer:
         progress_token: str | int | None,
         session: Session | None,
         store: SessionStore | None,
+        log_floor: int | None = None,
     ) -> None:
         self._stream = stream
         self._progress_token = progress_token
         self._session = session
         self._store = store
+        self._log_floor = log_floor  # the lowest LEVEL_RANK sent (2026-07-28: from `_meta`); None: the session's
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if self._progress_token is None:
@@ -111,6 +119,8 @@ class StreamPeer:
 
     async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
         if self._session is not None and not self._session.logs(level):
+            return
+        if self._log_floor is not None and LEVEL_RANK.get(level, 0) < self._log_floor:
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
@@ -226,6 +236,12 @@ class Peers:
             token = None
         version = session.protocol_version if session is not None else _header(http, b"mcp-protocol-version")
         stream = RequestStream(http, priming=version == PRIMING_VERSION)
+        if version == STATELESS_VERSION:
+            # 2026-07-28: questions are multi-round-trip requests (services/round_trips.py wraps this peer), and logs
+            # go out only at or above the level the request's `_meta` names, none without one.
+            level = meta.get(META_LOG_LEVEL) if isinstance(meta, dict) else None
+            floor = LEVEL_RANK.get(level, NO_LOGS) if type(level) is str else NO_LOGS
+            return StreamPeer(stream, progress_token=token, session=None, store=None, log_floor=floor)
         return StreamPeer(stream, progress_token=token, session=session, store=self._store)
 
 

@@ -178,7 +178,7 @@ class McpEndpoint:
                     id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
                     return _rejected(unsupported_version(version.decode("latin-1")), id_)
                 request.cancel_on_close = True  # in this era a closed connection cancels its request
-                return self._stateless(message, headers)
+                return self._stateless(message, request)
         if self._stateful is not None:
             return self._stateful.post(request, message)
         if kind is jsonrpc.Request:
@@ -225,8 +225,10 @@ class McpEndpoint:
             self._cancelling.add(task)
             task.cancel()
 
-    def _stateless(self, message: jsonrpc.Message, headers: dict[bytes, bytes]) -> Reply[Response]:
-        """A 2026-07-28 message: a request's `_meta` and headers are checked, then its method runs."""
+    def _stateless(self, message: jsonrpc.Message, http: HttpRequest) -> Reply[Response]:
+        """A 2026-07-28 message: a request's `_meta` and headers are checked, then its method runs (with the HTTP
+        request as its channel back to the client: a tool that reports progress or logs opens its SSE response)."""
+        headers = http.headers
         kind = type(message)
         if kind is not jsonrpc.Request:
             if kind is jsonrpc.Invalid:
@@ -243,12 +245,13 @@ class McpEndpoint:
         )
         if rejection is not None:
             return _rejected(rejection, request.id)
-        return then(self._methods.handle_stateless(request), _stateless_ok, None)
+        return then(self._methods.handle_stateless(request, http), _stateless_ok, None)
 
-    def _stateless_with_param_headers(self, message: jsonrpc.Message, headers: dict[bytes, bytes]) -> Reply[Response]:
+    def _stateless_with_param_headers(self, message: jsonrpc.Message, http: HttpRequest) -> Reply[Response]:
         """`_stateless`, for a server with tools that declare `x-mcp-header` parameters: a call of one of them must
         also repeat those arguments in its `Mcp-Param-*` headers (checked after the standard headers)."""
         if type(message) is jsonrpc.Request and message.method == "tools/call":
+            headers = http.headers
             rejection = check_stateless_decoded(
                 message.method,
                 message.params,
@@ -258,7 +261,7 @@ class McpEndpoint:
             ) or check_call_param_headers(self._param_headers, message.params, _header_reader(headers))
             if rejection is not None:
                 return _rejected(rejection, message.id)
-        return McpEndpoint._stateless(self, message, headers)
+        return McpEndpoint._stateless(self, message, http)
 
 
 def _ok(body: bytes, headers: bytes) -> Response:

@@ -17,7 +17,7 @@ from mcp import Client, types
 
 from services.mcp_server.stateful import MALFORMED_ANSWER, NOT_AN_ANSWER, SESSION_REQUIRED, SESSION_UNKNOWN
 from services.mcp_server.streams import REQUEST_CANCELLED
-from services.protocol import INVALID_REQUEST
+from services.protocol import INVALID_REQUEST, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION
 from services.sessions import PostgresSessionStore
 from tests.support import ServerProcess, build_request, read_reply, server_process
 
@@ -389,3 +389,44 @@ def test_get_stream_without_session_is_400(stateful_pair: tuple[ServerProcess, .
     a, _ = stateful_pair
     reply = _exchange(a.port, build_request(method="GET", headers={"Accept": "text/event-stream"}))
     assert (reply.status, reply.json()["error"]["message"]) == (400, SESSION_REQUIRED)
+
+
+# -- 2026-07-28: the same SSE responses for progress and logs -----------------------------------------------------
+
+
+def _post_2026(id_: Any, name: str, meta: dict[str, Any]) -> bytes:
+    body = _call(id_, name, {}, {META_PROTOCOL_VERSION: "2026-07-28", META_CLIENT_CAPABILITIES: {}, **meta})
+    headers = {
+        "Accept": SSE_ACCEPT,
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": name,
+    }
+    return build_request(body=orjson.dumps(body), headers=headers)
+
+
+def test_2026_progress_streams_without_a_priming_event_and_ends_with_the_complete_result(
+    stateless: ServerProcess,
+) -> None:
+    with _open(stateless.port, _post_2026(8, "test_tool_with_progress", {"progressToken": "t26"})) as sock:
+        stream = SseReader(sock)
+        messages = [stream.message() for _ in range(4)]
+        stream.finish()
+    assert [m["params"]["progress"] for m in messages[:3]] == [0, 50, 100]
+    assert {m["params"]["progressToken"] for m in messages[:3]} == {"t26"}
+    assert messages[3]["id"] == 8
+    assert messages[3]["result"]["resultType"] == "complete"
+
+
+def test_2026_logs_go_out_only_at_the_level_meta_names(stateless: ServerProcess) -> None:
+    quiet = _exchange(stateless.port, _post_2026(9, "test_tool_with_logging", {}))
+    assert quiet.headers["content-type"] == "application/json"  # no level asked for: nothing sent, no stream
+    assert quiet.json()["result"]["resultType"] == "complete"
+    above = _exchange(stateless.port, _post_2026(10, "test_tool_with_logging", {META_LOG_LEVEL: "warning"}))
+    assert above.headers["content-type"] == "application/json"  # its messages are info, below warning
+    with _open(stateless.port, _post_2026(11, "test_tool_with_logging", {META_LOG_LEVEL: "info"})) as sock:
+        stream = SseReader(sock)
+        messages = [stream.message() for _ in range(4)]
+        stream.finish()
+    assert [m["params"]["level"] for m in messages[:3]] == ["info", "info", "info"]
+    assert messages[3]["id"] == 11
