@@ -184,7 +184,7 @@ class McpMethods:
         return 0, _stateless_body(self._counted(answer, timing), timing[0] in CACHEABLE_METHODS)
 
     def _counted_complete(self, answer: Answer, timing: tuple[str, float]) -> StatelessAnswer:
-        if answer[2] is _RPC_ERROR:  # a refusal found only after awaiting (a round trip's): its code sets the status
+        if answer[2] == _RPC_ERROR:  # a refusal found only after awaiting (a round trip's): its code sets the status
             return orjson.loads(answer[0])["error"]["code"], self._counted(answer, timing)
         return 0, self._counted(answer, timing)
 
