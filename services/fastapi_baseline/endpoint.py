@@ -148,7 +148,7 @@ async def mcp_endpoint(request: Request) -> Response:
         if type(message) is JsonRpcClientResponse:
             await _answered(sessions, session, message)
         elif message.method == CANCELLED and era != "stateless":
-            _cancel(_caller(session, headers), message.params)
+            _cancel(session, headers, message.params)
         return Response(status_code=202)
     method = message.method
     stateless = era == "stateless"
@@ -179,10 +179,10 @@ async def mcp_endpoint(request: Request) -> Response:
     if tool in service.context_tools and accept is not None and _sse_accepted(accept):
         if stateless:
             return _call_streaming_stateless(handler, message, tool, started)
-        return await _call_streaming(service, message, tool, version, started, session, _caller(session, headers))
+        return await _call_streaming(service, message, tool, version, started, session, headers)
     try:
         if tool in service.async_tools and not stateless:
-            result = await _cancellable(handler(message), (_caller(session, headers), message.id))
+            result = await _cancellable(handler(message), session, headers, message.id)
         else:
             result = await handler(message)
     except JsonRpcException as ex:
@@ -235,7 +235,7 @@ async def _call_streaming(
     version: str | None,
     started: float,
     session: Session | None,
-    caller: str | None,
+    headers: Any,
 ) -> Response:
     """A tools/call whose tool may talk to the client: JSON if it answers before it sends anything, else SSE."""
     meta = (message.params or {}).get("_meta")
@@ -249,7 +249,7 @@ async def _call_streaming(
 
     async def run() -> tuple[int, bytes]:
         return await _answer(
-            _cancellable(service.call_tool(message, peer), (caller, message.id)), message, tool, peer, started
+            _cancellable(service.call_tool(message, peer), session, headers, message.id), message, tool, peer, started
         )
 
     return ToolCallResponse(run, peer)
@@ -315,23 +315,26 @@ REQUEST_CANCELLED = -32800
 must end with something, and the client, which cancelled it, ignores it."""
 CANCELLED = "notifications/cancelled"
 
-# The handshake era's tool calls that may wait on I/O, by (caller, request id), while they run on this worker; None
-# marks an id in flight twice for one caller (ambiguous: neither is cancelled).
-_running: dict[tuple[str | None, Any], asyncio.Task[Any] | None] = {}
+# The handshake era's tool calls that may wait on I/O while they run on this worker, by (session id, request id): the
+# task and the request's headers (who sent it is read from them only when a cancellation names it, off the hot path).
+# None marks an id in flight twice (ambiguous: neither is cancelled).
+_running: dict[tuple[str | None, Any], tuple[asyncio.Task[Any], Any] | None] = {}
 _cancelling: set[asyncio.Task[Any]] = set()
 
 
-def _caller(session: Session | None, headers: Any) -> str | None:
-    """Who a request id belongs to: its session; without sessions ids are unique per client only, so the client is
-    told apart by its Authorization header when it sends one."""
-    return session.id if session is not None else headers.get("authorization")
+def _caller(headers: Any) -> str | None:
+    """Without sessions request ids are unique per client only: the client is told apart by its Authorization header
+    when it sends one."""
+    return headers.get("authorization")  # type: ignore[no-any-return]
 
 
-async def _cancellable(work: Awaitable[T], key: tuple[str | None, Any]) -> T:
+async def _cancellable(work: Awaitable[T], session: Session | None, headers: Any, id_: Any) -> T:
     """Run a tool call that `notifications/cancelled` of the same caller may cancel (on this worker); a cancelled one
     ends with a REQUEST_CANCELLED error."""
     task = asyncio.current_task()
-    _running[key] = None if key in _running else task
+    key = (None if session is None else session.id, id_)
+    entry = None if task is None else (task, headers)
+    _running[key] = None if key in _running else entry
     try:
         return await work
     except asyncio.CancelledError:
@@ -340,19 +343,24 @@ async def _cancellable(work: Awaitable[T], key: tuple[str | None, Any]) -> T:
         task.uncancel()
         raise JsonRpcException(REQUEST_CANCELLED, "Request cancelled by the client") from None
     finally:
-        if _running.get(key) is task:
+        if _running.get(key) is entry:
             del _running[key]
         if task is not None:
             _cancelling.discard(task)
 
 
-def _cancel(caller: str | None, params: Any) -> None:
+def _cancel(session: Session | None, headers: Any, params: Any) -> None:
     """`notifications/cancelled`: cancel the caller's named request if it runs here (a tool answered already, or
     running on another worker, is left alone: cancellation is advisory)."""
     if type(params) is not dict:
         return
-    task = _running.get((caller, params.get("requestId")))
-    if task is not None and not task.done():
+    entry = _running.get((None if session is None else session.id, params.get("requestId")))
+    if entry is None:
+        return
+    task, sent_with = entry
+    if session is None and _caller(sent_with) != _caller(headers):
+        return  # another client's request with the same id
+    if not task.done():
         _cancelling.add(task)
         task.cancel()
 
