@@ -102,8 +102,8 @@ def test_initialize_advertises_resources_prompts_and_completions(catalogue: Serv
 
 def test_resource_lists_are_paged_in_registration_order(catalogue: ServerProcess) -> None:
     resources, pages = every_page(catalogue, "resources/list", "resources")
-    assert [r["uri"] for r in resources] == ["test://static-text", "test://static-binary"]
-    assert pages == 2
+    assert [r["uri"] for r in resources] == ["test://static-text", "test://static-binary", "test://watched-resource"]
+    assert pages == 3
     assert all(r["name"] and r["description"] and r["mimeType"] for r in resources)
     templates, _ = every_page(catalogue, "resources/templates/list", "resourceTemplates")
     assert [t["uriTemplate"] for t in templates] == ["test://template/{id}/data"]
@@ -251,7 +251,9 @@ def test_stateless_era_lists_and_reads_carry_result_type_and_cache_hints(catalog
     assert got["resultType"] == "complete"
     assert "ttlMs" not in got
     discovered = result(call_stateless(catalogue, "server/discover", {}))["capabilities"]
-    assert set(discovered) == {"tools", "resources", "prompts", "completions"}
+    # extensions: the conformance pack's task-supporting tools bring the tasks extension (docs/tasks.md)
+    assert set(discovered) == {"tools", "resources", "prompts", "completions", "extensions"}
+    assert set(discovered["extensions"]) == {"io.modelcontextprotocol/tasks"}
 
 
 def test_default_catalogue_advertises_and_routes_no_resources_or_prompts(server: ServerProcess) -> None:
@@ -303,7 +305,7 @@ async def _browse(url: str, mode: str) -> dict[str, Any]:
 def test_official_client_lists_reads_gets_and_completes_on_both_servers(catalogue: ServerProcess, mode: str) -> None:
     seen = asyncio.run(_browse(catalogue.url, mode))
     assert seen["version"] == ("2025-11-25" if mode == "legacy" else "2026-07-28")
-    assert seen["resources"] == ["test://static-text", "test://static-binary"]
+    assert seen["resources"] == ["test://static-text", "test://static-binary", "test://watched-resource"]
     assert seen["prompts"] == PROMPTS
     assert seen["templates"] == ["test://template/{id}/data"]
     assert seen["text"] == "This is the content of the static text resource."
