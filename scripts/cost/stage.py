@@ -5,6 +5,7 @@ are priced, free or unpriced.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -373,4 +374,7 @@ def _secret_item(resource: Resource) -> str:
         value = resource.properties.get(key)
         if isinstance(value, str) and value:
             return f"secret: {value}"
-    return f"secret: {resource.logical_id}"
+    return f"secret: {_CDK_HASH.sub('', resource.logical_id) or resource.logical_id}"
+
+
+_CDK_HASH = re.compile(r"[0-9A-Fa-f]{8,}$")  # the hash CDK appends to a logical id says nothing to a reader
