@@ -75,6 +75,30 @@ def accepts_json(accept: str) -> bool:
     return any(media_type(part) in _JSON_ACCEPTED for part in accept.split(","))
 
 
+_SSE_ACCEPTED = frozenset(("text/event-stream", "text/*", "*/*"))
+
+
+def accepts_sse(accept: str) -> bool:
+    """Whether an Accept header admits a `text/event-stream` response (wildcards included; `q=0` refuses it)."""
+    for part in accept.split(","):
+        media, _, params = part.partition(";")
+        if media.strip().lower() in _SSE_ACCEPTED and not _q_zero(params):
+            return True
+    return False
+
+
+def _q_zero(params: str) -> bool:
+    """Whether media-type parameters carry `q=0` (the type is not acceptable)."""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip()) == 0
+            except ValueError:
+                return False
+    return False
+
+
 # -- Host and Origin (DNS-rebinding protection) --------------------------------------------------------------------
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")

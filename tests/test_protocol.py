@@ -176,3 +176,19 @@ def test_discover_result_names_the_server_and_the_served_versions() -> None:
     assert result["resultType"] == "complete"
     assert "2026-07-28" in result["supportedVersions"]
     assert result["_meta"][protocol.META_SERVER_INFO] == {"name": "s", "version": "1"}
+
+
+@pytest.mark.parametrize(
+    ("accept", "admitted"),
+    [
+        ("application/json, text/event-stream", True),
+        ("text/*", True),
+        ("*/*;q=0.5", True),
+        ("application/json", False),
+        ("text/event-stream;q=0", False),
+        ("text/event-stream; q=0.0, application/json", False),
+        ("", False),
+    ],
+)
+def test_accepts_sse_admits_event_streams_and_wildcards_unless_q_is_zero(accept: str, admitted: bool) -> None:
+    assert protocol.accepts_sse(accept) is admitted

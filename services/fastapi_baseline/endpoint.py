@@ -51,7 +51,6 @@ from services.fastapi_baseline.streaming import (
     STREAM,
     StreamPeer,
     ToolCallResponse,
-    accepts_sse,
     answer_problem,
     ours,
 )
@@ -62,6 +61,7 @@ from services.protocol import (
     STATELESS_ERROR_STATUS,
     Rejection,
     accepts_json,
+    accepts_sse,
     check_call_param_headers,
     check_stateless_request,
     era_of,

@@ -28,7 +28,8 @@ from services.fastapi_baseline.models import (
     ReadResourceParams,
     SetLevelParams,
 )
-from services.fastapi_baseline.streaming import PRIMING_VERSIONS, accepts_sse
+from services.fastapi_baseline.streaming import PRIMING_VERSIONS
+from services.protocol import accepts_sse
 from services.sessions import LEVEL_RANK, SESSION_HEADER, STREAM_KEY, Session, SessionStore
 
 MAX_SESSION_ID_CHARS = 200

@@ -85,26 +85,6 @@ def answer_problem(result: Any, error: Any) -> str | None:
     return None
 
 
-def accepts_sse(accept: str) -> bool:
-    """Whether an `Accept` header admits `text/event-stream` (wildcards included, `q=0` refuses)."""
-    for part in accept.split(","):
-        media, _, params = part.partition(";")
-        if media.strip().lower() in ("text/event-stream", "text/*", "*/*") and not _refused(params):
-            return True
-    return False
-
-
-def _refused(params: str) -> bool:
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value.strip()) == 0
-            except ValueError:
-                return False
-    return False
-
-
 class StreamPeer:
     """The client at the other end of one SSE-capable request (a `Peer`, services/tools/context.py). `session` is None
     in stateless mode: no level set, so every log message goes out; no way to receive answers, so questions are

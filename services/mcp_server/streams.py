@@ -26,7 +26,7 @@ import orjson
 
 from services.mcp_server import jsonrpc
 from services.mcp_server.wire import HttpRequest, ResponseStream
-from services.protocol import META_LOG_LEVEL, STATELESS_VERSION
+from services.protocol import META_LOG_LEVEL, STATELESS_VERSION, accepts_sse
 from services.sessions import CAPABILITY_OF_METHOD, LEVEL_RANK, LOG_LEVELS, Session, SessionStore
 from services.tools.context import NO_PEER, InputRequest, LogLevel, Peer, ToolError
 
@@ -187,31 +187,11 @@ class SseAccept(dict[bytes | None, bool]):
     name both types), computed once per distinct value, bounded."""
 
     def __missing__(self, accept: bytes | None) -> bool:
-        verdict = accept is not None and _admits_sse(accept.decode("latin-1"))
+        verdict = accept is not None and accepts_sse(accept.decode("latin-1"))
         if len(self) >= _SSE_VERDICT_CACHE_SIZE:
             self.clear()
         self[accept] = verdict
         return verdict
-
-
-def _admits_sse(accept: str) -> bool:
-    for part in accept.split(","):
-        media, _, params = part.strip().partition(";")
-        if media.strip().lower() in ("text/event-stream", "text/*", "*/*") and not _refused(params):
-            return True
-    return False
-
-
-def _refused(params: str) -> bool:
-    """Whether media-type parameters carry `q=0` (the type is not acceptable)."""
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value.strip()) == 0
-            except ValueError:
-                return False
-    return False
 
 
 class Peers:
