@@ -88,16 +88,7 @@ class RoundTripPeer:
         await self._inner.log(level, data, logger)
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
-        for request in requests.values():
-            capability = CAPABILITY_OF.get(request.method)
-            if capability is None:
-                raise ToolError(f"A tool may ask the client only {', '.join(CAPABILITY_OF)}, not {request.method}.")
-            if capability not in self._capabilities:
-                raise RequestRefused(
-                    f"This request needs the client's {capability!r} capability ({request.method}), which "
-                    f"_meta[{META_CLIENT_CAPABILITIES!r}] does not declare",
-                    capability=capability,
-                )
+        check_askable(requests, self._capabilities, declared_in=_DECLARED_IN_META)
         answers: dict[str, Any] = {}
         missing: dict[str, InputRequest] = {}
         for key, request in requests.items():
@@ -186,6 +177,26 @@ class RoundTrip:
                 answers=self.peer.answers,
             ),
         }
+
+
+_DECLARED_IN_META = f"this request's _meta[{META_CLIENT_CAPABILITIES!r}]"
+
+
+def check_askable(requests: Mapping[str, InputRequest], declared: Mapping[str, Any], *, declared_in: str) -> None:
+    """The one rule before a question goes to the client, for a request's peer and a task's alike: each question is
+    a method a client answers (`CAPABILITY_OF`; else ToolError, the tool's own mistake) whose capability `declared`
+    holds (else RequestRefused naming it, which the server answers MISSING_CLIENT_CAPABILITY). `declared_in` says
+    where the client declares its capabilities (what differs between the callers), for the refusal's message."""
+    for request in requests.values():
+        capability = CAPABILITY_OF.get(request.method)
+        if capability is None:
+            raise ToolError(f"A tool may ask the client only {', '.join(CAPABILITY_OF)}, not {request.method[:100]!r}.")
+        if capability not in declared:
+            raise RequestRefused(
+                f"This tool needs the client's {capability!r} capability ({request.method}), which {declared_in} "
+                "does not declare",
+                capability=capability,
+            )
 
 
 def refusal(refused: RequestRefused) -> Rejection:

@@ -39,16 +39,14 @@ from services.protocol import (
     MISSING_CLIENT_CAPABILITY,
     SERVER_OVERLOADED,
 )
-from services.round_trips import refusal
+from services.round_trips import check_askable, refusal
 from services.tools.context import (
-    CAPABILITY_OF,
     NO_DATABASE,
     Database,
     InputRequest,
     LogLevel,
     Peer,
     RequestRefused,
-    ToolError,
 )
 
 log = logging.getLogger("mcpstack.tasks")
@@ -745,16 +743,7 @@ class TaskPeer:
         return None
 
     async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
-        for request in requests.values():
-            needed = CAPABILITY_OF.get(request.method)
-            if needed is None:
-                raise ToolError(f"A task cannot put a {request.method[:100]!r} request to its client.")
-            if needed not in self._capabilities:
-                raise RequestRefused(
-                    f"This tool needs to ask the client ({request.method}), but the request that started the task "
-                    f"did not declare the {needed!r} capability.",
-                    capability=needed,
-                )
+        check_askable(requests, self._capabilities, declared_in="the request that started the task")
         # Keys unique over the task's life (the extension requires it): the tool's name, numbered per question.
         keys: dict[str, str] = {}
         for name in requests:

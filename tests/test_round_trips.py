@@ -13,7 +13,7 @@ from services.protocol import INVALID_PARAMS, MISSING_CLIENT_CAPABILITY
 from services.request_state import RequestStateSigner, new_key, parse_keys
 from services.round_trips import RoundTrip, RoundTripRefused, check_answer, refusal
 from services.tools.conformance_mrtr import conformance_mrtr
-from services.tools.context import NO_DATABASE, InputRequest, InputRequired, RequestRefused, ToolContext
+from services.tools.context import NO_DATABASE, InputRequest, InputRequired, RequestRefused, ToolContext, ToolError
 from services.tools.features import CatalogueError, Features
 
 SIGNER = RequestStateSigner(parse_keys(new_key()))
@@ -182,3 +182,24 @@ def test_an_accepted_elicitation_may_leave_out_content_when_nothing_is_required(
     assert check_answer("extra", optional, {"action": "accept"}) == {"action": "accept"}
     with pytest.raises(RequestRefused, match="must be an object"):
         check_answer("extra", optional, {"action": "accept", "content": "yes"})
+
+
+def test_a_request_and_a_task_refuse_an_undeclared_capability_by_the_one_rule() -> None:
+    from services.tasks import MemoryTaskStore, TaskPeer, TaskService
+
+    question = {"q": InputRequest("sampling/createMessage", {"messages": [], "maxTokens": 8})}
+    trip_peer = RoundTrip(SIGNER, method="tools/call", target="t", arguments={}, params={}).peer
+    task_peer = TaskPeer(TaskService(MemoryTaskStore()), "task-1", {"elicitation": {}})
+    refused = []
+    for peer in (trip_peer, task_peer):
+        with pytest.raises(RequestRefused) as caught:
+            asyncio.run(peer.ask(question))
+        refused.append(caught.value)
+    assert [r.capability for r in refused] == ["sampling", "sampling"]
+    assert refused[0].message.startswith("This tool needs the client's 'sampling' capability (sampling/createMessage)")
+    assert refused[1].message.startswith("This tool needs the client's 'sampling' capability (sampling/createMessage)")
+    assert refused[0].message.endswith("_meta['io.modelcontextprotocol/clientCapabilities'] does not declare")
+    assert refused[1].message.endswith("the request that started the task does not declare")
+    for peer in (trip_peer, task_peer):
+        with pytest.raises(ToolError, match="A tool may ask the client only"):
+            asyncio.run(peer.ask({"q": InputRequest("ping", {})}))
