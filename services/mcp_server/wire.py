@@ -216,6 +216,7 @@ class WireServer:
         self.draining = False
         self.now = 0.0  # coarse clock, advanced by the sweeper
         self.drained = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop serving the connections, once a request waits
         self._wall_clock = wall_clock
         self._date_second = int(wall_clock())
         self.date = date_header(self._date_second)  # the `Date` line of every response, renewed by the sweeper
@@ -428,7 +429,10 @@ class HttpProtocol(asyncio.Protocol):
         if pending(outcome):
             exchange = _Exchange(None, close, request)
             self._pipeline.append(exchange)
-            task = asyncio.get_running_loop().create_task(outcome)
+            loop = server.loop
+            if loop is None:  # looked up once: on CPython 3.11 every get_running_loop() is a getpid() system call
+                loop = server.loop = asyncio.get_running_loop()
+            task = loop.create_task(outcome)
             task.add_done_callback(partial(self._finished, exchange))
             if request.cancel_on_close:
                 exchange.task = task

@@ -46,10 +46,12 @@ class DeadlineKeeper:
 _current: tuple[asyncio.AbstractEventLoop, DeadlineKeeper] | None = None
 
 
-def keeper() -> DeadlineKeeper:
-    """The keeper of the running loop (one per loop; the last one is cached for the hot path)."""
+def keeper(loop: asyncio.AbstractEventLoop | None = None) -> DeadlineKeeper:
+    """The keeper of the running loop (one per loop; the last one is cached for the hot path). A caller that already
+    holds the running loop passes it: looking it up again costs a getpid() system call on CPython 3.11."""
     global _current
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     if _current is None or _current[0] is not loop:
         _current = (loop, DeadlineKeeper(loop))
     return _current[1]

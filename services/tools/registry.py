@@ -127,9 +127,12 @@ class Tool:
             return self._failure(ex)
 
     async def _run_async(self, kwargs: dict[str, Any]) -> ToolResult:
-        task = asyncio.current_task()
+        # One look-up of the running loop for both: on CPython 3.11 each `get_running_loop()` (and so a
+        # `current_task()` without its loop) is a getpid() system call.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
-        watch = deadlines.keeper()
+        watch = deadlines.keeper(loop)
         watch.watch(task, self.timeout_s)
         try:
             value = await self.fn(**kwargs)
