@@ -6,8 +6,10 @@ other release slot during a cutover. So the state carries everything the retry n
 client: this module signs it (HMAC-SHA256) with a key every server shares and verifies it on the way back in.
 
 A state is bound to the request it was issued for (the method, the tool/prompt/resource name and a digest of the
-arguments), carries the tool's own round state and the answers of earlier rounds, and expires (`ttl_s`). It is
-signed, not encrypted: a client can read what it answered itself, and nothing else is in it.
+arguments), carries the tool's own round state and the answers of earlier rounds, and expires (`ttl_s`). With
+authentication on, it is bound to the caller too: a digest of the token's subject is part of what is signed (never
+written into the token), so a state issued to one subject fails its check for any other, exactly as an altered state
+does. It is signed, not encrypted: a client can read what it answered itself, and nothing else is in it.
 
 Keys: `MCP_REQUEST_STATE_KEYS`, comma-separated base64url keys (each at least 32 bytes decoded). The first signs, every
 one verifies, so a key is rotated by adding the new one second, then moving it first, then dropping the old one once
@@ -43,6 +45,7 @@ FUTURE_SKEW_S = 60.0  # a state issued this far in the future still counts (cloc
 FORMAT = "v1"  # the token's format, under the signature: a token never names another format or algorithm
 _KID_LABEL = b"mcpstack/request-state/kid:"
 _KID_BYTES = 6
+_CALLER_LABEL = b"\nmcpstack/request-state/caller:"  # after the signed text, whose characters are base64url and "."
 
 
 class RequestStateConfigError(ValueError):
@@ -123,7 +126,12 @@ class RequestStateSigner:
     Token: `v1.<key id>.<payload>.<signature>`, each part base64url; the signature is HMAC-SHA256 over everything
     before it, so neither the format, nor the key id, nor the payload can change unnoticed. The payload is compact
     JSON: `{"m": method, "t": target, "a": arguments digest, "iat": issued, "exp": expires, "s": tool state,
-    "r": earlier answers}` (times in whole seconds since the epoch)."""
+    "r": earlier answers}` (times in whole seconds since the epoch).
+
+    `caller` (the authenticated subject, None with authentication off) is bound by the signature alone: the HMAC
+    covers a SHA-256 digest of it after the signed text, so the token's format is the same with or without
+    authentication, the subject is not readable in it, and a state presented by another subject (or one issued
+    without authentication, presented with it) fails as `signature`, the answer to an altered state."""
 
     def __init__(self, keys: Sequence[bytes], *, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time):
         if not keys:
@@ -152,7 +160,16 @@ class RequestStateSigner:
         )
         return cls((secrets.token_bytes(MIN_KEY_BYTES),), ttl_s=ttl_s)
 
-    def sign(self, *, method: str, target: str, arguments: Any, state: str | None, answers: Mapping[str, Any]) -> str:
+    def sign(
+        self,
+        *,
+        method: str,
+        target: str,
+        arguments: Any,
+        state: str | None,
+        answers: Mapping[str, Any],
+        caller: str | None = None,
+    ) -> str:
         now = int(self._clock())
         payload = {
             "m": method,
@@ -164,12 +181,12 @@ class RequestStateSigner:
             "r": answers,
         }
         signed = f"{FORMAT}.{self._signing_kid}.{_b64u(orjson.dumps(payload))}"
-        mac = hmac.digest(self._ring[self._signing_kid], signed.encode("ascii"), "sha256")
+        mac = hmac.digest(self._ring[self._signing_kid], _signed_bytes(signed, caller), "sha256")
         return f"{signed}.{_b64u(mac)}"
 
-    def verify(self, token: Any, *, method: str, target: str, arguments: Any) -> RoundState:
-        """The state a token carries, once its signature, lifetime and request binding hold; else
-        InvalidRequestState."""
+    def verify(self, token: Any, *, method: str, target: str, arguments: Any, caller: str | None = None) -> RoundState:
+        """The state a token carries, once its signature (over the caller too), lifetime and request binding hold;
+        else InvalidRequestState."""
         if not isinstance(token, str):
             raise InvalidRequestState(
                 "malformed", "Invalid requestState: it must be the string a previous InputRequiredResult carried"
@@ -185,7 +202,7 @@ class RequestStateSigner:
             mac = _b64u_decode(signature)
         except ValueError:
             raise _refused("signature") from None
-        expected = hmac.digest(key, f"{FORMAT}.{kid}.{encoded}".encode("ascii", "replace"), "sha256")
+        expected = hmac.digest(key, _signed_bytes(f"{FORMAT}.{kid}.{encoded}", caller), "sha256")
         if not hmac.compare_digest(mac, expected):
             raise _refused("signature")
         try:
@@ -205,6 +222,15 @@ class RequestStateSigner:
         if not (state is None or isinstance(state, str)) or not isinstance(answers, dict):
             raise _refused("malformed")
         return RoundState(state, answers)
+
+
+def _signed_bytes(signed: str, caller: str | None) -> bytes:
+    """What the HMAC covers: the token's text before its signature, then, with authentication on, a digest of the
+    caller (a fixed 32 bytes whatever the subject's length)."""
+    text = signed.encode("ascii", "replace")
+    if caller is None:
+        return text
+    return text + _CALLER_LABEL + hashlib.sha256(caller.encode("utf-8", "surrogatepass")).digest()
 
 
 _MESSAGES = {

@@ -115,11 +115,11 @@ class RoundTripPeer:
 class RoundTrip:
     """One request of a method that may need input (`ROUND_TRIP_METHODS`): its peer, and its InputRequiredResult.
 
-    `target` is the tool or prompt name (the resource URI for resources/read); the state is bound to it, the method
-    and the arguments. Raises RoundTripRefused for `inputResponses` that is not an object and for a `requestState`
-    that fails its check."""
+    `target` is the tool or prompt name (the resource URI for resources/read); the state is bound to it, the method,
+    the arguments and `caller` (the authenticated subject; None without authentication). Raises RoundTripRefused for
+    `inputResponses` that is not an object and for a `requestState` that fails its check."""
 
-    __slots__ = ("_arguments", "_method", "_signer", "_target", "capabilities", "peer")
+    __slots__ = ("_arguments", "_caller", "_method", "_signer", "_target", "capabilities", "peer")
 
     def __init__(
         self,
@@ -130,8 +130,10 @@ class RoundTrip:
         arguments: Any,
         params: Mapping[str, Any],
         inner: Peer = NO_PEER,
+        caller: str | None = None,
     ) -> None:
         self._signer = signer
+        self._caller = caller
         self._method = method
         self._target = target
         self._arguments = arguments
@@ -145,7 +147,7 @@ class RoundTrip:
         token = params.get(REQUEST_STATE)
         if token is not None:  # an explicit null is the same as none: leaving the member out is in any client's power
             try:
-                carried = signer.verify(token, method=method, target=target, arguments=arguments)
+                carried = signer.verify(token, method=method, target=target, arguments=arguments, caller=caller)
             except InvalidRequestState as ex:
                 log.warning("requestState refused on %s %.128s: %s", method, target, ex.reason)
                 raise RoundTripRefused(Rejection(INVALID_PARAMS, ex.message, {"reason": ex.reason})) from None
@@ -175,6 +177,7 @@ class RoundTrip:
                 arguments=self._arguments,
                 state=signal.state,
                 answers=self.peer.answers,
+                caller=self._caller,
             ),
         }
 

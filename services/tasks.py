@@ -13,7 +13,10 @@ by polling its row. Without one, in the worker's memory (one worker only: anothe
 Bounds: a task lives `ttl_ms` from its creation (its work is stopped then, its record answered as unknown after); at
 most `max_running` tasks run per worker and at most `max_stored` records are kept (per worker in memory, per database
 in PostgreSQL), beyond which creation is refused with SERVER_OVERLOADED; a result over `max_result_bytes` fails the
-task. Task ids are 192 random bits (`secrets`): whoever holds one may read, answer or cancel the task.
+task. Task ids are 192 random bits (`secrets`). With authentication on, a task belongs to the token subject that
+created it (its record keeps a digest of the subject, `owner_of`): tasks/get, tasks/update and tasks/cancel by any
+other subject are answered exactly as for an unknown task id. Without authentication, the id is the only key:
+whoever holds it may read, answer or cancel the task.
 
 Boundary: this module knows the extension's wire shapes and a store; each server adapts it to its own request
 handling (services/mcp_server/task_methods.py, services/fastapi_baseline/mcp.py) and supplies how a tool is run.
@@ -22,6 +25,8 @@ handling (services/mcp_server/task_methods.py, services/fastapi_baseline/mcp.py)
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import secrets
 import time
@@ -134,6 +139,16 @@ def _unknown_task(method: str) -> TaskError:
     return TaskError(INVALID_PARAMS, f"{method}: no such task (unknown taskId, or the task has expired)")
 
 
+def owner_of(caller: str | None) -> str | None:
+    """What a task record keeps of its creator: a SHA-256 digest of the token's subject (fixed size, and the subject
+    itself is not stored), or None without authentication. Tasks are matched on it exactly: a task created without
+    authentication is unknown to every subject, and the reverse."""
+    if caller is None:
+        return None
+    digest = hashlib.sha256(b"mcpstack/task-owner:" + caller.encode("utf-8", "surrogatepass")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def iso8601(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -166,6 +181,7 @@ class TaskRecord:
     updated_at: float
     ttl_ms: int
     status_message: str | None = None
+    owner: str | None = None  # owner_of(the creator's subject); None without authentication
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     input_requests: dict[str, Any] = field(default_factory=dict)  # key -> {"method", "params"}, outstanding only
@@ -205,29 +221,29 @@ class TaskStore(Protocol):
 
     shared: bool  # visible to other workers and instances
 
-    async def create(self, task_id: str, ttl_ms: int, max_stored: int) -> TaskRecord | None:
-        """A new working task, or None when `max_stored` records are kept already."""
+    async def create(self, task_id: str, ttl_ms: int, max_stored: int, owner: str | None) -> TaskRecord | None:
+        """A new working task of `owner`, or None when `max_stored` records are kept already."""
         ...
 
-    async def get(self, task_id: str) -> TaskRecord | None:
-        """The task, or None if unknown or expired."""
+    async def get(self, task_id: str, owner: str | None) -> TaskRecord | None:
+        """The task, or None if unknown, expired or another owner's."""
         ...
 
     async def finish(
         self, task_id: str, status: str, *, result: Any = None, error: Any = None, message: str | None = None
     ) -> None: ...
 
-    async def cancel(self, task_id: str) -> bool | None:
-        """None for an unknown task, True if this cancelled it, False if it had ended already."""
+    async def cancel(self, task_id: str, owner: str | None) -> bool | None:
+        """None for an unknown task (or another owner's), True if this cancelled it, False if it had ended already."""
         ...
 
     async def ask(self, task_id: str, requests: dict[str, Any]) -> None:
         """Add outstanding input requests; the task becomes input_required."""
         ...
 
-    async def respond(self, task_id: str, responses: dict[str, Any]) -> bool:
-        """Deliver answers to outstanding requests (others are ignored); False for an unknown task. The task is
-        working again once none is outstanding."""
+    async def respond(self, task_id: str, responses: dict[str, Any], owner: str | None) -> bool:
+        """Deliver answers to outstanding requests (others are ignored); False for an unknown task (or another
+        owner's). The task is working again once none is outstanding."""
         ...
 
     async def take(self, task_id: str, keys: Iterable[str]) -> dict[str, Any] | None:
@@ -259,19 +275,23 @@ class MemoryTaskStore:
         record = self._live(task_id)
         return record if record is not None and record.status not in TERMINAL else None
 
-    async def create(self, task_id: str, ttl_ms: int, max_stored: int) -> TaskRecord | None:
+    def _owned(self, task_id: str, owner: str | None) -> TaskRecord | None:
+        record = self._live(task_id)
+        return record if record is not None and record.owner == owner else None
+
+    async def create(self, task_id: str, ttl_ms: int, max_stored: int, owner: str | None) -> TaskRecord | None:
         now = self._clock()
         if len(self._records) >= max_stored:
             for expired in [r.task_id for r in self._records.values() if r.expired(now)]:
                 del self._records[expired]
             if len(self._records) >= max_stored:
                 return None
-        record = TaskRecord(task_id, "working", now, now, ttl_ms)
+        record = TaskRecord(task_id, "working", now, now, ttl_ms, owner=owner)
         self._records[task_id] = record
         return record
 
-    async def get(self, task_id: str) -> TaskRecord | None:
-        return self._live(task_id)
+    async def get(self, task_id: str, owner: str | None) -> TaskRecord | None:
+        return self._owned(task_id, owner)
 
     async def finish(
         self, task_id: str, status: str, *, result: Any = None, error: Any = None, message: str | None = None
@@ -283,8 +303,8 @@ class MemoryTaskStore:
         record.input_requests, record.input_responses = {}, {}
         record.updated_at = self._clock()
 
-    async def cancel(self, task_id: str) -> bool | None:
-        record = self._live(task_id)
+    async def cancel(self, task_id: str, owner: str | None) -> bool | None:
+        record = self._owned(task_id, owner)
         if record is None:
             return None
         if record.status in TERMINAL:
@@ -298,8 +318,8 @@ class MemoryTaskStore:
             record.input_requests.update(requests)
             record.status, record.updated_at = "input_required", self._clock()
 
-    async def respond(self, task_id: str, responses: dict[str, Any]) -> bool:
-        record = self._live(task_id)
+    async def respond(self, task_id: str, responses: dict[str, Any], owner: str | None) -> bool:
+        record = self._owned(task_id, owner)
         if record is None:
             return False
         if record.status in TERMINAL:
@@ -326,7 +346,7 @@ class MemoryTaskStore:
 
 _COLUMNS = (
     "task_id, status, extract(epoch FROM created_at)::float8 AS created_at, "
-    "extract(epoch FROM updated_at)::float8 AS updated_at, ttl_ms, status_message, result::text AS result, "
+    "extract(epoch FROM updated_at)::float8 AS updated_at, ttl_ms, status_message, owner, result::text AS result, "
     "error::text AS error, input_requests::text AS input_requests"
 )
 
@@ -339,6 +359,7 @@ def _record(row: Any) -> TaskRecord:
         updated_at=row["updated_at"],
         ttl_ms=row["ttl_ms"],
         status_message=row["status_message"],
+        owner=row["owner"],
         result=None if row["result"] is None else orjson.loads(row["result"]),
         error=None if row["error"] is None else orjson.loads(row["error"]),
         input_requests=orjson.loads(row["input_requests"]),
@@ -346,29 +367,33 @@ def _record(row: Any) -> TaskRecord:
 
 
 class PostgresTaskStore:
-    """Records in the `mcp_tasks` table (migration 0003), shared by every worker and instance on the database. Times
-    are the database's (`now()`), so instances with skewed clocks agree on expiry."""
+    """Records in the `mcp_tasks` table (migration 0003; 0004 adds `owner`), shared by every worker and instance on
+    the database. Times are the database's (`now()`), so instances with skewed clocks agree on expiry."""
 
     shared = True
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, task_id: str, ttl_ms: int, max_stored: int) -> TaskRecord | None:
+    async def create(self, task_id: str, ttl_ms: int, max_stored: int, owner: str | None) -> TaskRecord | None:
         await self._db.execute("DELETE FROM mcp_tasks WHERE expires_at <= now()")
         row = await self._db.fetchrow(
-            "INSERT INTO mcp_tasks (task_id, status, created_at, updated_at, expires_at, ttl_ms) "
-            "SELECT $1, 'working', now(), now(), now() + make_interval(secs => $2::bigint / 1000.0), $2::bigint "
-            f"WHERE (SELECT count(*) FROM mcp_tasks) < $3::bigint RETURNING {_COLUMNS}",
+            "INSERT INTO mcp_tasks (task_id, status, created_at, updated_at, expires_at, ttl_ms, owner) "
+            "SELECT $1, 'working', now(), now(), now() + make_interval(secs => $2::bigint / 1000.0), $2::bigint, "
+            f"$4::text WHERE (SELECT count(*) FROM mcp_tasks) < $3::bigint RETURNING {_COLUMNS}",
             task_id,
             ttl_ms,
             max_stored,
+            owner,
         )
         return None if row is None else _record(row)
 
-    async def get(self, task_id: str) -> TaskRecord | None:
+    async def get(self, task_id: str, owner: str | None) -> TaskRecord | None:
         row = await self._db.fetchrow(
-            f"SELECT {_COLUMNS} FROM mcp_tasks WHERE task_id = $1 AND expires_at > now()", task_id
+            f"SELECT {_COLUMNS} FROM mcp_tasks WHERE task_id = $1 AND expires_at > now() "
+            "AND owner IS NOT DISTINCT FROM $2::text",
+            task_id,
+            owner,
         )
         return None if row is None else _record(row)
 
@@ -386,15 +411,17 @@ class PostgresTaskStore:
             message,
         )
 
-    async def cancel(self, task_id: str) -> bool | None:
+    async def cancel(self, task_id: str, owner: str | None) -> bool | None:
         row = await self._db.fetchrow(
             "WITH target AS (SELECT task_id, status FROM mcp_tasks WHERE task_id = $1 AND expires_at > now() "
-            "FOR UPDATE), done AS (UPDATE mcp_tasks t SET status = 'cancelled', status_message = $2, "
+            "AND owner IS NOT DISTINCT FROM $3::text FOR UPDATE), "
+            "done AS (UPDATE mcp_tasks t SET status = 'cancelled', status_message = $2, "
             "input_requests = '{}', input_responses = '{}', updated_at = now() FROM target "
             "WHERE t.task_id = target.task_id AND target.status NOT IN ('completed', 'failed', 'cancelled') "
             "RETURNING t.task_id) SELECT (SELECT count(*) FROM done) AS cancelled FROM target",
             task_id,
             "Cancelled by the client (tasks/cancel).",
+            owner,
         )
         return None if row is None else bool(row["cancelled"])
 
@@ -406,12 +433,12 @@ class PostgresTaskStore:
             orjson.dumps(requests).decode(),
         )
 
-    async def respond(self, task_id: str, responses: dict[str, Any]) -> bool:
+    async def respond(self, task_id: str, responses: dict[str, Any], owner: str | None) -> bool:
         # Only answers to outstanding keys are kept (jsonb_object_agg over the keys both objects have); the row is
         # locked by the UPDATE, so two answers to different keys arriving at once on two workers both count.
         row = await self._db.fetchrow(
             "WITH target AS (SELECT task_id, status, input_requests FROM mcp_tasks "
-            "WHERE task_id = $1 AND expires_at > now() FOR UPDATE), "
+            "WHERE task_id = $1 AND expires_at > now() AND owner IS NOT DISTINCT FROM $3::text FOR UPDATE), "
             "answered AS (SELECT coalesce(jsonb_object_agg(r.key, r.value), '{}') AS answers "
             "FROM target, jsonb_each($2::jsonb) r WHERE target.input_requests ? r.key), "
             "done AS (UPDATE mcp_tasks t SET input_responses = t.input_responses || answered.answers, "
@@ -422,6 +449,7 @@ class PostgresTaskStore:
             "RETURNING t.task_id) SELECT (SELECT count(*) FROM done) AS changed FROM target",
             task_id,
             orjson.dumps(responses).decode(),
+            owner,
         )
         return row is not None
 
@@ -513,11 +541,12 @@ class TaskService:
                 f"This server is running its limit of {self.limits.max_running} tasks; retry once some have finished.",
             )
 
-    async def _create(self) -> dict[str, Any]:
+    async def _create(self, owner: str | None) -> dict[str, Any]:
         """A stored working task's `CreateTaskResult` (so a tasks/get right after it finds the task, on any worker
         sharing the store)."""
         limits = self.limits
-        record = await _reached(self.store.create(secrets.token_urlsafe(24), limits.ttl_ms, limits.max_stored))
+        task_id = secrets.token_urlsafe(24)
+        record = await _reached(self.store.create(task_id, limits.ttl_ms, limits.max_stored, owner))
         if record is None:
             raise TaskError(
                 SERVER_OVERLOADED,
@@ -537,12 +566,15 @@ class TaskService:
         self._running.pop(task_id, None)
         self._cancelling.discard(task_id)
 
-    async def start(self, execution: Execution, capabilities: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a task, start `execution` in it, and answer the `CreateTaskResult` once the record is stored."""
+    async def start(
+        self, execution: Execution, capabilities: Mapping[str, Any], caller: str | None = None
+    ) -> dict[str, Any]:
+        """Create a task of `caller` (the authenticated subject, None without authentication), start `execution` in
+        it, and answer the `CreateTaskResult` once the record is stored."""
         self._admit()
         self._starting += 1
         try:
-            created = await self._create()
+            created = await self._create(owner_of(caller))
         finally:
             self._starting -= 1
         task_id = created["taskId"]
@@ -550,7 +582,7 @@ class TaskService:
         return created
 
     async def start_after_input(
-        self, execution: Execution, asks: Peer, capabilities: Mapping[str, Any]
+        self, execution: Execution, asks: Peer, capabilities: Mapping[str, Any], caller: str | None = None
     ) -> dict[str, Any]:
         """Run a tool whose first questions belong to the request (`input_first`): they go to `asks` (the request's
         multi-round-trip peer), and once one has its answers the task is created and answered with while the tool
@@ -559,7 +591,8 @@ class TaskService:
         task too, already completed."""
         self._admit()
         loop = asyncio.get_running_loop()
-        peer = EscalatingPeer(self, asks, capabilities, loop.create_future())
+        owner = owner_of(caller)
+        peer = EscalatingPeer(self, asks, capabilities, loop.create_future(), owner)
         work = loop.create_task(execution(peer))
         self._starting += 1
         try:
@@ -568,7 +601,7 @@ class TaskService:
                 created = peer.announced.result()  # a TaskError if it could not be stored
             else:
                 work.result()  # raises what the tool raised before its task existed
-                created = await self._create()
+                created = await self._create(owner)
         except BaseException:  # refused, or the request went away before the task existed: so does the work
             work.cancel()
             raise
@@ -645,40 +678,44 @@ class TaskService:
 
     # Each method checks its params at once (a refusal raised before any await) and returns the store's work to await.
 
-    def get(self, params: Any) -> Awaitable[dict[str, Any]]:
-        return self._get(_task_id("tasks/get", params))
+    # `caller` is the request's authenticated subject (None without authentication): another subject's task is
+    # answered exactly as an unknown one (the same error, after the same store lookup).
 
-    async def _get(self, task_id: str) -> dict[str, Any]:
-        record = await _reached(self.store.get(task_id))
+    def get(self, params: Any, caller: str | None = None) -> Awaitable[dict[str, Any]]:
+        return self._get(_task_id("tasks/get", params), owner_of(caller))
+
+    async def _get(self, task_id: str, owner: str | None) -> dict[str, Any]:
+        record = await _reached(self.store.get(task_id, owner))
         if record is None:
             raise _unknown_task("tasks/get")
         return {"resultType": "complete", **record.detailed(self.limits.poll_interval_ms)}
 
-    def update(self, params: Any) -> Awaitable[dict[str, Any]]:
+    def update(self, params: Any, caller: str | None = None) -> Awaitable[dict[str, Any]]:
         task_id = _task_id("tasks/update", params)
         responses = params.get("inputResponses")
         if not isinstance(responses, dict):
             raise TaskError(INVALID_PARAMS, "tasks/update: params.inputResponses must be an object")
-        return self._update(task_id, responses)
+        return self._update(task_id, responses, owner_of(caller))
 
-    async def _update(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
-        if not await _reached(self.store.respond(task_id, responses)):
+    async def _update(self, task_id: str, responses: dict[str, Any], owner: str | None) -> dict[str, Any]:
+        if not await _reached(self.store.respond(task_id, responses, owner)):
             raise _unknown_task("tasks/update")
         return {"resultType": "complete"}
 
-    def cancel(self, params: Any) -> Awaitable[dict[str, Any]]:
-        return self._cancel(_task_id("tasks/cancel", params))
+    def cancel(self, params: Any, caller: str | None = None) -> Awaitable[dict[str, Any]]:
+        return self._cancel(_task_id("tasks/cancel", params), owner_of(caller))
 
-    async def _cancel(self, task_id: str) -> dict[str, Any]:
-        cancelled = await _reached(self.store.cancel(task_id))
+    async def _cancel(self, task_id: str, owner: str | None) -> dict[str, Any]:
+        cancelled = await _reached(self.store.cancel(task_id, owner))
         if cancelled is None:
             raise _unknown_task("tasks/cancel")
         if cancelled:
             self._stop(task_id)
         return {"resultType": "complete"}
 
-    def handler(self, method: str) -> Callable[[Any], Awaitable[dict[str, Any]]]:
-        """The method's function: raises `TaskError` for bad params at once, else returns what to await."""
+    def handler(self, method: str) -> Callable[[Any, str | None], Awaitable[dict[str, Any]]]:
+        """The method's function of (params, caller): raises `TaskError` for bad params at once, else returns what to
+        await."""
         return {"tasks/get": self.get, "tasks/update": self.update, "tasks/cancel": self.cancel}[method]
 
 
@@ -783,8 +820,10 @@ class EscalatingPeer:
         asks: Peer,
         capabilities: Mapping[str, Any],
         announced: asyncio.Future[dict[str, Any]],
+        owner: str | None = None,
     ) -> None:
         self._service = service
+        self._owner = owner
         self._asks = asks
         self._capabilities = capabilities
         self._task: TaskPeer | None = None
@@ -803,7 +842,7 @@ class EscalatingPeer:
             return await self._task.ask(requests, state)
         answers = await self._asks.ask(requests, state)  # InputRequired while the request still lacks answers
         try:
-            created = await self._service._create()
+            created = await self._service._create(self._owner)
         except TaskError as ex:
             self.announced.set_exception(ex)
             raise asyncio.CancelledError from None  # the request is answered with the error; the work stops

@@ -190,3 +190,42 @@ def test_serve_refuses_a_bad_key_in_one_line_before_starting(kind: str) -> None:
     assert proc.returncode == 2, output
     assert "MCP_REQUEST_STATE_KEYS: key 1 is 5 bytes, at least 32 are needed" in output
     assert "Traceback" not in output
+
+
+def test_a_state_issued_to_one_subject_is_refused_for_another_as_an_altered_one() -> None:
+    signer = RequestStateSigner((KEY_A,))
+    token = signer.sign(**CALL, state="step2", answers={}, caller="alice")
+    assert signer.verify(token, **CALL, caller="alice").state == "step2"
+    altered = _refusal(signer, token[:-2] + ("AA" if not token.endswith("AA") else "BB"), caller="alice")
+    for other in ("bob", "alice ", "", None):  # another subject, or a retry without authentication
+        with pytest.raises(InvalidRequestState) as caught:
+            signer.verify(token, **CALL, caller=other)
+        assert caught.value.reason == altered == "signature"
+        assert caught.value.message == request_state._refused("signature").message  # nothing says why
+
+
+def test_a_state_issued_without_authentication_is_refused_for_a_subject() -> None:
+    signer = RequestStateSigner((KEY_A,))
+    assert _refusal(signer, _issue(signer), caller="alice") == "signature"
+
+
+def test_the_bound_state_has_the_one_format_and_does_not_carry_the_subject() -> None:
+    signer = RequestStateSigner((KEY_A,))
+    bound = signer.sign(**CALL, state=None, answers={}, caller="alice@example.test")
+    unbound = signer.sign(**CALL, state=None, answers={})
+    assert bound.split(".")[:3] == unbound.split(".")[:3]  # same format, key id and payload: only the MAC differs
+    assert bound != unbound
+    payload = orjson.loads(base64.urlsafe_b64decode(bound.split(".")[2] + "=="))
+    assert set(payload) == {"m", "t", "a", "iat", "exp", "s", "r"}
+    assert b"alice" not in orjson.dumps(payload)
+
+
+def test_rotation_keeps_a_bound_state_valid_for_its_subject() -> None:
+    old = RequestStateSigner((KEY_A,))
+    token = old.sign(**CALL, state="s", answers={}, caller="alice")
+    rotated = RequestStateSigner((KEY_B, KEY_A))  # step 2 of the rotation: the new key signs, the old verifies
+    assert rotated.verify(token, **CALL, caller="alice").state == "s"
+    assert _refusal(rotated, token, caller="bob") == "signature"
+    again = rotated.sign(**CALL, state="t", answers={}, caller="alice")
+    assert _refusal(RequestStateSigner((KEY_B,)), again, caller="mallory") == "signature"
+    assert RequestStateSigner((KEY_B,)).verify(again, **CALL, caller="alice").state == "t"

@@ -4,6 +4,8 @@
 On the MCP endpoint it answers 401/403 before the route runs, and 429 for a `tools/call` over the client's limit
 (reading the body once and handing the same bytes on to the route); it serves the protected resource metadata at its
 well-known paths. Installed only when configured (`install`): the default app has no such middleware at all.
+With authentication on it also sets `CALLER`, the token's subject, for the route: a requestState and a task are
+bound to it (services/fastapi_baseline/mcp.py, task_methods.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +29,10 @@ from services.ratelimit import (
 )
 
 _JSON = (b"content-type", b"application/json")
+
+CALLER: ContextVar[str | None] = ContextVar("mcpstack_fastapi_caller", default=None)
+"""The authenticated subject of the request being served (None with authentication off), set by `GuardMiddleware`
+around the route, whose coroutine (and the tasks it starts) inherit it."""
 
 
 class GuardConfigError(ValueError):
@@ -100,6 +107,13 @@ class GuardMiddleware:
                         await _respond(send, 429, [_JSON, retry], self.rate_limited_body)
                         return
                 receive = _replay(messages, receive)
+            if subject is not None:
+                bound = CALLER.set(subject)
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    CALLER.reset(bound)
+                return
         elif path in self.metadata_paths and self.auth is not None and scope["method"] in ("GET", "HEAD"):
             cache = (b"cache-control", b"public, max-age=300")
             await _respond(send, 200, [_JSON, cache], self.auth.metadata_body, head=scope["method"] == "HEAD")

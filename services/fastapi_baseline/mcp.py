@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
+from services.fastapi_baseline.auth import CALLER
 from services.fastapi_baseline.errors import JsonRpcException
 from services.fastapi_baseline.models import (
     INVALID_PARAMS,
@@ -192,6 +193,7 @@ class McpService:
                 arguments=params.get("arguments"),
                 params=params,
                 inner=STREAM.get(),  # notifications (progress, log) on the request's SSE stream, if it has one
+                caller=CALLER.get(),  # with authentication on, the state is bound to the token's subject
             )
             return await self.call_tool(request, trip.peer, trip.capabilities)
         except RoundTripRefused as ex:
@@ -274,7 +276,12 @@ class McpService:
             return await self.get_prompt(request)
         try:
             trip = RoundTrip(
-                self.signer, method="prompts/get", target=name, arguments=params.get("arguments"), params=params
+                self.signer,
+                method="prompts/get",
+                target=name,
+                arguments=params.get("arguments"),
+                params=params,
+                caller=CALLER.get(),
             )
             return await self.get_prompt(request, ToolContext(self.db, request.id, trip.peer, trip.capabilities))
         except RoundTripRefused as ex:

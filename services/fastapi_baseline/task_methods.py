@@ -3,7 +3,8 @@ tools/call of task-supporting tools (services/tasks.py has the extension itself,
 
 Only a catalogue with a task-supporting tool gets these methods (`TaskMethods.for_registry`); tools/call of every other
 tool goes to the handler it had. A task's tool runs through the service's own `run` (pydantic arguments, timeout,
-failure texts), with the task's peer.
+failure texts), with the task's peer. With authentication on, a task and the requestState of its first questions
+are bound to the token's subject (`CALLER`, services/fastapi_baseline/auth.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from services.fastapi_baseline.auth import CALLER
 from services.fastapi_baseline.errors import JsonRpcException
 from services.fastapi_baseline.models import INVALID_PARAMS, JsonRpcId, JsonRpcRequest
 from services.request_state import RequestStateSigner
@@ -71,17 +73,25 @@ class TaskMethods:
                     INVALID_PARAMS, "tools/call: params need a string name and an object of arguments"
                 )
             capabilities = client_capabilities(params)
+            caller = CALLER.get()
 
             async def execution(peer: Peer) -> Result:
                 return await self._run(tool, arguments or {}, request.id, peer, capabilities)
 
             if not input_first(tool.fn):
-                return await _refused_as_error(self.service.start(execution, capabilities))
+                return await _refused_as_error(self.service.start(execution, capabilities, caller))
             try:
                 trip = RoundTrip(
-                    self._signer, method="tools/call", target=tool.name, arguments=arguments, params=params
+                    self._signer,
+                    method="tools/call",
+                    target=tool.name,
+                    arguments=arguments,
+                    params=params,
+                    caller=caller,
                 )
-                return await _refused_as_error(self.service.start_after_input(execution, trip.peer, capabilities))
+                return await _refused_as_error(
+                    self.service.start_after_input(execution, trip.peer, capabilities, caller)
+                )
             except RoundTripRefused as ex:
                 rejected = ex.rejection
             except InputRequired as signal:  # the request's own questions, before any task
@@ -106,7 +116,7 @@ class TaskMethods:
 
         async def handler(request: JsonRpcRequest) -> Result:
             try:
-                pending = answer(request.params)
+                pending = answer(request.params, CALLER.get())
             except TaskError as ex:
                 raise JsonRpcException(ex.code, ex.message, data=ex.data) from None
             return await _refused_as_error(pending)

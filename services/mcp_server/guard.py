@@ -58,6 +58,16 @@ class Guard:
                 return 429, headers, self._rate_limited_body
         return None
 
+    def caller_of(self, request: HttpRequest) -> str | None:
+        """The subject of the request's token, with authentication on (else None): what a requestState and a task are
+        bound to (services/request_state.py, services/tasks.py). Asked only by a request that needs it, after
+        `__call__` admitted it, so the verdict is the authenticator's remembered one."""
+        if self._auth is None:
+            return None
+        authorization = request.headers.get(b"authorization")
+        verdict = self._auth.check(None if authorization is None else authorization.decode("latin-1"))
+        return None if type(verdict) is Refusal else verdict.subject  # type: ignore[union-attr]
+
     @staticmethod
     def _refusal(refusal: Refusal) -> Response:
         headers = _JSON + b"www-authenticate: " + refusal.www_authenticate.encode("latin-1") + b"\r\n"

@@ -81,6 +81,9 @@ class McpMethods:
         # tool that takes a ToolContext; `_channel` holds that channel while `handle` runs its route (synchronously).
         self._peers = peers
         self._channel: Any = None
+        # With authentication on, the subject of a request's token (services/mcp_server/guard.py, `Guard.caller_of`,
+        # given the channel, the HTTP request): a requestState and a task are bound to it. None: authentication off.
+        self.caller_of: Callable[[Any], str | None] | None = None
         self._registered: dict[str, Invocable] = {tool.name: tool for tool in registry}
         self._tools = self._registered
         self._info = info
@@ -95,7 +98,7 @@ class McpMethods:
         self._pages = [descriptors[i : i + info.page_size] for i in range(0, len(descriptors), info.page_size)] or [[]]
         self._first_page = orjson.dumps(self._list_page(0))
         # The tasks extension (task_methods.py): 2026-07-28 only, routed and advertised when a tool supports tasks.
-        self._tasks = TaskMethods.for_registry(registry, db, self._signer)
+        self._tasks = TaskMethods.for_registry(registry, db, self._signer, self._caller)
         self._discover = orjson.dumps(
             discover_result(
                 capabilities=self._capabilities
@@ -272,7 +275,14 @@ class McpMethods:
             return self._prompts_get(request)
         arguments = params.get("arguments")
         try:
-            trip = RoundTrip(self._signer, method="prompts/get", target=name, arguments=arguments, params=params)
+            trip = RoundTrip(
+                self._signer,
+                method="prompts/get",
+                target=name,
+                arguments=arguments,
+                params=params,
+                caller=self._caller(),
+            )
             reply = self._features.get_prompt(
                 name, arguments, ToolContext(self._db, request.id, trip.peer, trip.capabilities)
             )
@@ -295,7 +305,13 @@ class McpMethods:
         inner = NO_PEER if channel is None or self._peers is None else self._peers(request, channel)
         try:
             trip = RoundTrip(
-                self._signer, method="tools/call", target=name, arguments=arguments, params=params, inner=inner
+                self._signer,
+                method="tools/call",
+                target=name,
+                arguments=arguments,
+                params=params,
+                inner=inner,
+                caller=self._caller(),
             )
         except RoundTripRefused as ex:
             raise RpcError(*ex.rejection) from None
@@ -306,6 +322,11 @@ class McpMethods:
         if pending(reply):
             return _round_trip_later(reply, trip, request)
         return _stateless_call_answer(reply, request)
+
+    def _caller(self) -> str | None:
+        """The authenticated subject of the request being routed (only while `handle_stateless` runs a route)."""
+        caller_of, channel = self.caller_of, self._channel
+        return None if caller_of is None or channel is None else caller_of(channel)
 
     def _call(self, request: jsonrpc.Request) -> Reply[ToolResult]:
         params = request.params

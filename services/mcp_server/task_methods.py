@@ -5,6 +5,9 @@ Only a catalogue with a task-supporting tool gets these routes (`TaskMethods.for
 other tool goes straight to the route it had, so the default catalogue's calls never pass through here. A refusal
 known before any await is raised (`RpcError`, so its HTTP status follows the code); one found after it (a store
 lookup) is answered as a JSON-RPC error in the response body, as catalogue_methods.py does for async resources.
+
+With authentication on, a task and the requestState of its first questions are bound to the token's subject
+(`caller`, read while the route runs, before any await); without it, `caller` answers None.
 """
 
 from __future__ import annotations
@@ -34,20 +37,35 @@ Answer = tuple[bytes, str, str]  # as services/mcp_server/methods.py: the bytes,
 Route = Callable[[jsonrpc.Request], Reply[Answer]]
 
 
+Caller = Callable[[], "str | None"]  # the authenticated subject of the request being routed, None without auth
+
+
+def _nobody() -> str | None:
+    return None
+
+
 class TaskMethods:
     def __init__(
-        self, registry: ToolRegistry, db: Database, signer: RequestStateSigner, service: TaskService | None = None
+        self,
+        registry: ToolRegistry,
+        db: Database,
+        signer: RequestStateSigner,
+        caller: Caller = _nobody,
+        service: TaskService | None = None,
     ) -> None:
         self._tools = {tool.name: tool for tool in registry if task_support(tool.fn) != "forbidden"}
         self._db = db
         self._signer = signer  # the requestState of an `input_first` tool's questions (services/round_trips.py)
+        self._caller = caller
         self.service = service or TaskService.for_database(db)
         self.capabilities: dict[str, Any] = CAPABILITIES
 
     @classmethod
-    def for_registry(cls, registry: ToolRegistry, db: Database, signer: RequestStateSigner) -> TaskMethods | None:
+    def for_registry(
+        cls, registry: ToolRegistry, db: Database, signer: RequestStateSigner, caller: Caller = _nobody
+    ) -> TaskMethods | None:
         """The extension's routes when some tool supports tasks, else None (nothing advertised, nothing routed)."""
-        return cls(registry, db, signer) if serves_tasks(tool.fn for tool in registry) else None
+        return cls(registry, db, signer, caller) if serves_tasks(tool.fn for tool in registry) else None
 
     def routes(self, tools_call: Route) -> dict[str, Route]:
         """tasks/* and a tools/call that hands every call of a tool without task support to `tools_call`."""
@@ -67,15 +85,21 @@ class TaskMethods:
             arguments = params.get("arguments")
             if arguments is not None and type(arguments) is not dict:
                 raise RpcError(INVALID_PARAMS, "tools/call: params.arguments must be an object")
+            caller = self._caller()
             if input_first(tool.fn):
                 try:
                     trip = RoundTrip(
-                        self._signer, method="tools/call", target=tool.name, arguments=arguments, params=params
+                        self._signer,
+                        method="tools/call",
+                        target=tool.name,
+                        arguments=arguments,
+                        params=params,
+                        caller=caller,
                     )
                 except RoundTripRefused as ex:
                     raise RpcError(*ex.rejection) from None
-                return self._create(request, tool, arguments, trip)
-            return self._create(request, tool, arguments)
+                return self._create(request, tool, arguments, caller, trip)
+            return self._create(request, tool, arguments, caller)
 
         routes: dict[str, Route] = {"tools/call": on_tools_call}
         for method in TASK_METHODS:
@@ -83,7 +107,12 @@ class TaskMethods:
         return routes
 
     async def _create(
-        self, request: jsonrpc.Request, tool: Tool, arguments: dict[str, Any] | None, trip: RoundTrip | None = None
+        self,
+        request: jsonrpc.Request,
+        tool: Tool,
+        arguments: dict[str, Any] | None,
+        caller: str | None,
+        trip: RoundTrip | None = None,
     ) -> Answer:
         capabilities = client_capabilities(request.params)
         db, id_ = self._db, request.id
@@ -95,9 +124,9 @@ class TaskMethods:
 
         try:
             if trip is None:
-                created = await self.service.start(execution, capabilities)
+                created = await self.service.start(execution, capabilities, caller)
             else:
-                created = await self.service.start_after_input(execution, trip.peer, capabilities)
+                created = await self.service.start_after_input(execution, trip.peer, capabilities, caller)
         except TaskError as ex:
             return jsonrpc.encode_error(id_, ex.code, ex.message, ex.data), tool.name, "rpc_error"
         except InputRequired as signal:  # the request's own questions, before any task (trip is set)
@@ -113,7 +142,7 @@ class TaskMethods:
 
         def route(request: jsonrpc.Request) -> Reply[Answer]:
             try:
-                result = handler(request.params)
+                result = handler(request.params, self._caller())
             except TaskError as ex:
                 raise RpcError(ex.code, ex.message, ex.data) from None
             return _answered(result, request.id)

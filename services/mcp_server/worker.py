@@ -88,6 +88,8 @@ class Worker:
 
             stateful = Stateful(methods=self.methods, store=self.sessions, slot=config.slot)
         guard = _guard(config)
+        if guard is not None:
+            self.methods.caller_of = guard.caller_of  # a requestState and a task are bound to the token's subject
         endpoint = McpEndpoint(
             methods=self.methods,
             mcp_path=config.mcp_path,

@@ -96,7 +96,7 @@ def test_task_methods_without_the_extension_are_refused_with_missing_capability(
     tasks = service()
     for method in ("tasks/get", "tasks/update", "tasks/cancel"):
         handler = tasks.handler(method)
-        error = refusal(lambda: handler({"taskId": "x", "inputResponses": {}, "_meta": {}}))  # noqa: B023
+        error = refusal(lambda: handler({"taskId": "x", "inputResponses": {}, "_meta": {}}, None))  # noqa: B023
         assert error.code == MISSING_CLIENT_CAPABILITY, method
 
 
@@ -281,7 +281,7 @@ def test_hostile_or_unknown_task_ids_are_answered_as_unknown_tasks(task_id: str)
         codes = []
         for method in ("tasks/get", "tasks/update", "tasks/cancel"):
             with pytest.raises(TaskError) as caught:
-                await tasks.handler(method)(params(task_id, inputResponses={}))
+                await tasks.handler(method)(params(task_id, inputResponses={}), None)
             codes.append(caught.value.code)
         return codes
 

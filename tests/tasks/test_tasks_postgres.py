@@ -111,12 +111,12 @@ def test_a_late_finish_never_overwrites_a_cancellation(database_url: str) -> Non
     async def scenario() -> str | None:
         async with two_workers(database_url) as (runner, _, __):
             store = runner.store
-            record = await store.create("late-finish-" + str(id(store)), 60_000, 1_000_000)
+            record = await store.create("late-finish-" + str(id(store)), 60_000, 1_000_000, None)
             assert record is not None
-            assert await store.cancel(record.task_id) is True
+            assert await store.cancel(record.task_id, None) is True
             await store.finish(record.task_id, "completed", result={"content": []})
-            assert await store.cancel(record.task_id) is False
-            after = await store.get(record.task_id)
+            assert await store.cancel(record.task_id, None) is False
+            after = await store.get(record.task_id, None)
             return None if after is None else after.status
 
     assert asyncio.run(scenario()) == "cancelled"
@@ -160,7 +160,7 @@ def test_hostile_task_ids_match_no_row(database_url: str, task_id: str) -> None:
             codes = []
             for method in ("tasks/get", "tasks/update", "tasks/cancel"):
                 with pytest.raises(TaskError) as caught:
-                    await runner.handler(method)(params(task_id, inputResponses={task_id: {}}))
+                    await runner.handler(method)(params(task_id, inputResponses={task_id: {}}), None)
                 codes.append(caught.value.code)
             assert await sql.fetchval("SELECT count(*) FROM mcp_tasks") > 0  # the table is still there
             return codes
@@ -258,16 +258,16 @@ def _poll(server: ServerProcess, task_id: str, status: str) -> dict[str, Any]:
 def test_answers_arrive_one_key_at_a_time_and_unknown_keys_are_ignored(database_url: str) -> None:
     async def scenario() -> list[Any]:
         async with two_workers(database_url) as (runner, other, _):
-            record = await runner.store.create("two-questions-" + str(id(runner)), 60_000, 1_000_000)
+            record = await runner.store.create("two-questions-" + str(id(runner)), 60_000, 1_000_000, None)
             assert record is not None
             task_id = record.task_id
             question = {"method": "elicitation/create", "params": {"message": "?"}}
             await runner.store.ask(task_id, {"a-1": question, "b-2": question})
-            await other.store.respond(task_id, {"a-1": {"v": 1}, "never-asked": {"v": 9}})
-            partial = await other.store.get(task_id)
+            await other.store.respond(task_id, {"a-1": {"v": 1}, "never-asked": {"v": 9}}, None)
+            partial = await other.store.get(task_id, None)
             taken = await runner.store.take(task_id, ["a-1", "b-2"])
-            await other.store.respond(task_id, {"a-1": {"v": 7}, "b-2": {"v": 2}})  # a-1 is answered already
-            both = await other.store.get(task_id)
+            await other.store.respond(task_id, {"a-1": {"v": 7}, "b-2": {"v": 2}}, None)  # a-1 is answered already
+            both = await other.store.get(task_id, None)
             rest = await runner.store.take(task_id, ["b-2"])
             assert partial is not None and both is not None
             return [partial.status, sorted(partial.input_requests), taken, both.status, both.input_requests, rest]
