@@ -52,6 +52,10 @@ SESSION_LIFETIME_S = 24 * 3600.0
 """A session not ended by its client ends this long after it began (the PostgreSQL store prunes it)."""
 MESSAGE_LIFETIME_S = 600.0
 """A relayed message nobody claimed (its waiter gave up, its worker died) is pruned after this long."""
+MAX_SUBSCRIPTIONS_PER_SESSION = 100
+"""A session's resource subscriptions: a client cannot grow a store (memory or table) without bound."""
+MAX_SUBSCRIPTION_URI_CHARS = 2_048
+"""The longest URI a session may subscribe to (longer would not fit PostgreSQL's index on the subscriptions)."""
 
 
 class SessionConfigError(ValueError):
@@ -81,6 +85,22 @@ def new_session_id(slot: str = "") -> str:
     the slot when there is one."""
     token = secrets.token_urlsafe(24)
     return f"{slot}-{token}" if slot else token
+
+
+def subscription_refusal(method: str, uri: Any) -> str | None:
+    """Why `resources/subscribe` or `resources/unsubscribe` refuses this `params.uri` (-32602), or None: the one
+    rule both servers apply before the store is asked."""
+    if not isinstance(uri, str) or not uri:
+        return f"{method}: params.uri must be a resource URI"
+    if len(uri) > MAX_SUBSCRIPTION_URI_CHARS:
+        return f"{method}: params.uri is longer than {MAX_SUBSCRIPTION_URI_CHARS} characters"
+    return None
+
+
+SUBSCRIPTIONS_FULL = (
+    f"resources/subscribe: this session has {MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions already, the most it may "
+    "hold; unsubscribe from one first"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +170,9 @@ class SessionStore:
         """End a session (DELETE); False when it was unknown or already ended."""
         raise NotImplementedError
 
-    async def subscribe(self, session_id: str, uri: str) -> None:
+    async def subscribe(self, session_id: str, uri: str) -> bool:
+        """Subscribe the session to `uri`; False (nothing changed) when it already holds
+        MAX_SUBSCRIPTIONS_PER_SESSION others."""
         raise NotImplementedError
 
     async def unsubscribe(self, session_id: str, uri: str) -> None:
@@ -210,6 +232,7 @@ class MemorySessionStore(SessionStore):
         super().__init__()
         self._sessions: dict[str, Session] = {}  # insertion order: oldest first
         self._subscriptions: dict[str, set[str]] = {}  # uri -> session ids
+        self._subscribed: dict[str, set[str]] = {}  # session id -> uris
         self._max_sessions = max_sessions
 
     async def create(self, *, protocol_version: str, client_capabilities: Mapping[str, Any], slot: str = "") -> Session:
@@ -230,15 +253,30 @@ class MemorySessionStore(SessionStore):
     async def end(self, session_id: str) -> bool:
         if self._sessions.pop(session_id, None) is None:
             return False
-        for ids in self._subscriptions.values():
-            ids.discard(session_id)
+        for uri in self._subscribed.pop(session_id, ()):
+            self._drop_subscriber(uri, session_id)
         return True
 
-    async def subscribe(self, session_id: str, uri: str) -> None:
+    async def subscribe(self, session_id: str, uri: str) -> bool:
+        if session_id not in self._sessions:  # ended meanwhile: nothing to keep
+            return True
+        uris = self._subscribed.setdefault(session_id, set())
+        if uri not in uris and len(uris) >= MAX_SUBSCRIPTIONS_PER_SESSION:
+            return False
+        uris.add(uri)
         self._subscriptions.setdefault(uri, set()).add(session_id)
+        return True
 
     async def unsubscribe(self, session_id: str, uri: str) -> None:
-        self._subscriptions.get(uri, set()).discard(session_id)
+        self._subscribed.get(session_id, set()).discard(uri)
+        self._drop_subscriber(uri, session_id)
+
+    def _drop_subscriber(self, uri: str, session_id: str) -> None:
+        ids = self._subscriptions.get(uri)
+        if ids is not None:
+            ids.discard(session_id)
+            if not ids:
+                del self._subscriptions[uri]
 
     async def subscribers(self, uri: str) -> list[str]:
         return sorted(self._subscriptions.get(uri, ()))
@@ -263,6 +301,7 @@ CREATE TABLE IF NOT EXISTS mcp_session_subscriptions (
     uri text NOT NULL,
     PRIMARY KEY (uri, session_id)
 );
+CREATE INDEX IF NOT EXISTS mcp_session_subscriptions_session ON mcp_session_subscriptions (session_id);
 CREATE UNLOGGED TABLE IF NOT EXISTS mcp_session_waits (
     session_id text NOT NULL,
     key text NOT NULL,
@@ -290,6 +329,19 @@ SELECT pg_notify($4, id::text || ' ' || $1 || ' ' || $2) FROM m
 _PUBLISH = """
 WITH m AS (INSERT INTO mcp_session_messages (session_id, key, message) VALUES ($1, $2, $3::jsonb) RETURNING id)
 SELECT pg_notify($4, id::text || ' ' || $1 || ' ' || $2) FROM m
+"""
+
+# Subscribed when inserted now or already there; refused (false) when the session holds its limit of others.
+_SUBSCRIBE = """
+WITH added AS (
+    INSERT INTO mcp_session_subscriptions (session_id, uri)
+    SELECT id, $2 FROM mcp_sessions
+    WHERE id = $1 AND (SELECT count(*) FROM mcp_session_subscriptions WHERE session_id = $1) < $3
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM added)
+    OR EXISTS (SELECT 1 FROM mcp_session_subscriptions WHERE session_id = $1 AND uri = $2)
 """
 
 
@@ -376,13 +428,8 @@ class PostgresSessionStore(SessionStore):
         status = await self._pool.execute("DELETE FROM mcp_sessions WHERE id = $1", session_id)
         return bool(status != "DELETE 0")
 
-    async def subscribe(self, session_id: str, uri: str) -> None:
-        await self._pool.execute(
-            "INSERT INTO mcp_session_subscriptions (session_id, uri) SELECT id, $2 FROM mcp_sessions WHERE id = $1 "
-            "ON CONFLICT DO NOTHING",
-            session_id,
-            uri,
-        )
+    async def subscribe(self, session_id: str, uri: str) -> bool:
+        return bool(await self._pool.fetchval(_SUBSCRIBE, session_id, uri, MAX_SUBSCRIPTIONS_PER_SESSION))
 
     async def unsubscribe(self, session_id: str, uri: str) -> None:
         await self._pool.execute(

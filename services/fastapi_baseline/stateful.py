@@ -30,7 +30,15 @@ from services.fastapi_baseline.models import (
 )
 from services.fastapi_baseline.streaming import PRIMING_VERSIONS
 from services.protocol import accepts_sse
-from services.sessions import LEVEL_RANK, SESSION_HEADER, STREAM_KEY, Session, SessionStore
+from services.sessions import (
+    LEVEL_RANK,
+    SESSION_HEADER,
+    STREAM_KEY,
+    SUBSCRIPTIONS_FULL,
+    Session,
+    SessionStore,
+    subscription_refusal,
+)
 
 MAX_SESSION_ID_CHARS = 200
 """Longer than any id this server issues: refused without asking the store."""
@@ -71,15 +79,24 @@ async def set_level(store: SessionStore, session: Session, request: JsonRpcReque
     return {}
 
 
+def _subscription_uri(request: JsonRpcRequest) -> str:
+    """The params' uri, refused by the rule both servers share (services/sessions.py)."""
+    params = _params(ReadResourceParams, request, str(subscription_refusal(request.method, None)))
+    refused = subscription_refusal(request.method, params.uri)
+    if refused is not None:
+        raise JsonRpcException(INVALID_PARAMS, refused)
+    uri: str = params.uri
+    return uri
+
+
 async def subscribe(store: SessionStore, session: Session, request: JsonRpcRequest) -> dict[str, Any]:
-    params = _params(ReadResourceParams, request, "resources/subscribe: params need a string uri")
-    await store.subscribe(session.id, params.uri)
+    if not await store.subscribe(session.id, _subscription_uri(request)):
+        raise JsonRpcException(INVALID_PARAMS, SUBSCRIPTIONS_FULL)
     return {}
 
 
 async def unsubscribe(store: SessionStore, session: Session, request: JsonRpcRequest) -> dict[str, Any]:
-    params = _params(ReadResourceParams, request, "resources/unsubscribe: params need a string uri")
-    await store.unsubscribe(session.id, params.uri)
+    await store.unsubscribe(session.id, _subscription_uri(request))
     return {}
 
 

@@ -21,7 +21,14 @@ from services.mcp_server import jsonrpc
 from services.mcp_server.jsonrpc import INVALID_PARAMS, INVALID_REQUEST
 from services.mcp_server.streams import SSE_HEADERS, SseAccept, StandaloneStream
 from services.mcp_server.wire import HttpRequest, Response
-from services.sessions import LEVEL_RANK, STREAM_KEY, Session, SessionStore
+from services.sessions import (
+    LEVEL_RANK,
+    STREAM_KEY,
+    SUBSCRIPTIONS_FULL,
+    Session,
+    SessionStore,
+    subscription_refusal,
+)
 from services.tools.reply import Reply
 
 if TYPE_CHECKING:
@@ -119,10 +126,12 @@ class Stateful:
 
     async def _subscription(self, message: jsonrpc.Request, session: Session) -> Response:
         uri = (message.params or {}).get("uri")
-        if not isinstance(uri, str) or not uri:
-            return _error(200, message.id, INVALID_PARAMS, f"{message.method}: params.uri must be a resource URI")
+        refused = subscription_refusal(message.method, uri)
+        if refused is not None or not isinstance(uri, str):  # a str whenever there is no refusal
+            return _error(200, message.id, INVALID_PARAMS, str(refused))
         if message.method == "resources/subscribe":
-            await self._store.subscribe(session.id, uri)
+            if not await self._store.subscribe(session.id, uri):
+                return _error(200, message.id, INVALID_PARAMS, SUBSCRIPTIONS_FULL)
         else:
             await self._store.unsubscribe(session.id, uri)
         return 200, _JSON, jsonrpc.encode_result(message.id, {})

@@ -1,0 +1,57 @@
+"""Session abuse against both servers in stateful mode, on both session stores (tests/hostile/conftest.py): what a
+client that subscribes without limit, or to URIs no index can hold, gets; the refusal is a JSON-RPC error with a
+clear text, and the server serves the session's next request."""
+
+from __future__ import annotations
+
+import secrets
+
+from services.protocol import INVALID_PARAMS
+from services.sessions import MAX_SUBSCRIPTION_URI_CHARS, MAX_SUBSCRIPTIONS_PER_SESSION, SUBSCRIPTIONS_FULL
+from tests.hostile.client import Client, error_of
+from tests.support import ServerProcess
+
+
+def test_a_subscription_uri_longer_than_the_limit_is_refused_as_invalid_params(stateful: ServerProcess) -> None:
+    """Random (incompressible) characters: on PostgreSQL such a URI does not fit the subscriptions' index."""
+    client = Client(stateful.port)
+    client.initialize()
+    uri = "test://" + secrets.token_hex(MAX_SUBSCRIPTION_URI_CHARS)[: MAX_SUBSCRIPTION_URI_CHARS - 6]
+    answer = client.request("resources/subscribe", {"uri": uri})
+    assert answer.status == 200
+    code, message = error_of(answer)
+    assert code == INVALID_PARAMS
+    assert f"longer than {MAX_SUBSCRIPTION_URI_CHARS} characters" in message
+    assert client.request("resources/subscribe", {"uri": uri[:MAX_SUBSCRIPTION_URI_CHARS]}).json()["result"] == {}
+    assert client.request("ping").json()["result"] == {}
+
+
+def test_an_empty_subscription_uri_is_refused_alike_by_both_servers(stateful: ServerProcess) -> None:
+    client = Client(stateful.port)
+    client.initialize()
+    for method in ("resources/subscribe", "resources/unsubscribe"):
+        for params in ({"uri": ""}, {"uri": 5}, {}):
+            assert error_of(client.request(method, params)) == (
+                INVALID_PARAMS,
+                f"{method}: params.uri must be a resource URI",
+            )
+
+
+def test_a_session_at_its_subscription_limit_is_refused_a_new_one_until_it_unsubscribes(
+    stateful: ServerProcess,
+) -> None:
+    client = Client(stateful.port)
+    client.initialize()
+    for n in range(MAX_SUBSCRIPTIONS_PER_SESSION):
+        assert client.request("resources/subscribe", {"uri": f"test://many/{n}"}, id_=n).json()["result"] == {}
+    assert error_of(client.request("resources/subscribe", {"uri": "test://one-more"})) == (
+        INVALID_PARAMS,
+        SUBSCRIPTIONS_FULL,
+    )
+    # what it holds can be subscribed again; another session is not limited by this one's subscriptions
+    assert client.request("resources/subscribe", {"uri": "test://many/0"}).json()["result"] == {}
+    other = Client(stateful.port)
+    other.initialize()
+    assert other.request("resources/subscribe", {"uri": "test://one-more"}).json()["result"] == {}
+    assert client.request("resources/unsubscribe", {"uri": "test://many/0"}).json()["result"] == {}
+    assert client.request("resources/subscribe", {"uri": "test://one-more"}).json()["result"] == {}
