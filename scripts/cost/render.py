@@ -199,6 +199,13 @@ def heading(report: CostReport) -> str:
     )
 
 
+# Sums are exact and each amount is rounded on its own, for display only (never fed back into a sum).
+ROUNDING_NOTE = (
+    "Every amount is exact and rounded half-up to the cent on its own, for display: a total or a saving can differ "
+    "by a cent from the sum or difference of the rounded amounts shown beside it."
+)
+
+
 def to_markdown(report: CostReport) -> str:
     def table(header: list[str], rows: list[list[str]]) -> list[str]:
         esc = [[c.replace("|", "\\|") for c in row] for row in rows]
@@ -209,6 +216,7 @@ def to_markdown(report: CostReport) -> str:
         ]
 
     out = [f"_{heading(report)}_", "", *table(SUMMARY_HEADER, summary_rows(report)), ""]
+    out += [ROUNDING_NOTE, ""]
     out += ["Fleet sizing (at the target utilisation):", "", *table(SIZING_HEADER, sizing_rows(report)), ""]
     out += [f"Both fleets at once (during a cutover): {usd(report.stage_total)} a month.", ""]
     if report.labour:
