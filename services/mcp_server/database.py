@@ -124,15 +124,23 @@ class ConnectionSet:
         self._down_until = 0.0
         return conn
 
-    async def _acquire(self) -> Any:
-        if self._closed:
-            raise DatabaseUnavailable("server is shutting down")
+    def _take(self) -> Any:
+        """An idle connection, at once, or None: then `_acquire` opens one or waits. The common case (a connection
+        is free) thus creates and runs no coroutine of its own. After `close` there is none: `_acquire` refuses."""
         idle = self._idle
         while idle:
             conn = idle.pop()
             if not conn.is_closed():
                 return conn
             self._open -= 1
+        return None
+
+    async def _acquire(self) -> Any:
+        if self._closed:
+            raise DatabaseUnavailable("server is shutting down")
+        conn = self._take()
+        if conn is not None:
+            return conn
         if self._open < self._size:
             return await self._connect()
         if not self.healthy:
@@ -211,28 +219,36 @@ class ConnectionSet:
             waiter.set_result(task.result())
 
     async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
-        conn = await self._acquire()
+        conn = self._take()
+        if conn is None:
+            conn = await self._acquire()
         try:
             return list(await conn.fetch(query, *args, timeout=timeout))
         finally:
             self._release(conn)
 
     async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
-        conn = await self._acquire()
+        conn = self._take()
+        if conn is None:
+            conn = await self._acquire()
         try:
             return await conn.fetchrow(query, *args, timeout=timeout)
         finally:
             self._release(conn)
 
     async def fetchval(self, query: str, *args: Any, timeout: float | None = None) -> Any:
-        conn = await self._acquire()
+        conn = self._take()
+        if conn is None:
+            conn = await self._acquire()
         try:
             return await conn.fetchval(query, *args, timeout=timeout)
         finally:
             self._release(conn)
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
-        conn = await self._acquire()
+        conn = self._take()
+        if conn is None:
+            conn = await self._acquire()
         try:
             return str(await conn.execute(query, *args, timeout=timeout))
         finally:
