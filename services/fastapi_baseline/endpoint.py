@@ -208,9 +208,9 @@ async def mcp_endpoint(request: Request) -> Response:
 async def _answered(sessions: SessionStore | None, session: Session | None, message: JsonRpcClientResponse) -> None:
     """A client's answer to a server-to-client request: handed to the tool that waits for it, on whichever worker.
 
-    An answer nobody waits for is accepted and dropped (202), as the transport asks, unless it names a request of
-    this worker that no longer waits (answered already, or given up): that is refused with the reason, as is a
-    malformed answer to a request that waits (whose tool is told as well)."""
+    Without sessions an answer cannot reach anyone: accepted and dropped (202). With one, an answer no request of
+    the session awaits (answered already, given up, or never sent) is refused with the reason (400, as the native
+    server does), as is a malformed answer to a request that waits (whose tool is told as well)."""
     id_ = message.id
     answer = {"result": message.result} if message.error is None else {"error": message.error}
     delivered = False
@@ -224,6 +224,12 @@ async def _answered(sessions: SessionStore | None, session: Session | None, mess
         raise JsonRpcException(
             INVALID_REQUEST,
             f"Invalid response: no request with id {id_} is waiting for an answer (answered already, or given up)",
+            status_code=400,
+        )
+    elif session is not None:
+        raise JsonRpcException(
+            INVALID_REQUEST,
+            "Invalid response: no request of this session awaits an answer with this id",
             status_code=400,
         )
 

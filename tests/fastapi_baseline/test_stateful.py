@@ -75,14 +75,14 @@ def test_delete_ends_the_session_on_every_worker(server: ServerProcess) -> None:
 
 
 def connection_to(port: int, headers: dict[str, str], tag: str, *, same_worker: bool) -> socket.socket:
-    """A keep-alive connection accepted by the worker whose tag is `tag` (or by the other one): that worker refuses an
-    answer to one of its own request ids that waits for nothing (400); the other accepts and drops it (202)."""
+    """A keep-alive connection accepted by the worker whose tag is `tag` (or by the other one). Both refuse an answer
+    that nothing awaits (400); the worker that sent the id says it names one of its own requests."""
     for _ in range(40):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         sock.sendall(build_request({"jsonrpc": "2.0", "id": f"s-{tag}-999999999", "result": {}}, headers=headers))
-        status = read_reply(sock, bytearray()).status
-        assert status in (202, 400)
-        if (status == 400) == same_worker:
+        reply = read_reply(sock, bytearray())
+        assert reply.status == 400
+        if ("no request with id" in reply.json()["error"]["message"]) == same_worker:
             return sock
         sock.close()
     raise AssertionError("no connection reached the wanted worker")
