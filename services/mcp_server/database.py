@@ -70,6 +70,9 @@ class ConnectionSet:
         self._idle: list[Any] = []
         self._waiters: deque[tuple[float, asyncio.Future[Any]]] = deque()  # (give-up time, future), oldest first
         self._expiry: asyncio.TimerHandle | None = None
+        # The loop the waiters wait on, looked up once: on CPython 3.11 every get_running_loop() is a getpid() system
+        # call, and under load nearly every call waits.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._open = 0  # connections that exist or are being opened
         self._down_until = 0.0
         self._closed = False
@@ -145,7 +148,9 @@ class ConnectionSet:
             return await self._connect()
         if not self.healthy:
             raise DatabaseUnavailable("database unavailable")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
         # Waiters queue in arrival order with one common timeout, so the queue is also in deadline order: one timer
         # for the oldest waiter serves them all (no timer and no wait_for per request). A waiter that gives up stays
@@ -168,7 +173,8 @@ class ConnectionSet:
         waiters = self._waiters
         if not waiters:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop  # the loop that armed this timer
+        assert loop is not None
         now = loop.time()
         while waiters and waiters[0][0] <= now:
             waiter = waiters.popleft()[1]
