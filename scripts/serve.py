@@ -37,7 +37,7 @@ def native(ctx: typer.Context) -> None:
 @app.command()
 def fastapi(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8080,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -94,8 +94,8 @@ def _check_guard_settings() -> None:
 @app.command()
 def sdk(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8080,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8080,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
     database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (env DATABASE_URL).")] = None,
 ) -> None:
     """The official MCP Python SDK's MCPServer (stateless, JSON responses) serving the same tools, on uvicorn."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -37,19 +37,52 @@ def bench(
     plan = QUICK if quick else FULL
     out_dir = out or (state_dir() / "bench-quick" if quick else REPO_ROOT / "docs" / "benchmarks")
     if report_only:
-        results = orjson.loads((out_dir / "results.json").read_bytes())
+        results = _read_results(out_dir / "results.json")
     else:
+        try:  # before anything is measured
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as ex:
+            _fail(f"cannot use {out_dir} as the output folder: {ex.strerror}")
         try:
             results = run_bench(plan, out_dir, console, with_peers=peers)
         except (PeerSetupError, PeerCheckError) as ex:
             console.print(f"[red]peers: {ex}[/]")
             raise typer.Exit(1) from None
-    report.charts(results, out_dir)
     page = out_dir / "benchmarks.md" if quick or out else REPO_ROOT / "docs" / "benchmarks.md"
     chart_dir = "benchmarks" if page.parent != out_dir else "."
-    page.write_text(report.markdown(results, chart_dir))
+    try:
+        report.charts(results, out_dir)
+        page.write_text(report.markdown(results, chart_dir))
+    except OSError as ex:
+        _fail(f"cannot write the report to {ex.filename or out_dir}: {ex.strerror}")
     for t in report.targets(results):
         mark = "—" if t.passed is None else ("[green]met[/]" if t.passed else "[red]missed[/]")
         value = "—" if t.value is None else f"{t.value:.2f}"
         console.print(f"{t.name}: {value} ({t.goal}) {mark}")
     console.print(f"results: {out_dir / 'results.json'}; page: {page}")
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    """A results file for --report-only, checked against scripts/bench/results.schema.json (else one line, exit 2)."""
+    import jsonschema  # type: ignore[import-untyped]  # a dev dependency, as matplotlib for the charts
+
+    try:
+        results = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        _fail(f"no benchmark results at {path}: run `mcpstack bench` first (--report-only only redraws them)")
+    except OSError as ex:
+        _fail(f"cannot read benchmark results {path}: {ex.strerror}")
+    except orjson.JSONDecodeError as ex:
+        _fail(f"benchmark results {path} are not valid JSON: {ex}")
+    schema = orjson.loads((Path(__file__).parent / "results.schema.json").read_bytes())
+    problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(results))
+    if problem is not None:
+        where = "/".join(str(part) for part in problem.absolute_path) or "the top level"
+        _fail(f"benchmark results {path} do not match scripts/bench/results.schema.json at {where}: {problem.message}")
+    checked: dict[str, Any] = results
+    return checked

@@ -45,6 +45,13 @@ def _fail(code: ExitCode, message: str) -> typer.Exit:
 
 def _stage(target: Target, stage: str | None) -> str:
     if stage:
+        if target is Target.AWS:  # a deployed stage is one the CDK app knows: a typo stops here, before any call
+            from infra.config import UnknownStageError, get_stage
+
+            try:
+                get_stage(stage)
+            except UnknownStageError as ex:
+                raise _fail(ExitCode.USAGE, str(ex)) from None
         return stage
     if target is Target.LOCAL:
         return "local"
@@ -146,9 +153,10 @@ def plan(
 ) -> None:
     """Print the plan (steps, gates, limits) and the exact calls its steps make. Reads only."""
     chosen = load_plan(plan_file, target=target, to=to)
+    name = _stage(target, stage)
     typer.echo(json.dumps(plan_to_dict(chosen), indent=2))
     try:
-        runner = Runner(_adapters(target, _stage(target, stage), None))
+        runner = Runner(_adapters(target, name, None))
         for line in runner.dry_run(chosen):
             typer.echo(line)
     except (typer.Exit, CutoverError) as ex:

@@ -80,8 +80,10 @@ def run(config: ServerConfig, registry: ToolRegistry) -> int:
     configure_logging(config.log_level)
     try:
         # With reuse_port the probe only binds: a listening probe would take connections into its backlog and reset
-        # them when it closes, before the workers' own sockets listen.
-        probe = make_socket(config.host, config.port, reuse_port=config.reuse_port, listen=not config.reuse_port)
+        # them when it closes, before the workers' own sockets listen. It never sets SO_REUSEPORT itself, so an
+        # address another server already listens on (with SO_REUSEPORT, as ours do) is refused here rather than
+        # shared with it.
+        probe = make_socket(config.host, config.port, reuse_port=False, listen=not config.reuse_port)
     except OSError as ex:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, ex.strerror or ex)
         return 2

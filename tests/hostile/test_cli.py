@@ -1,0 +1,81 @@
+"""`mcpstack` commands given bad arguments and files, as a user would: one clear line on stderr and a non-zero exit,
+never a traceback, and nothing started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scripts.cutover.cli import app as cutover_app
+from scripts.cutover.runner import ExitCode
+from tests.support import REPO, server_process
+
+USAGE = 2
+
+
+def mcpstack(*args: str, timeout_s: float = 30.0, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
+    if state is not None:
+        env["MCPSTACK_STATE_DIR"] = str(state)
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *, code: int, says: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert says in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "no benchmark results at"),
+        (b"{not json", "are not valid JSON"),
+        (b'{"schema_version": 1}', "do not match scripts/bench/results.schema.json"),
+        (b"[1, 2]", "do not match scripts/bench/results.schema.json"),
+    ],
+    ids=["missing", "not-json", "incomplete", "not-an-object"],
+)
+def test_bench_report_only_without_usable_results_is_one_line_and_exit_2(
+    tmp_path: Path, content: bytes | None, says: str
+) -> None:
+    if content is not None:
+        (tmp_path / "results.json").write_bytes(content)
+    result = mcpstack("bench", "--report-only", "--out", str(tmp_path), state=tmp_path)
+    assert_refused(result, code=USAGE, says=says)
+    assert not (tmp_path / "benchmarks.md").exists()
+
+
+@pytest.mark.parametrize("server", ["fastapi", "sdk"])
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_serve_with_a_port_out_of_range_is_a_usage_error(tmp_path: Path, server: str, port: str) -> None:
+    result = mcpstack("serve", server, "--port", port, state=tmp_path, timeout_s=20)
+    assert_refused(result, code=USAGE, says="Invalid value for '--port'")
+
+
+def test_serve_native_on_a_port_another_server_listens_on_is_refused_not_shared(tmp_path: Path) -> None:
+    """Both would set SO_REUSEPORT; the kernel would split the connections between two servers."""
+    with server_process("native", tmp_path, database_url=None) as first:
+        result = mcpstack("serve", "native", "--port", str(first.port), "--workers", "1", state=tmp_path)
+        assert_refused(result, code=USAGE, says=f"cannot listen on 127.0.0.1:{first.port}")
+        assert first.proc.poll() is None
+
+
+@pytest.mark.parametrize("verb", ["plan", "start", "status", "abort"])
+def test_cutover_on_aws_with_a_stage_the_cdk_app_does_not_know_is_a_usage_error(verb: str) -> None:
+    result = CliRunner().invoke(cutover_app, [verb, "--target", "aws", "--stage", "prod-typo"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "unknown stage 'prod-typo'" in result.output and "Traceback" not in result.output
