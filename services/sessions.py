@@ -52,6 +52,8 @@ SESSION_LIFETIME_S = 24 * 3600.0
 """A session not ended by its client ends this long after it began (the PostgreSQL store prunes it)."""
 MESSAGE_LIFETIME_S = 600.0
 """A relayed message nobody claimed (its waiter gave up, its worker died) is pruned after this long."""
+MAX_CAPABILITY_BYTES = 1_024
+"""What a session keeps of one declared capability: a larger value is kept as `{}` (declared, details dropped)."""
 MAX_SUBSCRIPTIONS_PER_SESSION = 100
 """A session's resource subscriptions: a client cannot grow a store (memory or table) without bound."""
 MAX_SUBSCRIPTION_URI_CHARS = 2_048
@@ -85,6 +87,25 @@ def new_session_id(slot: str = "") -> str:
     the slot when there is one."""
     token = secrets.token_urlsafe(24)
     return f"{slot}-{token}" if slot else token
+
+
+def kept_capabilities(declared: Mapping[str, Any]) -> dict[str, Any]:
+    """What a session keeps of the capabilities its client declared at initialize: the ones the server asks about
+    (CAPABILITY_OF_METHOD), each at most MAX_CAPABILITY_BYTES encoded. A client cannot make every session it opens
+    hold a megabyte (10,000 such sessions in the memory store would be gigabytes). A value JSON cannot carry back
+    (an integer beyond 64 bits) is kept as `{}` too."""
+    import orjson
+
+    kept: dict[str, Any] = {}
+    for name in sorted(set(CAPABILITY_OF_METHOD.values())):
+        value = declared.get(name)
+        if isinstance(value, dict):
+            try:
+                small = len(orjson.dumps(value)) <= MAX_CAPABILITY_BYTES
+            except TypeError:  # orjson.JSONEncodeError
+                small = False
+            kept[name] = value if small else {}
+    return kept
 
 
 def subscription_refusal(method: str, uri: Any) -> str | None:
@@ -236,7 +257,7 @@ class MemorySessionStore(SessionStore):
         self._max_sessions = max_sessions
 
     async def create(self, *, protocol_version: str, client_capabilities: Mapping[str, Any], slot: str = "") -> Session:
-        session = Session(new_session_id(slot), protocol_version, dict(client_capabilities))
+        session = Session(new_session_id(slot), protocol_version, kept_capabilities(client_capabilities))
         while len(self._sessions) >= self._max_sessions:
             await self.end(next(iter(self._sessions)))
         self._sessions[session.id] = session
@@ -400,7 +421,7 @@ class PostgresSessionStore(SessionStore):
     async def create(self, *, protocol_version: str, client_capabilities: Mapping[str, Any], slot: str = "") -> Session:
         import orjson
 
-        session = Session(new_session_id(slot), protocol_version, dict(client_capabilities))
+        session = Session(new_session_id(slot), protocol_version, kept_capabilities(client_capabilities))
         await self._pool.execute(
             "INSERT INTO mcp_sessions (id, protocol_version, client_capabilities) VALUES ($1, $2, $3::jsonb)",
             session.id,
