@@ -26,9 +26,21 @@ Pending: TypeAlias = Coroutine[Any, Any, T]
 Reply: TypeAlias = T | Pending[T]  # never a coroutine whose result is itself a coroutine
 
 
+# The types of answer seen so far, by whether they must be awaited. A coroutine is CPython's CoroutineType, or, in a
+# build compiled with mypyc, a class of its own per `async def` that implements the Coroutine protocol.
+_PENDING: set[type] = {CoroutineType}
+_READY: set[type] = set()
+
+
+def _learn(kind: type) -> bool:
+    (_PENDING if issubclass(kind, Coroutine) else _READY).add(kind)
+    return kind in _PENDING
+
+
 def pending(reply: Reply[T]) -> TypeIs[Pending[T]]:
     """Whether `reply` must still be awaited (a coroutine), rather than being the answer itself."""
-    return type(reply) is CoroutineType
+    kind = type(reply)
+    return kind in _PENDING or (kind not in _READY and _learn(kind))
 
 
 def then(reply: Reply[T], step: Callable[[T, C], U], context: C) -> Reply[U]:
@@ -36,8 +48,9 @@ def then(reply: Reply[T], step: Callable[[T, C], U], context: C) -> Reply[U]:
 
     One context argument rather than `*args`: this runs several times per request, and a star-call costs about twice
     as much as a plain one."""
-    if type(reply) is CoroutineType:
-        return _after(reply, step, context)
+    kind = type(reply)
+    if kind in _PENDING or (kind not in _READY and _learn(kind)):
+        return _after(reply, step, context)  # type: ignore[arg-type]  # a coroutine
     return step(reply, context)  # type: ignore[arg-type]  # not a coroutine, so a T
 
 
