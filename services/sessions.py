@@ -46,6 +46,11 @@ CAPABILITY_OF_METHOD = {
     "roots/list": "roots",
 }
 
+SESSION_REQUIRED = "Bad Request: Mcp-Session-Id header is required (initialize first)"
+"""The 400 of a stateful server's request (other than initialize) without a session id, on both servers."""
+SESSION_UNKNOWN = "Session not found: it ended or never existed; initialize a new one"
+"""The 404 of a request naming a session the store does not know (ended, expired, forgotten or never opened)."""
+
 MAX_MEMORY_SESSIONS = 10_000
 """The memory store forgets its oldest sessions beyond this many (clients that never DELETE theirs)."""
 SESSION_LIFETIME_S = 24 * 3600.0

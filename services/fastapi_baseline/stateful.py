@@ -33,6 +33,8 @@ from services.protocol import accepts_sse
 from services.sessions import (
     LEVEL_RANK,
     SESSION_HEADER,
+    SESSION_REQUIRED,
+    SESSION_UNKNOWN,
     STREAM_KEY,
     SUBSCRIPTIONS_FULL,
     Session,
@@ -51,18 +53,12 @@ SessionMethod = Callable[[SessionStore, Session, JsonRpcRequest], Awaitable[dict
 
 async def session_of(store: SessionStore, session_id: str | None, id_: Any = None) -> Session:
     """The live session a message names; 400 when it names none, 404 when it is unknown or ended."""
+    session_id = session_id.strip(" \t") if session_id else None  # optional whitespace around a field value
     if not session_id:
-        raise JsonRpcException(
-            INVALID_REQUEST,
-            "Bad Request: this server keeps sessions; send the Mcp-Session-Id that initialize answered",
-            id_=id_,
-            status_code=400,
-        )
+        raise JsonRpcException(INVALID_REQUEST, SESSION_REQUIRED, id_=id_, status_code=400)
     session = await store.get(session_id) if len(session_id) <= MAX_SESSION_ID_CHARS else None
     if session is None:
-        raise JsonRpcException(
-            INVALID_REQUEST, "Session not found: it ended or never existed; initialize again", id_=id_, status_code=404
-        )
+        raise JsonRpcException(INVALID_REQUEST, SESSION_UNKNOWN, id_=id_, status_code=404)
     return session
 
 
@@ -150,4 +146,4 @@ async def end_session(request: Request) -> Response:
     store: SessionStore = request.app.state.mcp.sessions
     session = await session_of(store, request.headers.get(SESSION_HEADER))
     await store.end(session.id)
-    return Response(status_code=204)
+    return Response(status_code=200)  # as the native server and the official SDKs answer

@@ -23,6 +23,8 @@ from services.mcp_server.streams import SSE_HEADERS, SseAccept, StandaloneStream
 from services.mcp_server.wire import HttpRequest, Response
 from services.sessions import (
     LEVEL_RANK,
+    SESSION_REQUIRED,
+    SESSION_UNKNOWN,
     STREAM_KEY,
     SUBSCRIPTIONS_FULL,
     Session,
@@ -39,8 +41,6 @@ _JSON = b"content-type: application/json\r\n"
 _ALLOW = b"content-type: application/json\r\nallow: GET, POST, DELETE\r\n"
 ACCEPTED: Response = (202, b"", b"")
 ENDED: Response = (200, b"", b"")
-SESSION_REQUIRED = "Bad Request: Mcp-Session-Id header is required (initialize first)"
-SESSION_UNKNOWN = "Session not found: it ended or never existed; initialize a new one"
 NOT_AN_ANSWER = "Invalid Request: no request of this session awaits a response with this id"
 MALFORMED_ANSWER = (
     "Invalid Request: a response must carry a string id from the server's request, and either a result object or an "
@@ -72,7 +72,7 @@ class Stateful:
         if kind is jsonrpc.Invalid:
             return _error(400, message.id, message.code, message.message)  # type: ignore[union-attr]
         raw_id = request.headers.get(b"mcp-session-id")
-        if raw_id is None:
+        if not raw_id or raw_id.isspace():  # an empty header names no session: as if it were absent
             id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
             return _error(400, id_, INVALID_REQUEST, SESSION_REQUIRED)
         return self._in_session(request, message, raw_id.decode("latin-1").strip())
@@ -161,7 +161,7 @@ class Stateful:
 
     def _with_session(self, request: HttpRequest, then_: Any) -> Reply[Response]:
         raw_id = request.headers.get(b"mcp-session-id")
-        if raw_id is None:
+        if not raw_id or raw_id.isspace():
             return _error(400, None, INVALID_REQUEST, SESSION_REQUIRED)
         return then_(request, raw_id.decode("latin-1").strip())  # type: ignore[no-any-return]
 

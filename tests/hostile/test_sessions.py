@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import secrets
 
-from services.protocol import INVALID_PARAMS
+from services.protocol import INVALID_PARAMS, INVALID_REQUEST
 from services.sessions import (
     MAX_CAPABILITY_BYTES,
     MAX_SUBSCRIPTION_URI_CHARS,
     MAX_SUBSCRIPTIONS_PER_SESSION,
+    SESSION_REQUIRED,
+    SESSION_UNKNOWN,
     SUBSCRIPTIONS_FULL,
     kept_capabilities,
 )
@@ -89,3 +91,24 @@ def test_initialize_declaring_an_integer_beyond_64_bits_opens_a_session(stateful
     assert answer.status == 200, answer
     client.session = answer.headers["mcp-session-id"]
     assert client.request("ping").json()["result"] == {}
+
+
+def test_session_refusals_and_delete_answer_alike_on_both_servers(stateful: ServerProcess) -> None:
+    """An empty Mcp-Session-Id names no session (400, as if absent); whitespace around one is not part of it; DELETE
+    answers 200, and the ended session is unknown (404) to a second DELETE and to any request."""
+    client = Client(stateful.port)
+    session = client.initialize()
+    ping = {"jsonrpc": "2.0", "id": 3, "method": "ping"}
+    for header in (None, "", " "):
+        refused = client.send(ping, headers={"Mcp-Session-Id": header})
+        assert (refused.status, *error_of(refused)) == (400, INVALID_REQUEST, SESSION_REQUIRED)
+        assert refused.json()["id"] == 3
+    for header in ("nope", session + "x", session.upper()):
+        refused = client.send(ping, headers={"Mcp-Session-Id": header})
+        assert (refused.status, *error_of(refused)) == (404, INVALID_REQUEST, SESSION_UNKNOWN)
+    assert client.send(ping, headers={"Mcp-Session-Id": session + "\t"}).json()["result"] == {}
+    assert client.send(None, method="DELETE").status == 200
+    again = client.send(None, method="DELETE")
+    assert (again.status, *error_of(again)) == (404, INVALID_REQUEST, SESSION_UNKNOWN)
+    after = client.send(ping)
+    assert (after.status, *error_of(after)) == (404, INVALID_REQUEST, SESSION_UNKNOWN)
