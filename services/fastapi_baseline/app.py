@@ -25,7 +25,8 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from services import protocol
-from services.fastapi_baseline import auth, errors
+from services.cancellation import CancelRelay
+from services.fastapi_baseline import auth, endpoint, errors
 from services.fastapi_baseline.endpoint import MESSAGE_DEFINITIONS, ROUTE_DOCS, mcp_endpoint
 from services.fastapi_baseline.mcp import McpService
 from services.fastapi_baseline.metrics import exposition
@@ -75,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db: Database = pool if pool is not None else NO_DATABASE
         app.state.pool = pool
         app.state.mcp = service = McpService(registry, settings, db)
+        relay = None
+        if settings.database_url:  # notifications/cancelled reach a call on another worker (services/cancellation.py)
+            relay = CancelRelay(settings.database_url, endpoint.cancel_relayed)
+            relay.start()
+            endpoint.relay_cancellations(relay.publish)
         store: SessionStore | None = None
         if settings.stateful:
             store = open_store(database_url=settings.database_url, workers=worker_processes())
@@ -86,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if store is not None:
                 await store.close()
+            if relay is not None:
+                endpoint.relay_cancellations(None)
+                await relay.close()
             if pool is not None:
                 await pool.close()
 

@@ -326,6 +326,18 @@ CANCELLED = "notifications/cancelled"
 # None marks an id in flight twice (ambiguous: neither is cancelled).
 _running: dict[tuple[str | None, Any], tuple[asyncio.Task[Any], Any] | None] = {}
 _cancelling: set[asyncio.Task[Any]] = set()
+# With a database: publishes a cancellation of a call that does not run on this worker to every worker
+# (services/cancellation.py; set by the app's lifespan, `relay_cancellations`). None without one.
+_relay: Callable[[str], None] | None = None
+
+
+def relay_cancellations(publish: Callable[[str], None] | None) -> None:
+    global _relay
+    _relay = publish
+
+
+def _scope(session_id: str | None, headers: Any) -> str | None:
+    return session_id if session_id is not None else _caller(headers)
 
 
 def _caller(headers: Any) -> str | None:
@@ -360,12 +372,32 @@ def _cancel(session: Session | None, headers: Any, params: Any) -> None:
     running on another worker, is left alone: cancellation is advisory)."""
     if type(params) is not dict:
         return
-    entry = _running.get((None if session is None else session.id, params.get("requestId")))
+    key = (None if session is None else session.id, params.get("requestId"))
+    if key not in _running:
+        if _relay is not None and type(key[1]) in (str, int):  # perhaps on another worker: tell them all
+            from services.cancellation import cancel_key
+
+            _relay(cancel_key(_scope(session.id if session else None, headers), key[1]))
+        return
+    entry = _running[key]
     if entry is None:
         return
     task, sent_with = entry
     if session is None and _caller(sent_with) != _caller(headers):
         return  # another client's request with the same id
+    _stop(task)
+
+
+def cancel_relayed(relayed: str) -> None:
+    """A cancellation another worker published (services/cancellation.py): the call running here under that key."""
+    from services.cancellation import cancel_key
+
+    for (session_id, id_), entry in list(_running.items()):
+        if entry is not None and cancel_key(_scope(session_id, entry[1]), id_) == relayed:
+            _stop(entry[0])
+
+
+def _stop(task: asyncio.Task[Any]) -> None:
     if not task.done():
         _cancelling.add(task)
         task.cancel()

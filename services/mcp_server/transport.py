@@ -100,6 +100,9 @@ class McpEndpoint:
         # notifications/cancelled; None marks an id in flight twice (ambiguous: neither is cancelled).
         self._running: dict[tuple[bytes | None, Any], asyncio.Task[Any] | None] = {}
         self._cancelling: set[asyncio.Task[Any]] = set()
+        # With a database: publishes a cancellation of a call that does not run here to every worker
+        # (services/cancellation.py, set by the worker); None without one.
+        self.relay: Callable[[str], None] | None = None
         self._mcp_path = mcp_path.encode()
         self._allowed_hosts = allowed_hosts
         self._allowed_origins = allowed_origins
@@ -217,10 +220,27 @@ class McpEndpoint:
             self._cancelling.discard(task)
 
     def cancel(self, scope: Any, params: Any) -> None:
-        """`notifications/cancelled`: cancel the named request of this caller if it is running here."""
+        """`notifications/cancelled`: cancel the named request of this caller if it is running here; if it is not,
+        and a database is configured, tell the other workers (`relay`)."""
         if type(params) is not dict:
             return
-        task = self._running.get((scope, params.get("requestId")))
+        key = (scope, params.get("requestId"))
+        if key in self._running:
+            self._stop(self._running[key])
+        elif self.relay is not None and type(key[1]) in (str, int):
+            from services.cancellation import cancel_key
+
+            self.relay(cancel_key(*key))
+
+    def cancel_relayed(self, relayed: str) -> None:
+        """A cancellation another worker published (services/cancellation.py): the call running here under that key."""
+        from services.cancellation import cancel_key
+
+        for key, task in list(self._running.items()):
+            if task is not None and cancel_key(*key) == relayed:
+                self._stop(task)
+
+    def _stop(self, task: asyncio.Task[Any] | None) -> None:
         if task is not None and not task.done():
             self._cancelling.add(task)
             task.cancel()

@@ -30,6 +30,7 @@ from services.tools.registry import ToolRegistry
 from services.tools.reply import Reply
 
 if TYPE_CHECKING:
+    from services.cancellation import CancelRelay
     from services.mcp_server.guard import Guard
     from services.sessions import SessionStore
 
@@ -105,6 +106,7 @@ class Worker:
         )
         if stateful is not None:
             stateful.endpoint = endpoint  # notifications/cancelled of a session reach the endpoint's running calls
+        self.relay = _cancel_relay(config, endpoint)
         self.wire = WireServer(endpoint, config.limits, overloaded=OVERLOADED, internal_error=INTERNAL_ERROR)
         self._connecting: asyncio.Task[None] | None = None
         self.faults = FaultsFile(config.faults_file) if config.faults_file else None
@@ -131,6 +133,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         if self.sessions is not None:
             await self.sessions.start()  # before the first request: a session must be recorded when it is opened
+        if self.relay is not None:
+            self.relay.start()  # in the background, as the database below
         if self.db is not None:
             # Connect in the background: tools that need no database answer at once (cold start), and a database
             # that is down at boot does not hold up /health.
@@ -168,6 +172,8 @@ class Worker:
         self.share.withdraw()
         if self.sessions is not None:
             await self.sessions.close()
+        if self.relay is not None:
+            await self.relay.close()
         if self.db is not None:
             if self._connecting is not None:
                 self._connecting.cancel()
@@ -205,6 +211,17 @@ def _guard(config: ServerConfig) -> Guard | None:
     from services.ratelimit import RateLimitSettings
 
     return build_guard(config.auth, config.rate_limit or RateLimitSettings())
+
+
+def _cancel_relay(config: ServerConfig, endpoint: McpEndpoint) -> CancelRelay | None:
+    """With a database, notifications/cancelled reach a call on another worker (services/cancellation.py)."""
+    if not config.database_url:
+        return None
+    from services.cancellation import CancelRelay
+
+    relay = CancelRelay(config.database_url, endpoint.cancel_relayed)
+    endpoint.relay = relay.publish
+    return relay
 
 
 def _session_store(config: ServerConfig) -> SessionStore | None:
