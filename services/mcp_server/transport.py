@@ -100,6 +100,7 @@ class McpEndpoint:
         # notifications/cancelled; None marks an id in flight twice (ambiguous: neither is cancelled).
         self._running: dict[tuple[bytes | None, Any], asyncio.Task[Any] | None] = {}
         self._cancelling: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # looked up once: each look-up is a getpid() on 3.11
         # With a database: publishes a cancellation of a call that does not run here to every worker
         # (services/cancellation.py, set by the worker); None without one.
         self.relay: Callable[[str], None] | None = None
@@ -204,7 +205,10 @@ class McpEndpoint:
         return 200, _JSON, await self.cancellable(reply, key)
 
     async def cancellable(self, reply: Pending[bytes], key: tuple[Any, Any]) -> bytes:
-        task = asyncio.current_task()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         running = self._running
         running[key] = None if key in running else task
         try:
