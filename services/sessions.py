@@ -145,6 +145,13 @@ class Session:
         return self.log_level is None or LEVEL_RANK.get(level, 0) >= LEVEL_RANK.get(self.log_level, 0)
 
 
+class StreamReplaced(Exception):
+    """The session opened a newer GET stream on this worker: this one ends (its messages go to the newer one)."""
+
+
+_REPLACED: dict[str, Any] = {}  # the marker `replace` queues; compared by identity
+
+
 class Inbox:
     """Where messages for one (session, key) arrive on the worker that waits for them. `close` when done."""
 
@@ -160,8 +167,15 @@ class Inbox:
         self._queue.put_nowait(message)
 
     async def get(self, timeout_s: float | None = None) -> dict[str, Any]:
-        """The next message; TimeoutError when none arrives within `timeout_s`."""
-        return await asyncio.wait_for(self._queue.get(), timeout_s)
+        """The next message; TimeoutError when none arrives within `timeout_s`, StreamReplaced once a newer stream of
+        the session took this one's place."""
+        message = await asyncio.wait_for(self._queue.get(), timeout_s)
+        if message is _REPLACED:
+            raise StreamReplaced
+        return message
+
+    def replace(self) -> None:
+        self._queue.put_nowait(_REPLACED)
 
     def close(self) -> None:
         self._closer(self)
@@ -212,8 +226,13 @@ class SessionStore:
 
     async def expect(self, session_id: str, key: str) -> Inbox:
         """Wait here for messages to (session, key): the answer to a server-to-client request whose id is `key`, or
-        STREAM_KEY for the session's GET stream. Register before sending the request, so the answer cannot race it."""
+        STREAM_KEY for the session's GET stream. Register before sending the request, so the answer cannot race it.
+        A session's newer GET stream on this worker ends the older one (StreamReplaced): otherwise the older stream
+        would stay open and receive nothing, also after the newer one closed."""
         inbox = Inbox(session_id, key, self._forget)
+        older = self._inboxes.get((session_id, key))
+        if older is not None and key == STREAM_KEY:
+            older.replace()
         self._inboxes[(session_id, key)] = inbox
         return inbox
 

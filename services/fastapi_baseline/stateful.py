@@ -39,6 +39,7 @@ from services.sessions import (
     SUBSCRIPTIONS_FULL,
     Session,
     SessionStore,
+    StreamReplaced,
     subscription_refusal,
 )
 
@@ -129,6 +130,8 @@ async def open_stream(request: Request) -> Response:
             while True:
                 try:
                     message = await inbox.get(KEEPALIVE_S)
+                except StreamReplaced:
+                    return  # the session's newer GET stream serves it now
                 except TimeoutError:
                     if await store.get(session.id) is None:
                         return  # the session ended (DELETE, on any worker)

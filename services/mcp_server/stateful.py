@@ -29,6 +29,7 @@ from services.sessions import (
     SUBSCRIPTIONS_FULL,
     Session,
     SessionStore,
+    StreamReplaced,
     subscription_refusal,
 )
 from services.tools.reply import Reply
@@ -185,6 +186,8 @@ class Stateful:
                 return await self._store.get(session.id) is not None
 
             await standalone.pump(inbox, alive)
+        except StreamReplaced:
+            pass  # the session's newer GET stream serves it now
         finally:
             inbox.close()
         return ENDED
