@@ -7,6 +7,7 @@ command's one set of flags and its `--help`. Every other command is a Typer comm
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -62,8 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if tuple(args[: len(SERVE_NATIVE)]) == SERVE_NATIVE:
         return serve_native(args[len(SERVE_NATIVE) :])
+    signal.signal(signal.SIGINT, _interrupted)
     build_app()(args=args, prog_name="mcpstack")  # Typer exits by itself (SystemExit with the command's code)
     return 0
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    """Ctrl-C: one line saying so (Typer turns the KeyboardInterrupt into exit 130 without a word), then what Python
+    does by default: KeyboardInterrupt, on which each command stops what it started."""
+    sys.stderr.write("mcpstack: interrupted (Ctrl-C)\n")
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

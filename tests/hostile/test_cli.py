@@ -4,8 +4,10 @@ never a traceback, and nothing started."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 from scripts.cli import build_app
 from scripts.cutover.cli import app as cutover_app
 from scripts.cutover.runner import ExitCode
+from scripts.pgcluster import Cluster
 from tests.support import REPO, server_process
 
 USAGE = 2
@@ -81,3 +84,33 @@ def test_cutover_on_aws_with_a_stage_the_cdk_app_does_not_know_is_a_usage_error(
     result = CliRunner().invoke(cutover_app, [verb, "--target", "aws", "--stage", "prod-typo"])
     assert result.exit_code == ExitCode.USAGE
     assert "unknown stage 'prod-typo'" in result.output and "Traceback" not in result.output
+
+
+def test_ctrl_c_during_a_command_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """`db up` on a fresh state folder (initdb, migrations, seed: several seconds) interrupted once it has begun."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
+    env["MCPSTACK_STATE_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "db", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C reaches the terminal's whole foreground group: here, the session's
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "pg").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (tmp_path / "pg").exists() and proc.poll() is None, "db up did not begin"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        Cluster(tmp_path / "pg").destroy()
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["mcpstack: interrupted (Ctrl-C)"]
+    assert "Traceback" not in out + err
