@@ -288,8 +288,8 @@ class McpMethods:
             )
         except RoundTripRefused as ex:
             raise RpcError(*ex.rejection) from None
-        except CatalogueError as ex:
-            raise RpcError(ex.code, ex.message, ex.data) from None
+        except CatalogueError as error:  # not `ex`: mypyc gives a name one type per function
+            raise RpcError(error.code, error.message, error.data) from None
         except (InputRequired, RequestRefused) as signal:
             return _round_trip_answer(signal, trip, request)
         if pending(reply):

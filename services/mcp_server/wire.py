@@ -340,9 +340,9 @@ class HttpProtocol(asyncio.Protocol):
                 self._pipeline[-1].close = True
             else:
                 self.close()
-        except httptools.HttpParserError as ex:
+        except httptools.HttpParserError as error:  # not `ex`: mypyc gives a name one type per function
             # httptools wraps exceptions raised in callbacks; a limit we raised keeps its own status.
-            cause = ex.__context__ or ex.__cause__
+            cause = error.__context__ or error.__cause__
             if isinstance(cause, _Reject):
                 self._reject(cause.status, cause.message)
             else:

@@ -123,8 +123,8 @@ class Tool:
             return self._convert(self.fn(**kwargs))
         except PEER_SIGNALS:
             raise
-        except Exception as ex:
-            return self._failure(ex)
+        except Exception as failure:  # not `ex`: mypyc gives a name one type per function
+            return self._failure(failure)
 
     async def _run_async(self, kwargs: dict[str, Any]) -> ToolResult:
         # One look-up of the running loop for both: on CPython 3.11 each `get_running_loop()` (and so a
