@@ -370,11 +370,11 @@ async def _cancellable(work: Awaitable[T], session: Session | None, headers: Any
 def _cancel(session: Session | None, headers: Any, params: Any) -> None:
     """`notifications/cancelled`: cancel the caller's named request if it runs here (a tool answered already, or
     running on another worker, is left alone: cancellation is advisory)."""
-    if type(params) is not dict:
-        return
-    key = (None if session is None else session.id, params.get("requestId"))
+    if type(params) is not dict or type(params.get("requestId")) not in (str, int):
+        return  # a request id is a string or an integer: anything else names no request
+    key = (None if session is None else session.id, params["requestId"])
     if key not in _running:
-        if _relay is not None and type(key[1]) in (str, int):  # perhaps on another worker: tell them all
+        if _relay is not None:  # perhaps on another worker: tell them all
             from services.cancellation import cancel_key
 
             _relay(cancel_key(_scope(session.id if session else None, headers), key[1]))

@@ -221,7 +221,8 @@ class McpMethods:
 
     def _on_set_level(self, request: jsonrpc.Request) -> Answer:
         """Accepted when the level is one of MCP's; a session remembers it (the transport, in stateful mode)."""
-        if (request.params or {}).get("level") not in LEVEL_RANK:
+        level = (request.params or {}).get("level")
+        if type(level) is not str or level not in LEVEL_RANK:  # a list or an object is no key of it
             raise RpcError(INVALID_PARAMS, "logging/setLevel: level must be one of " + ", ".join(LOG_LEVELS))
         return _with_result(request.id, b"{}"), "", "ok"
 

@@ -114,7 +114,7 @@ class Stateful:
     async def _request(self, request: HttpRequest, message: jsonrpc.Request, session: Session) -> Response:
         method = message.method
         params = message.params or {}
-        if method == "logging/setLevel" and params.get("level") in LEVEL_RANK:
+        if method == "logging/setLevel" and type(params.get("level")) is str and params["level"] in LEVEL_RANK:
             await self._store.set_log_level(session.id, params["level"])
         elif method in SUBSCRIBE_METHODS:
             return await self._subscription(message, session)

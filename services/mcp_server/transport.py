@@ -226,12 +226,12 @@ class McpEndpoint:
     def cancel(self, scope: Any, params: Any) -> None:
         """`notifications/cancelled`: cancel the named request of this caller if it is running here; if it is not,
         and a database is configured, tell the other workers (`relay`)."""
-        if type(params) is not dict:
-            return
-        key = (scope, params.get("requestId"))
+        if type(params) is not dict or type(params.get("requestId")) not in (str, int):
+            return  # a request id is a string or an integer: anything else names no request
+        key = (scope, params["requestId"])
         if key in self._running:
             self._stop(self._running[key])
-        elif self.relay is not None and type(key[1]) in (str, int):
+        elif self.relay is not None:
             from services.cancellation import cancel_key
 
             self.relay(cancel_key(*key))

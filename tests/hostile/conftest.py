@@ -1,7 +1,7 @@
-"""Servers for the outside-in hostile tests: the native server and the FastAPI baseline, one worker each, in stateful
-mode (`MCP_STATEFUL=1`) on either session store (memory, or the session's PostgreSQL cluster), serving the
-conformance pack beside the reference tools (its fixtures talk to the client and have a resource to subscribe to).
-Each server starts on first use and serves the whole test session."""
+"""Servers for the outside-in hostile tests: the native server and the FastAPI baseline, one worker each, stateless
+(the default) or in stateful mode (`MCP_STATEFUL=1`) on either session store (memory, or the session's PostgreSQL
+cluster), serving the conformance pack beside the reference tools (its fixtures talk to the client and have a
+resource to subscribe to). Each server starts on first use and serves the whole test session."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 
 from tests.support import ServerProcess, server_process
 
-STATEFUL_ENV = {"MCP_TOOL_PACKS": "reference,conformance", "MCP_STATEFUL": "1"}
+PACKS = {"MCP_TOOL_PACKS": "reference,conformance"}
+STATEFUL_ENV = {**PACKS, "MCP_STATEFUL": "1"}
 KINDS = ("native", "fastapi")
 STORES = ("memory", "postgres")
+STATELESS = "stateless"
 
 
 class StatefulServers:
@@ -27,6 +29,7 @@ class StatefulServers:
         self._running: dict[tuple[str, str], ServerProcess] = {}
 
     def get(self, kind: str, store: str) -> ServerProcess:
+        """`store`: the session store of a stateful server, or STATELESS (no sessions; tasks in the worker's memory)."""
         key = (kind, store)
         if key not in self._running:
             self._running[key] = self._stack.enter_context(
@@ -34,7 +37,7 @@ class StatefulServers:
                     kind,
                     self._factory.mktemp(f"hostile-{kind}-{store}"),
                     database_url=self._url if store == "postgres" else None,
-                    env=STATEFUL_ENV,
+                    env=PACKS if store == STATELESS else STATEFUL_ENV,
                 )
             )
         return self._running[key]
@@ -51,3 +54,12 @@ def stateful(request: pytest.FixtureRequest, stateful_servers: StatefulServers) 
     """Each server kind on each session store."""
     kind, store = request.param
     return stateful_servers.get(kind, store)
+
+
+@pytest.fixture(
+    params=[(kind, mode) for kind in KINDS for mode in (STATELESS, *STORES)], ids=lambda p: f"{p[0]}-{p[1]}"
+)
+def any_mode(request: pytest.FixtureRequest, stateful_servers: StatefulServers) -> tuple[ServerProcess, str]:
+    """Each server kind stateless and on each session store, with the mode's name."""
+    kind, mode = request.param
+    return stateful_servers.get(kind, mode), mode
