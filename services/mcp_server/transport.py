@@ -124,8 +124,11 @@ class McpEndpoint:
         # The tools that mirror parameters into Mcp-Param-* headers (x-mcp-header; usually none): only with some does
         # the 2026-07-28 path check them, so without any it is exactly as it was.
         self._param_headers = param_headers or {}
-        if self._param_headers:
-            self._stateless = self._stateless_with_param_headers  # type: ignore[method-assign]
+        # Chosen once, held as an attribute rather than assigned over the method: a compiled build's class has no
+        # per-instance methods.
+        self._stateless_route: Callable[[jsonrpc.Message, HttpRequest], Reply[Response]] = (
+            self._stateless_with_param_headers if self._param_headers else self._stateless
+        )
 
     def __call__(self, request: HttpRequest) -> Reply[Response]:
         path = request.path
@@ -182,7 +185,7 @@ class McpEndpoint:
                     id_ = message.id if kind is jsonrpc.Request else None  # type: ignore[union-attr]
                     return _rejected(unsupported_version(version.decode("latin-1")), id_)
                 request.cancel_on_close = True  # in this era a closed connection cancels its request
-                return self._stateless(message, request)
+                return self._stateless_route(message, request)
         if self._stateful is not None:
             return self._stateful.post(request, message)
         if kind is jsonrpc.Request:
