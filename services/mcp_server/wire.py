@@ -15,14 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from http import HTTPStatus
 from typing import Any
 
 import httptools
 
 from services.protocol import INVALID_REQUEST
-from services.tools.reply import Reply, pending
+from services.tools.reply import Pending, Reply, pending
 
 log = logging.getLogger("mcpstack.wire")
 
@@ -125,7 +124,7 @@ class _Exchange:
         self.close = close  # close the connection after this response
         self.request = request  # the request being handled (pending ones only)
         self.stream: ResponseStream | None = None  # when its response is being streamed
-        self.task: asyncio.Task[Response] | None = None  # the handling, when the request cancels on close
+        self.task: asyncio.Task[None] | None = None  # the handling, when the request cancels on close
 
 
 _CHUNKED = b"transfer-encoding: chunked\r\n"
@@ -310,9 +309,13 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._server.forget(self)
+        loop = self._server.loop
         for exchange in self._pipeline:
-            if exchange.task is not None:  # the request asked to be cancelled when its client goes away
-                exchange.task.cancel()
+            task = exchange.task  # set when the request asked to be cancelled if its client goes away
+            if task is not None and loop is not None:
+                # Queued, so it comes after the task's first step (queued when the task was created): a task
+                # cancelled before it starts would never run `_answer`, which settles the exchange.
+                loop.call_soon(task.cancel)
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
@@ -432,8 +435,7 @@ class HttpProtocol(asyncio.Protocol):
             loop = server.loop
             if loop is None:  # looked up once: on CPython 3.11 every get_running_loop() is a getpid() system call
                 loop = server.loop = asyncio.get_running_loop()
-            task = loop.create_task(outcome)
-            task.add_done_callback(partial(self._finished, exchange))
+            task = loop.create_task(self._answer(exchange, outcome))
             if request.cancel_on_close:
                 exchange.task = task
             if len(self._pipeline) >= server.limits.max_pipelined:
@@ -444,17 +446,24 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- responses --------------------------------------------------------------------------------------------------
 
-    def _finished(self, exchange: _Exchange, task: asyncio.Future[Response]) -> None:
+    async def _answer(self, exchange: _Exchange, outcome: Pending[Response]) -> None:
+        """Await a pending handler's response, then write what can be written, within the request's task: a done
+        callback would run one pass of the event loop later, a pass (and an `epoll_pwait`) of its own per request."""
+        try:
+            response = await outcome
+        except asyncio.CancelledError:
+            self._settle(exchange, self._server.internal_error)
+            raise
+        except Exception:
+            log.exception("request handler failed")
+            response = self._server.internal_error
+        self._settle(exchange, response)
+
+    def _settle(self, exchange: _Exchange, response: Response) -> None:
         self._server.in_flight -= 1
         exchange.task = None
         exchange.request = None
-        if task.cancelled():
-            exchange.response = self._server.internal_error
-        elif task.exception() is not None:
-            log.error("request handler failed", exc_info=task.exception())
-            exchange.response = self._server.internal_error
-        else:
-            exchange.response = task.result()
+        exchange.response = response
         self._flush()
 
     def _respond(self, response: Response, close: bool) -> None:
