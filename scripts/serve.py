@@ -75,18 +75,21 @@ def fastapi(
 
 
 def _check_guard_settings() -> None:
-    """A wrong MCP_AUTH_*, MCP_RATE_LIMIT_* or MCP_REQUEST_STATE_KEYS setting stops the start here with one line,
-    before gunicorn runs."""
+    """A wrong MCP_AUTH_*, MCP_RATE_LIMIT_*, MCP_REQUEST_STATE_KEYS, MCP_STATEFUL or MCP_SLOT setting stops the start
+    here with one line, before gunicorn runs (in a worker it would be gunicorn's traceback)."""
     from services.auth import AuthConfigError, AuthSettings
     from services.ratelimit import RateLimitConfigError, RateLimitSettings
     from services.request_state import KEYS_ENV, RequestStateConfigError, parse_keys
+    from services.sessions import SessionConfigError, current_slot, stateful_enabled
 
     try:
         AuthSettings.from_env(os.environ)
         RateLimitSettings.from_env(os.environ)
         if os.environ.get(KEYS_ENV, "").strip():
             parse_keys(os.environ[KEYS_ENV].strip())
-    except (AuthConfigError, RateLimitConfigError, RequestStateConfigError) as ex:
+        stateful_enabled(os.environ)
+        current_slot(os.environ)
+    except (AuthConfigError, RateLimitConfigError, RequestStateConfigError, SessionConfigError) as ex:
         console.print(f"[red]error:[/] {ex}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 

@@ -22,10 +22,13 @@ from tests.support import REPO, server_process
 USAGE = 2
 
 
-def mcpstack(*args: str, timeout_s: float = 30.0, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+def mcpstack(
+    *args: str, timeout_s: float = 30.0, state: Path | None = None, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
     if state is not None:
         env["MCPSTACK_STATE_DIR"] = str(state)
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "scripts.cli", *args],
         cwd=REPO,
@@ -69,6 +72,19 @@ def test_serve_with_a_port_out_of_range_is_a_usage_error(server: str, port: str)
     result = CliRunner().invoke(build_app(), ["serve", server, "--port", port])
     assert result.exit_code == USAGE
     assert "Invalid value for '--port'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [("MCP_STATEFUL", "2", "MCP_STATEFUL='2' must be 1 or 0"), ("MCP_SLOT", "blue green", "must be letters, digits")],
+)
+def test_serve_fastapi_with_a_bad_session_setting_is_one_line_before_gunicorn_starts(
+    tmp_path: Path, setting: str, value: str, says: str
+) -> None:
+    """A subprocess, not CliRunner: the command execs gunicorn when its checks pass."""
+    result = mcpstack("serve", "fastapi", "--port", "0", state=tmp_path, env_extra={setting: value}, timeout_s=20)
+    assert_refused(result, code=USAGE, says=says)
+    assert "gunicorn" not in result.stderr.lower()
 
 
 def test_serve_native_on_a_port_another_server_listens_on_is_refused_not_shared(tmp_path: Path) -> None:
