@@ -1,0 +1,90 @@
+"""The wire layer, in process: a request whose handler must wait runs as one task, which writes its own response as
+soon as the handler's answer is known (no done callback a loop pass later), and a request cancelled as its connection
+closes is settled even when its task had not started yet."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.mcp_server.wire import HttpRequest, Response, WireLimits, WireServer
+
+REQUEST = b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1)
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _server(handler: Any) -> WireServer:
+    return WireServer(handler, WireLimits(), overloaded=(503, b"", b""), internal_error=(500, b"", b""))
+
+
+def test_a_pending_response_is_written_in_the_loop_pass_its_handler_finishes() -> None:
+    async def run() -> tuple[list[bytes], int]:
+        answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+
+        async def work() -> Response:
+            return await answer
+
+        server = _server(lambda request: work())
+        conn = server.protocol_factory()
+        transport = FakeTransport()
+        conn.connection_made(transport)
+        conn.data_received(REQUEST)
+        await asyncio.sleep(0)  # the task's first step: it waits for `answer`
+        assert transport.written == []
+        answer.set_result((200, b"", b"done"))
+        # One pass: the task resumes and writes. A done callback would only be queued in this pass, behind this
+        # coroutine, and write in the next.
+        await asyncio.sleep(0)
+        return transport.written, server.in_flight
+
+    written, in_flight = asyncio.run(run())
+    assert len(written) == 1 and written[0].startswith(b"HTTP/1.1 200 OK\r\n") and written[0].endswith(b"done")
+    assert in_flight == 0
+
+
+def test_a_request_cancelled_by_its_closed_connection_before_its_task_started_is_settled() -> None:
+    async def run() -> tuple[str, int, list[bytes]]:
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def work() -> Response:
+            try:
+                await asyncio.Event().wait()  # never set: only the cancellation ends it
+            except asyncio.CancelledError:
+                outcome.set_result("cancelled")
+                raise
+            return 200, b"", b"never"
+
+        def handler(request: HttpRequest) -> Any:
+            request.cancel_on_close = True
+            return work()
+
+        server = _server(handler)
+        conn = server.protocol_factory()
+        transport = FakeTransport()
+        conn.connection_made(transport)
+        conn.data_received(REQUEST)
+        conn.connection_lost(None)  # in the same pass: the request's task has not run a step yet
+        result = await asyncio.wait_for(outcome, 5)
+        await asyncio.sleep(0)  # the task ends (it re-raises the cancellation after settling)
+        return result, server.in_flight, transport.written
+
+    result, in_flight, written = asyncio.run(run())
+    assert result == "cancelled"
+    assert in_flight == 0  # settled: the worker's count of requests in flight does not leak
+    assert written == []  # nothing reaches a closed connection
