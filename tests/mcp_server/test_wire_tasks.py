@@ -1,13 +1,19 @@
 """The wire layer, in process: a request whose handler must wait runs as one task, which writes its own response as
-soon as the handler's answer is known (no done callback a loop pass later), and a request cancelled as its connection
-closes is settled even when its task had not started yet."""
+soon as the handler's answer is known (no done callback a loop pass later); a request cancelled as its connection
+closes is settled even when its task had not started yet; and an async tool call looks the running loop up once."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
+import orjson
+
+from services.mcp_server.config import load_config
 from services.mcp_server.wire import HttpRequest, Response, WireLimits, WireServer
+from services.mcp_server.worker import Worker
+from services.tools.registry import ToolRegistry
 
 REQUEST = b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
 
@@ -88,3 +94,55 @@ def test_a_request_cancelled_by_its_closed_connection_before_its_task_started_is
     assert result == "cancelled"
     assert in_flight == 0  # settled: the worker's count of requests in flight does not leak
     assert written == []  # nothing reaches a closed connection
+
+
+def _tool_call(name: str, arguments: dict[str, Any]) -> bytes:
+    body = orjson.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    )
+    return (
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+        b"Accept: application/json, text/event-stream\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+def test_an_async_tool_call_looks_the_running_loop_up_once() -> None:
+    """On CPython 3.11 every `asyncio.get_running_loop()` (and `current_task()` without its loop) is a getpid()
+    system call: the wire layer, the transport and the connection set keep their loop, and the tool's deadline watch
+    looks it up once per call."""
+    registry = ToolRegistry()
+
+    @registry.tool()
+    async def wait_once(text: str) -> str:
+        """Wait one pass of the event loop, then answer the text."""
+        await asyncio.sleep(0)
+        return text
+
+    lookups = (asyncio.events.get_running_loop, asyncio.events._get_running_loop)
+
+    async def run() -> tuple[int, list[bytes]]:
+        worker = Worker(load_config(env={}), registry, metrics_dir=None)
+        conn = worker.wire.protocol_factory()
+        transport = FakeTransport()
+        conn.connection_made(transport)
+        calls = 0
+
+        def count(frame: Any, event: str, arg: Any) -> None:
+            nonlocal calls
+            if event == "c_call" and any(arg is lookup for lookup in lookups):
+                calls += 1
+
+        for i in range(5):
+            if i == 2:  # the first requests may look it up to keep it
+                sys.setprofile(count)
+            conn.data_received(_tool_call("wait_once", {"text": f"t{i}"}))
+            for _ in range(50):
+                if len(transport.written) > i:
+                    break
+                await asyncio.sleep(0)
+        sys.setprofile(None)
+        return calls, transport.written
+
+    calls, written = asyncio.run(run())
+    assert len(written) == 5 and all(w.startswith(b"HTTP/1.1 200 OK\r\n") for w in written)
+    assert calls == 3  # three requests counted, one look-up each
