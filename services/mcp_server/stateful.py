@@ -6,7 +6,8 @@ DELETE ends a session; GET opens its standalone SSE stream (`notifications/resou
 subscriptions). The session carries what the client declared at initialize, so a tool's `peer.ask` is sent on the
 request's SSE stream only when the client can answer it; the client's JSON-RPC response arrives as a new POST (202),
 on any worker, and the store relays it to the one that waits. `logging/setLevel` is remembered per session, and
-`notifications/cancelled` cancels a request of the same session running on this worker.
+`notifications/cancelled` cancels a request of the same session (on another worker too when a database is configured:
+services/cancellation.py).
 
 The 2026-07-28 era has no sessions: its requests never come here. Nothing here encodes a tool result.
 """
