@@ -368,8 +368,9 @@ async def _cancellable(work: Awaitable[T], session: Session | None, headers: Any
 
 
 def _cancel(session: Session | None, headers: Any, params: Any) -> None:
-    """`notifications/cancelled`: cancel the caller's named request if it runs here (a tool answered already, or
-    running on another worker, is left alone: cancellation is advisory)."""
+    """`notifications/cancelled`: cancel the caller's named request if it runs here; if it does not, and a database
+    is configured, tell every worker (`_relay`, services/cancellation.py). A tool answered already is left alone, and
+    without a database so is one running on another worker: cancellation is advisory."""
     if type(params) is not dict or type(params.get("requestId")) not in (str, int):
         return  # a request id is a string or an integer: anything else names no request
     key = (None if session is None else session.id, params["requestId"])
