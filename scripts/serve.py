@@ -48,13 +48,13 @@ def fastapi(
     database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (env DATABASE_URL).")] = None,
 ) -> None:
     """The FastAPI baseline: gunicorn with uvicorn workers, as the FastAPI worker note advises (execs gunicorn)."""
+    _check_guard_settings()  # first: importing gunicorn_conf reads MCP_KEEPALIVE_TIMEOUT_S
     from services.fastapi_baseline.gunicorn_conf import worker_count
 
     count = workers if workers is not None else worker_count(os.cpu_count() or 1, tuned=tuned)
     if count < 1:
         console.print("[red]error:[/] --workers must be at least 1")
         raise typer.Exit(2)
-    _check_guard_settings()
     env = dict(os.environ, MCP_HOST=host)
     url = _database_url(database_url)
     if url:
@@ -75,21 +75,23 @@ def fastapi(
 
 
 def _check_guard_settings() -> None:
-    """A wrong MCP_AUTH_*, MCP_RATE_LIMIT_*, MCP_REQUEST_STATE_KEYS, MCP_STATEFUL or MCP_SLOT setting stops the start
-    here with one line, before gunicorn runs (in a worker it would be gunicorn's traceback)."""
+    """A wrong setting (the baseline's own, MCP_TOOL_PACKS, MCP_KEEPALIVE_TIMEOUT_S, MCP_AUTH_*, MCP_RATE_LIMIT_*,
+    MCP_REQUEST_STATE_KEYS) stops the start here with one line, before gunicorn runs (in a worker it would be
+    gunicorn's traceback)."""
     from services.auth import AuthConfigError, AuthSettings
+    from services.fastapi_baseline.settings import Settings, keepalive_s
     from services.ratelimit import RateLimitConfigError, RateLimitSettings
     from services.request_state import KEYS_ENV, RequestStateConfigError, parse_keys
-    from services.sessions import SessionConfigError, current_slot, stateful_enabled
+    from services.tools.packs import load_packs
 
     try:
+        load_packs(Settings.from_env(os.environ).tool_packs)  # MCP_STATEFUL and MCP_SLOT are among its settings
+        keepalive_s(os.environ)
         AuthSettings.from_env(os.environ)
         RateLimitSettings.from_env(os.environ)
         if os.environ.get(KEYS_ENV, "").strip():
             parse_keys(os.environ[KEYS_ENV].strip())
-        stateful_enabled(os.environ)
-        current_slot(os.environ)
-    except (AuthConfigError, RateLimitConfigError, RequestStateConfigError, SessionConfigError) as ex:
+    except (AuthConfigError, RateLimitConfigError, RequestStateConfigError, ValueError) as ex:
         console.print(f"[red]error:[/] {ex}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 

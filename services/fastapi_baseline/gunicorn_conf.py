@@ -23,7 +23,7 @@ import sys
 import tempfile
 from typing import Any
 
-from services.fastapi_baseline.settings import DRAIN_TIMEOUT_S, KEEPALIVE_TIMEOUT_S, WORKERS_ENV
+from services.fastapi_baseline.settings import DRAIN_TIMEOUT_S, WORKERS_ENV, keepalive_s
 
 
 def worker_count(cores: int, *, tuned: bool) -> int:
@@ -38,7 +38,7 @@ wsgi_app = "services.fastapi_baseline.app:app"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")]
 workers = int(os.environ.get("WEB_CONCURRENCY") or worker_count(_cores, tuned=_tuned))
 worker_class = "services.fastapi_baseline.worker.DrainingUvicornWorker"  # uvicorn.workers.UvicornWorker + drain fix
-keepalive = int(float(os.environ.get("MCP_KEEPALIVE_TIMEOUT_S") or KEEPALIVE_TIMEOUT_S))  # native: the same variable
+keepalive = keepalive_s()  # native: the same variable
 graceful_timeout = DRAIN_TIMEOUT_S
 timeout = 30
 accesslog = None

@@ -21,6 +21,32 @@ def _items(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
 
 
+def _int(source: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    """A whole-number setting at least `minimum`; anything else is refused (ValueError naming the variable)."""
+    raw = source.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a valid int") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def keepalive_s(env: Mapping[str, str] | None = None) -> int:
+    """gunicorn's `keepalive` from MCP_KEEPALIVE_TIMEOUT_S (whole seconds, at least 1); ValueError when unusable."""
+    raw = (os.environ if env is None else env).get("MCP_KEEPALIVE_TIMEOUT_S")
+    try:
+        seconds = int(float(raw or KEEPALIVE_TIMEOUT_S))
+    except ValueError:
+        raise ValueError(f"MCP_KEEPALIVE_TIMEOUT_S={raw!r} is not a valid number") from None
+    if seconds < 1:
+        raise ValueError(f"MCP_KEEPALIVE_TIMEOUT_S must be at least 1, got {raw}")
+    return seconds
+
+
 def _flag(name: str, raw: str | None) -> bool:
     """A yes/no setting, spelled as the native server accepts it; anything else is refused (ValueError)."""
     lowered = (raw or "0").strip().lower()
@@ -55,9 +81,9 @@ class Settings:
         return cls(
             database_url=source.get("DATABASE_URL") or None,
             bind_host=source.get("MCP_HOST") or cls.bind_host,
-            db_pool_size=int(source.get("MCP_DB_POOL_SIZE") or cls.db_pool_size),
-            max_body_bytes=int(source.get("MCP_MAX_BODY_BYTES") or cls.max_body_bytes),
-            page_size=int(source.get("MCP_PAGE_SIZE") or cls.page_size),
+            db_pool_size=_int(source, "MCP_DB_POOL_SIZE", cls.db_pool_size, minimum=1),
+            max_body_bytes=_int(source, "MCP_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1),
+            page_size=_int(source, "MCP_PAGE_SIZE", cls.page_size, minimum=1),
             allowed_origins=_items(source.get("MCP_ALLOWED_ORIGINS")),
             allowed_hosts=_items(source.get("MCP_ALLOWED_HOSTS")),
             tool_packs=_items(source.get("MCP_TOOL_PACKS")) or cls.tool_packs,

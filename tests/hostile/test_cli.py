@@ -76,9 +76,14 @@ def test_serve_with_a_port_out_of_range_is_a_usage_error(server: str, port: str)
 
 @pytest.mark.parametrize(
     ("setting", "value", "says"),
-    [("MCP_STATEFUL", "2", "MCP_STATEFUL='2' must be 1 or 0"), ("MCP_SLOT", "blue green", "must be letters, digits")],
+    [
+        ("MCP_STATEFUL", "2", "MCP_STATEFUL='2' must be 1 or 0"),
+        ("MCP_TOOL_PACKS", "reference,nope", "unknown tool pack 'nope'"),
+        ("MCP_MAX_BODY_BYTES", "1MB", "MCP_MAX_BODY_BYTES='1MB' is not a valid int"),
+        ("MCP_KEEPALIVE_TIMEOUT_S", "soon", "MCP_KEEPALIVE_TIMEOUT_S='soon' is not a valid number"),
+    ],
 )
-def test_serve_fastapi_with_a_bad_session_setting_is_one_line_before_gunicorn_starts(
+def test_serve_fastapi_with_a_bad_setting_is_one_line_before_gunicorn_starts(
     tmp_path: Path, setting: str, value: str, says: str
 ) -> None:
     """A subprocess, not CliRunner: the command execs gunicorn when its checks pass."""
