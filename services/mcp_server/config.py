@@ -93,7 +93,7 @@ class ServerConfig:
         if self.slot and not (self.slot.isascii() and self.slot.replace("-", "").isalnum()):
             raise ConfigError(f"MCP_SLOT={self.slot!r} must be letters, digits and '-'")
         lim = self.limits
-        for name in ("max_body_bytes", "max_header_bytes", "max_in_flight", "keepalive_timeout_s"):
+        for name in ("max_body_bytes", "max_header_bytes", "max_in_flight", "keepalive_timeout_s", "request_timeout_s"):
             if getattr(lim, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 

@@ -135,3 +135,10 @@ def test_ctrl_c_during_a_command_is_one_line_and_exit_130(tmp_path: Path) -> Non
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["mcpstack: interrupted (Ctrl-C)"]
     assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_serve_native_with_a_request_timeout_that_is_not_positive_is_refused(tmp_path: Path, value: str) -> None:
+    """Else every request in progress would be answered 408 at the next sweep."""
+    result = mcpstack("serve", "native", "--port", "0", state=tmp_path, env_extra={"MCP_REQUEST_TIMEOUT_S": value})
+    assert_refused(result, code=USAGE, says="request_timeout_s must be positive")
