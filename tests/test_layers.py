@@ -67,6 +67,7 @@ ALLOWED = {
         "services.tools.reply",
     },
     "transport": {
+        "services.cancellation",  # shared by both servers; imports nothing of either
         "services.mcp_server.jsonrpc",
         "services.mcp_server.methods",
         "services.mcp_server.stateful",
