@@ -64,14 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     if tuple(args[: len(SERVE_NATIVE)]) == SERVE_NATIVE:
         return serve_native(args[len(SERVE_NATIVE) :])
     signal.signal(signal.SIGINT, _interrupted)
-    build_app()(args=args, prog_name="mcpstack")  # Typer exits by itself (SystemExit with the command's code)
+    try:
+        build_app()(args=args, prog_name="mcpstack")  # Typer exits by itself (SystemExit with the command's code)
+    except KeyboardInterrupt:  # outside a command's run, which Typer covers: while modules load, or a second Ctrl-C
+        raise SystemExit(130) from None
     return 0
 
 
+_said: list[bool] = []
+
+
 def _interrupted(_signum: int, _frame: object) -> None:
-    """Ctrl-C: one line saying so (Typer turns the KeyboardInterrupt into exit 130 without a word), then what Python
-    does by default: KeyboardInterrupt, on which each command stops what it started."""
-    sys.stderr.write("mcpstack: interrupted (Ctrl-C)\n")
+    """Ctrl-C: one line saying so, once (Typer turns the KeyboardInterrupt into exit 130 without a word), then what
+    Python does by default: KeyboardInterrupt, on which each command stops what it started."""
+    if not _said:
+        _said.append(True)
+        sys.stderr.write("mcpstack: interrupted (Ctrl-C)\n")
     raise KeyboardInterrupt
 
 

@@ -4,9 +4,11 @@ never a traceback, and nothing started."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,8 +109,11 @@ def test_cutover_on_aws_with_a_stage_the_cdk_app_does_not_know_is_a_usage_error(
     assert "unknown stage 'prod-typo'" in result.output and "Traceback" not in result.output
 
 
-def test_ctrl_c_during_a_command_is_one_line_and_exit_130(tmp_path: Path) -> None:
-    """`db up` on a fresh state folder (initdb, migrations, seed: several seconds) interrupted once it has begun."""
+def test_ctrl_c_during_a_command_is_one_line_and_exit_130() -> None:
+    """`db up` on a fresh state folder (initdb, migrations, seed: several seconds) interrupted once it has begun. The
+    folder is one the `postgres` user can reach (pytest's tmp_path is not: db up would fail before the Ctrl-C)."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="mcpstack-ctrl-c-", dir="/tmp"))
+    tmp_path.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
     env["MCPSTACK_STATE_DIR"] = str(tmp_path)
     proc = subprocess.Popen(
@@ -132,7 +137,8 @@ def test_ctrl_c_during_a_command_is_one_line_and_exit_130(tmp_path: Path) -> Non
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         Cluster(tmp_path / "pg").destroy()
-    assert proc.returncode == 130
+        shutil.rmtree(tmp_path, ignore_errors=True)
+    assert proc.returncode == 130, err[-2000:]
     assert err.strip().splitlines() == ["mcpstack: interrupted (Ctrl-C)"]
     assert "Traceback" not in out + err
 
