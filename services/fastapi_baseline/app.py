@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.post(MCP_PATH, **ROUTE_DOCS)(mcp_endpoint)
     if settings.stateful:  # stateless: GET and DELETE stay 405, as the transport asks of a server without sessions
         app.get(MCP_PATH, summary="The session's standalone SSE stream", tags=["MCP"])(open_stream)
-        app.delete(MCP_PATH, summary="End the session", tags=["MCP"], status_code=204)(end_session)
+        app.delete(MCP_PATH, summary="End the session", tags=["MCP"], status_code=200)(end_session)
     errors.install(app)
     auth.install(app, mcp_path=MCP_PATH, max_body_bytes=settings.max_body_bytes)  # inside the Host/Origin checks
     app.add_middleware(
