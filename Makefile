@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: all venv system test check lint typecheck fmt demo bench bench-quick bench-peers soak release clean
+.PHONY: all venv system compiled test check lint typecheck fmt demo bench bench-quick bench-peers soak release clean
 
 all: test
 
@@ -27,6 +27,12 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	touch $@
 
 venv: $(VENV)/.installed node_modules/.installed
+
+# Opt-in: the native server's hot modules compiled with mypyc into .state/compiled (scripts/compiled.py); a process
+# uses them only with MCPSTACK_COMPILED=1 and only while their sources are unchanged (services/compiled.py).
+compiled: venv
+	PYTHON=$(PY) scripts/ensure-system.sh --compiler
+	$(PY) -m scripts.compiled build
 
 # System packages the project needs (PostgreSQL binaries, wrk, haproxy); installs only what is missing.
 system:

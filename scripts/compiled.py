@@ -1,7 +1,7 @@
 """Build the native server's hot modules with mypyc into `.state/compiled/` (`services/compiled.py` decides at import
 whether a process uses them).
 
-    python -m scripts.compiled build     # make venv runs it; about a minute of CPU
+    python -m scripts.compiled build     # `make compiled`; about a minute of CPU
     python -m scripts.compiled status    # which build a process started now would run, and why
 
 The build compiles a snapshot of the sources in a temporary directory, so an edit made while it runs cannot slip

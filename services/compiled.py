@@ -4,8 +4,12 @@ them into `.state/compiled/`), or the pure Python sources.
 The `.py` files are the one implementation; a compiled module is only a faster form of one exact version of them. So
 the compiled build is used only when its manifest's hash of every source it was built from (the compiled modules and
 every module of `services` they import) matches the files now on disk: a developer's edit to any of them makes the
-process run the pure modules until the build is redone (`make venv`). A missing, partial or foreign build
-(another interpreter) means pure too. `MCP_COMPILED=0` forces pure.
+process run the pure modules until the build is redone (`make compiled`). A missing, partial or foreign build
+(another interpreter) means pure too.
+
+Opt-in for now: a process uses the build only with `MCPSTACK_COMPILED=1`. The test areas run against the build
+still find two answers that differ from the pure modules' (docs/where-the-time-goes.md, "The compiled build"), so
+the servers run pure by default until those are fixed.
 
 `activate()` runs once, from `services/__init__.py`, before any of those modules is imported; it installs an import
 finder that maps exactly the manifest's module names to their compiled files and leaves every other import alone.
@@ -15,8 +19,6 @@ and nothing slow on the start path (the native server's cold start is a benchmar
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec
@@ -35,6 +37,8 @@ COMPILED: tuple[str, ...] = ()  # the modules this process imports compiled
 
 def source_digest(paths: list[str], root: str = ROOT) -> str:
     """sha256 over the sources' relative paths and contents, in the order given."""
+    import hashlib  # here: a process that does not opt in never needs it (cold start)
+
     digest = hashlib.sha256()
     for rel in paths:
         with open(os.path.join(root, rel), "rb") as f:
@@ -68,37 +72,43 @@ def _modules(files: dict[str, str]) -> tuple[str, ...]:
 
 def check(build_dir: str = BUILD_DIR, root: str = ROOT) -> tuple[dict[str, str] | None, str]:
     """(module name → compiled file, or None when the pure modules must run; a status line saying why)."""
+    import json
+
     try:
         with open(os.path.join(build_dir, MANIFEST), "rb") as f:
             manifest = json.loads(f.read())
     except FileNotFoundError:
-        return None, "pure: no compiled build (make venv builds one)"
+        return None, "pure: no compiled build (make compiled builds one)"
     except (OSError, ValueError) as ex:
         return None, f"pure: unreadable compiled build ({ex.__class__.__name__})"
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        return None, "pure: compiled build of another format (make venv rebuilds it)"
+        return None, "pure: compiled build of another format (make compiled rebuilds it)"
     if manifest.get("ext_suffix") != EXTENSION_SUFFIXES[0]:
         return None, f"pure: compiled build is for {manifest.get('ext_suffix')}, not this interpreter"
     try:
         files = {name: os.path.join(build_dir, rel) for name, rel in manifest["modules"].items()}
         if not all(os.path.isfile(file) for file in files.values()):
-            return None, "pure: compiled build incomplete (make venv rebuilds it)"
+            return None, "pure: compiled build incomplete (make compiled rebuilds it)"
         if source_digest(manifest["sources"], root) != manifest["sources_sha256"]:
-            return None, "pure: a source changed since the compiled build (make venv rebuilds it)"
+            return None, "pure: a source changed since the compiled build (make compiled rebuilds it)"
     except OSError:
-        return None, "pure: a source of the compiled build is missing (make venv rebuilds it)"
+        return None, "pure: a source of the compiled build is missing (make compiled rebuilds it)"
     except (KeyError, TypeError, AttributeError):
-        return None, "pure: compiled build manifest malformed (make venv rebuilds it)"
+        return None, "pure: compiled build manifest malformed (make compiled rebuilds it)"
     return files, f"compiled: {len(_modules(files))} modules (mypyc)"
+
+
+def decide(build_dir: str = BUILD_DIR, root: str = ROOT) -> tuple[dict[str, str] | None, str]:
+    """`check`, for a process that opted in (`MCPSTACK_COMPILED=1` in its environment)."""
+    if os.environ.get("MCPSTACK_COMPILED") != "1":
+        return None, "pure: the compiled build is opt-in (MCPSTACK_COMPILED=1)"
+    return check(build_dir, root)
 
 
 def activate(build_dir: str = BUILD_DIR, root: str = ROOT) -> str:
     """Use the compiled build if it matches the sources (see the module's docstring); returns and records `STATUS`."""
     global STATUS, COMPILED
-    if os.environ.get("MCP_COMPILED", "1") == "0":
-        STATUS = "pure: MCP_COMPILED=0"
-        return STATUS
-    files, STATUS = check(build_dir, root)
+    files, STATUS = decide(build_dir, root)
     if files is not None:
         loaded = [n for n in files if n in sys.modules]
         if loaded:  # imported before activation: mixing builds is never right

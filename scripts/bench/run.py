@@ -35,6 +35,7 @@ from scripts.bench.targets import PEER_TARGETS, TARGETS, Running, running
 from scripts.bench.wrk import run_wrk
 from scripts.pgcluster import Cluster
 from scripts.state import REPO_ROOT
+from services import compiled
 
 SCHEMA_VERSION = 1
 
@@ -489,6 +490,8 @@ def environment() -> dict[str, Any]:
     for pkg in ("uvloop", "httptools", "orjson", "asyncpg", "fastapi", "uvicorn", "gunicorn", "pydantic", "mcp"):
         with contextlib.suppress(PackageNotFoundError):
             versions[pkg] = version(pkg)
+    # Which build of the native server's hot modules its processes run, compiled or pure (services/compiled.py).
+    versions["native_build"] = compiled.decide()[1]  # the servers inherit this environment
     for tool, flag in (("nginx", "-v"), ("wrk", "-v"), ("pgbench", "--version")):
         path = shutil.which(tool)
         if path:

@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 
+from services import compiled
 from services.mcp_server.config import ServerConfig
 from services.mcp_server.worker import make_socket, run_worker
 from services.tools.registry import ToolRegistry
@@ -99,12 +100,13 @@ def run(config: ServerConfig, registry: ToolRegistry) -> int:
     for _ in range(config.workers):
         workers[_spawn(config, registry, shared, metrics_dir)] = time.monotonic()
     log.info(
-        "supervisor %d: %d worker(s) on http://%s:%d%s",
+        "supervisor %d: %d worker(s) on http://%s:%d%s; %s",
         os.getpid(),
         config.workers,
         config.host,
         config.port,
         config.mcp_path,
+        compiled.STATUS,  # which build of the hot modules the workers run (services/compiled.py)
     )
     stopping = False
     deadline = float("inf")
