@@ -107,7 +107,10 @@ class StreamPeer:
         self._store = store
         self._log_floor = log_floor  # the lowest LEVEL_RANK sent (2026-07-28: from `_meta`); None: the session's
 
-    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+    # int | float, not float: a compiled build turns an int passed as `float` into a float (0 would go out as 0.0).
+    async def progress(
+        self, progress: int | float, total: int | float | None = None, message: str | None = None
+    ) -> None:
         if self._progress_token is None:
             return
         params: dict[str, Any] = {"progressToken": self._progress_token, "progress": progress}
