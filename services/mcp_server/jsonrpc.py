@@ -45,7 +45,9 @@ __all__ = [
     "encode_result",
 ]
 
-Id = str | int
+# A request id. An integer too wide for 64 bits is carried as its exact JSON text (`_classify_exactly`); it is in the
+# type, not cast to int, because a compiled build checks the declared type where the id is read.
+Id = str | int | orjson.Fragment
 
 
 class RpcError(Exception):

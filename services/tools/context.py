@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
 
 class Database(Protocol):
     async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]: ...
@@ -136,7 +138,7 @@ class ToolContext(NamedTuple):
     """Passed to a tool that declares a parameter annotated `ToolContext` (it does not appear in the schema)."""
 
     db: Database
-    request_id: str | int | None = None
+    request_id: str | int | orjson.Fragment | None = None  # a Fragment: a wide integer id's exact digits
     peer: Peer = NO_PEER
     # The capabilities the client declared (2026-07-28: `_meta`'s clientCapabilities), or None when the server cannot
     # know them (a stateless handshake-era request). A tool that can do without a question asks only what fits.
