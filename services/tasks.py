@@ -44,7 +44,7 @@ from services.protocol import (
     MISSING_CLIENT_CAPABILITY,
     SERVER_OVERLOADED,
 )
-from services.round_trips import check_askable, refusal
+from services.round_trips import check_answer, check_askable, refusal
 from services.tools.context import (
     NO_DATABASE,
     Database,
@@ -110,6 +110,18 @@ def input_first(fn: Callable[..., Any]) -> bool:
 def serves_tasks(functions: Iterable[Callable[..., Any]]) -> bool:
     """Whether any of these tool functions supports tasks (else the extension is neither advertised nor routed)."""
     return any(task_support(fn) != "forbidden" for fn in functions)
+
+
+def unshared_tasks(*, serves: bool, workers: int, database_url: str | None) -> str | None:
+    """The one start-up rule of the extension, for both servers: tools that support tasks on several workers need a
+    database (a task's record lives in the memory of the worker that created it otherwise, and tasks/get, tasks/update
+    and tasks/cancel reach any worker). The one line to refuse the start with, or None."""
+    if serves and workers > 1 and not database_url:
+        return (
+            f"tools that support tasks with {workers} workers need DATABASE_URL (task records are shared through "
+            "PostgreSQL); without a database run one worker (--workers 1)"
+        )
+    return None
 
 
 def client_capabilities(params: Any) -> Mapping[str, Any]:
@@ -698,6 +710,15 @@ class TaskService:
         return self._update(task_id, responses, owner_of(caller))
 
     async def _update(self, task_id: str, responses: dict[str, Any], owner: str | None) -> dict[str, Any]:
+        if responses:
+            # An answer must fit its question, by the rule a multi-round-trip request's answers meet (check_answer):
+            # the tool never sees one that does not (one store read; an answer to a key not asked is ignored below).
+            record = await _reached(self.store.get(task_id, owner))
+            if record is None:
+                raise _unknown_task("tasks/update")
+            for key, question in record.input_requests.items():
+                if key in responses:
+                    _check_task_answer(key, question, responses[key])
         if not await _reached(self.store.respond(task_id, responses, owner)):
             raise _unknown_task("tasks/update")
         return {"resultType": "complete"}
@@ -747,6 +768,17 @@ async def _quietly(change: Awaitable[None], task_id: str) -> None:
         await change
     except Exception as ex:
         log.warning("task %s: cannot record its end: %s", task_id, ex)
+
+
+def _check_task_answer(key: str, question: Any, answer: Any) -> None:
+    """TaskError (INVALID_PARAMS, check_answer's text) when `answer` does not fit the stored question at `key`."""
+    if not isinstance(question, dict):
+        return
+    try:
+        check_answer(key, InputRequest(str(question.get("method")), question.get("params") or {}), answer)
+    except RequestRefused as ex:
+        refused = refusal(ex)
+        raise TaskError(refused.code, refused.message, refused.data) from None
 
 
 def _task_id(method: str, params: Any) -> str:

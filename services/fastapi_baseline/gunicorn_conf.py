@@ -53,15 +53,26 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server: Any) -> None:
-    """Stateful mode with several workers needs the database to share its sessions: refuse to start otherwise, with
-    one line (services/sessions.py decides)."""
+    """Stateful mode, or tools that support tasks, with several workers need the database to share sessions or task
+    records: refuse to start otherwise, with one line (services/sessions.py and services/tasks.py decide)."""
+    from services.fastapi_baseline.settings import Settings
     from services.sessions import SessionConfigError, open_store, stateful_enabled
+    from services.tasks import serves_tasks, unshared_tasks
+    from services.tools.packs import load_packs
 
+    database_url = os.environ.get("DATABASE_URL") or None
     try:
         if stateful_enabled():
-            open_store(database_url=os.environ.get("DATABASE_URL") or None, workers=server.cfg.workers)
+            open_store(database_url=database_url, workers=server.cfg.workers)
     except SessionConfigError as ex:
         sys.stderr.write(f"error: {ex}\n")
+        sys.exit(2)
+    registry = load_packs(Settings.from_env(os.environ).tool_packs)
+    refused = unshared_tasks(
+        serves=serves_tasks(tool.fn for tool in registry), workers=server.cfg.workers, database_url=database_url
+    )
+    if refused is not None:
+        sys.stderr.write(f"error: {refused}\n")
         sys.exit(2)
 
 

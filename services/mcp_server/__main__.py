@@ -82,6 +82,14 @@ def main(
     if config.database_url is None and local_database_url is not None:
         # Asked last, once everything the operator gave is known to be valid: a bad flag stays one line.
         config = replace(config, database_url=local_database_url())
+    from services.tasks import serves_tasks, unshared_tasks
+
+    refused = unshared_tasks(
+        serves=serves_tasks(tool.fn for tool in registry), workers=config.workers, database_url=config.database_url
+    )
+    if refused is not None:
+        print(f"{prog}: error: {refused}", file=sys.stderr)
+        return EXIT_USAGE
     return supervisor.run(config, registry)
 
 

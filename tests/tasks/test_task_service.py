@@ -155,16 +155,18 @@ def test_input_requests_are_answered_by_update_one_key_at_a_time() -> None:
     async def asks(peer: Peer) -> dict[str, Any]:
         question = InputRequest("elicitation/create", {"mode": "form", "message": "?", "requestedSchema": {}})
         answers = await peer.ask({"a": question, "b": question})
-        return {"content": [{"type": "text", "text": f"{answers['a']['v']}{answers['b']['v']}"}]}
+        text = f"{answers['a']['content']['v']}{answers['b']['content']['v']}"
+        return {"content": [{"type": "text", "text": text}]}
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         tasks = service()
         task_id = (await tasks.start(asks, {"elicitation": {}}))["taskId"]
         waiting = await settled(tasks, task_id, "input_required")
         first, second = sorted(waiting["inputRequests"])
-        await tasks.update(params(task_id, inputResponses={first: {"v": 1}, "never-asked": {"v": 9}}))
+        answer = {"action": "accept", "content": {"v": 1}}
+        await tasks.update(params(task_id, inputResponses={first: answer, "never-asked": {"v": 9}}))
         partial = await tasks.get(params(task_id))
-        await tasks.update(params(task_id, inputResponses={second: {"v": 2}}))
+        await tasks.update(params(task_id, inputResponses={second: {"action": "accept", "content": {"v": 2}}}))
         return waiting, partial, await settled(tasks, task_id, "completed")
 
     waiting, partial, completed = asyncio.run(scenario())
