@@ -17,6 +17,7 @@ from services.fastapi_baseline.models import (
     JsonRpcError,
     JsonRpcId,
 )
+from services.protocol import STATELESS_VERSION
 
 log = logging.getLogger("mcpstack.fastapi")
 
@@ -90,7 +91,25 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     server answers them: a client that reaches a wrong path still reads an error it can parse."""
     assert isinstance(exc, StarletteHTTPException)
     code = PARSE_ERROR if exc.status_code == 400 else INVALID_REQUEST
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette's Allow names only the methods of the path's first route (POST)
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The 405's `Allow`: every method served on the path, as the native server lists them; only POST for a request
+    of the 2026-07-28 era, which has no sessions and no standalone stream in either mode."""
+    path = request.url.path
+    if path == request.app.state.mcp_path and request.headers.get("mcp-protocol-version") == STATELESS_VERSION:
+        return "POST"
+    served = {
+        method
+        for route in request.app.routes
+        if getattr(route, "path", None) == path
+        for method in getattr(route, "methods", None) or ()
+    }
+    return ", ".join(method for method in ("GET", "POST", "DELETE") if method in served)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

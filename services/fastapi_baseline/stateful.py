@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.fastapi_baseline.errors import JsonRpcException
 from services.fastapi_baseline.models import (
@@ -29,7 +30,7 @@ from services.fastapi_baseline.models import (
     SetLevelParams,
 )
 from services.fastapi_baseline.streaming import PRIMING_VERSIONS
-from services.protocol import accepts_sse
+from services.protocol import STATELESS_VERSION, accepts_sse
 from services.sessions import (
     LEVEL_RANK,
     SESSION_HEADER,
@@ -114,6 +115,7 @@ def stateful_capabilities(capabilities: dict[str, Any]) -> dict[str, Any]:
 
 async def open_stream(request: Request) -> Response:
     """`GET /mcp`: the session's standalone SSE stream (server notifications not tied to a request)."""
+    _refuse_stateless_era(request)
     store: SessionStore = request.app.state.mcp.sessions
     session = await session_of(store, request.headers.get(SESSION_HEADER))
     if not accepts_sse(request.headers.get("accept", "")):
@@ -146,7 +148,15 @@ async def open_stream(request: Request) -> Response:
 
 async def end_session(request: Request) -> Response:
     """`DELETE /mcp`: the client ends its session."""
+    _refuse_stateless_era(request)
     store: SessionStore = request.app.state.mcp.sessions
     session = await session_of(store, request.headers.get(SESSION_HEADER))
     await store.end(session.id)
     return Response(status_code=200)  # as the native server and the official SDKs answer
+
+
+def _refuse_stateless_era(request: Request) -> None:
+    """The 2026-07-28 era has no sessions and no standalone stream: its GET and DELETE are answered 405 with
+    `Allow: POST`, as in stateless mode (the framework's 405, through errors.on_http_exception)."""
+    if request.headers.get("mcp-protocol-version") == STATELESS_VERSION:
+        raise StarletteHTTPException(405)

@@ -165,9 +165,11 @@ class McpEndpoint:
         if self._guard is not None and (refused := self._guard(request)) is not None:
             return refused
         if request.method != b"POST":
-            if self._stateful is not None:
+            version = headers.get(b"mcp-protocol-version")
+            if self._stateful is not None and (version is None or self._eras[version] != "stateless"):
                 return self._stateful.other_method(request)
-            # No standalone SSE stream and no sessions: GET and DELETE are not offered.
+            # No standalone SSE stream and no sessions (stateless mode, and the 2026-07-28 era in either mode): GET
+            # and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
         content_type = headers.get(b"content-type", b"")
         if not self._type_verdicts[content_type]:
