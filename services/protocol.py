@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -465,3 +468,43 @@ def check_call_param_headers(
     except (KeyError, TypeError, AttributeError):
         return None
     return None if specs is None else check_param_headers(specs, arguments, header)
+
+
+# -- JSON numbers ------------------------------------------------------------------------------------------------------
+# The one rule of both servers: a JSON number a double cannot hold (magnitude beyond about 1.8e308: `1e999`, a
+# 309-digit integer) and the NaN / Infinity literals, which are not JSON (RFC 8259, section 6), make the body a parse
+# error (-32700). The native server's parser, orjson, refuses them itself; the baseline's parsers (pydantic's, the
+# standard library's) accept them, so the baseline reads a body that might hold one with `strict_json`.
+
+_MAX_DOUBLE_INT = int(1.7976931348623157e308)
+# Only a number with a positive exponent, a run of 309 digits, or a literal can exceed a double (a prefilter: a match
+# inside a string only costs the strict reading).
+_MAY_EXCEED_DOUBLE = re.compile(rb"[0-9][eE]\+?[0-9]|[0-9]{309}|NaN|Infinity")
+
+
+def may_exceed_double(body: bytes) -> bool:
+    """Whether `body` might hold a number beyond a double or a NaN/Infinity literal (then read it with strict_json)."""
+    return _MAY_EXCEED_DOUBLE.search(body) is not None
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads` under the rule above: json.JSONDecodeError for a number beyond a double or NaN/Infinity."""
+    return json.loads(text, parse_float=_finite_float, parse_int=_double_int, parse_constant=_not_a_number)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError("number beyond a double", text, 0)
+    return value
+
+
+def _double_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _MAX_DOUBLE_INT:
+        raise json.JSONDecodeError("number beyond a double", text, 0)
+    return value
+
+
+def _not_a_number(text: str) -> Any:
+    raise json.JSONDecodeError(f"{text} is not JSON", text, 0)

@@ -66,7 +66,9 @@ from services.protocol import (
     check_stateless_request,
     era_of,
     is_json,
+    may_exceed_double,
     stateless_result,
+    strict_json,
     unsupported_version,
 )
 from services.sessions import LEVEL_RANK, SESSION_HEADER, Session, SessionStore
@@ -98,11 +100,14 @@ _sse_accepted = Verdicts[str](accepts_sse)
 def _decode(body: bytes) -> Any:
     """The JSON-RPC message in `body`; raises the parse error at once, returns an invalid request to raise later."""
     try:
-        return MESSAGE.validate_json(body)
+        message = MESSAGE.validate_json(body)
     except ValidationError:
         pass
+    else:
+        if not may_exceed_double(body):  # pydantic reads 1e999 as inf and NaN as nan: such a body is read again below
+            return message
     try:
-        value = json.loads(body.decode("utf-8-sig"))  # UTF-8 (a BOM may be ignored), never UTF-16/32: RFC 8259, 8.1
+        value = strict_json(body.decode("utf-8-sig"))  # UTF-8 (a BOM may be ignored), never UTF-16/32: RFC 8259, 8.1
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise JsonRpcException(PARSE_ERROR, "Parse error: the body is not valid JSON", status_code=400) from None
     except Exception:  # nested too deep, an integer too long: as FastAPI answered them
