@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -477,14 +476,17 @@ def check_call_param_headers(
 # standard library's) accept them, so the baseline reads a body that might hold one with `strict_json`.
 
 _MAX_DOUBLE_INT = int(1.7976931348623157e308)
-# Only a number with a positive exponent, a run of 309 digits, or a literal can exceed a double (a prefilter: a match
-# inside a string only costs the strict reading).
-_MAY_EXCEED_DOUBLE = re.compile(rb"[0-9][eE]\+?[0-9]|[0-9]{309}|NaN|Infinity")
+# Only a number with a positive exponent, a run of 309 digits, or a literal can exceed a double. The prefilter maps
+# digits to 0 and E to e (one C pass) and looks for those shapes with substring tests, about three times cheaper than
+# a regular expression; a match inside a string only costs the strict reading.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_DIGIT_RUN = b"0" * 309
 
 
 def may_exceed_double(body: bytes) -> bool:
     """Whether `body` might hold a number beyond a double or a NaN/Infinity literal (then read it with strict_json)."""
-    return _MAY_EXCEED_DOUBLE.search(body) is not None
+    shape = body.translate(_DIGITS_AS_ZERO)
+    return b"0e0" in shape or b"0e+0" in shape or _DIGIT_RUN in shape or b"NaN" in body or b"Infinity" in body
 
 
 def strict_json(text: str) -> Any:
