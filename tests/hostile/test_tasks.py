@@ -4,6 +4,10 @@ would keep task records apart on several workers is refused."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,8 @@ import pytest
 from services.protocol import INVALID_PARAMS, STATELESS_VERSION
 from services.tasks import TASKS_EXTENSION
 from tests.hostile.conftest import KINDS, PACKS, STATELESS, StatefulServers
-from tests.hostile.test_cli import USAGE, assert_refused, mcpstack
-from tests.support import ServerProcess, rpc
+from tests.hostile.test_cli import USAGE, assert_refused
+from tests.support import REPO, ServerProcess, rpc
 
 WAIT_S = 10.0
 
@@ -78,6 +82,18 @@ def test_tools_that_support_tasks_on_several_workers_without_a_database_are_refu
     kind: str, tmp_path: Path
 ) -> None:
     """Else tasks/get reaches another worker half the time and answers that the task does not exist."""
-    result = mcpstack("serve", kind, "--port", "0", "--workers", "2", state=tmp_path, env_extra=PACKS, timeout_s=30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_") and k != "DATABASE_URL"}
+    env.update(PACKS, MCPSTACK_STATE_DIR=str(tmp_path))
+    command = [sys.executable, "-m", "scripts.cli", "serve", kind, "--port", "0", "--workers", "2"]
+    # Its own process group: a server that starts after all (the bug) is stopped whole, workers included.
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    result = subprocess.CompletedProcess(command, proc.returncode, out, err)
     assert_refused(result, code=USAGE, says="tools that support tasks with 2 workers need DATABASE_URL")
     assert any("need DATABASE_URL" in line for line in result.stderr.splitlines()), result.stderr  # on one line
