@@ -91,10 +91,15 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     server answers them: a client that reaches a wrong path still reads an error it can parse."""
     assert isinstance(exc, StarletteHTTPException)
     code = PARSE_ERROR if exc.status_code == 400 else INVALID_REQUEST
-    headers = exc.headers
+    headers, message = exc.headers, str(exc.detail)
     if exc.status_code == 405:  # Starlette's Allow names only the methods of the path's first route (POST)
-        headers = {**(headers or {}), "Allow": allowed_methods(request)}
-    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+        allowed = allowed_methods(request)
+        headers = {**(headers or {}), "Allow": allowed}
+        if request.url.path == request.app.state.mcp_path:  # the native server's text
+            message = (
+                "Method not allowed: use POST" if allowed == "POST" else "Method not allowed: use POST, GET or DELETE"
+            )
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 def allowed_methods(request: Request) -> str:

@@ -25,6 +25,7 @@ def test_get_and_delete_of_the_2026_era_in_stateful_mode_are_405_as_in_stateless
         got = client.send(None, method=method, headers=NEW_ERA)  # carries the session id too
         assert (expected.status, expected.headers["allow"]) == (405, "POST")
         assert (got.status, got.headers["allow"], got.body) == (405, "POST", expected.body)
+        assert got.json()["error"] == {"code": -32600, "message": "Method not allowed: use POST"}
         assert client.request("ping").status == 200, f"session {session} must outlive a refused {method}"
     finally:
         client.close()
@@ -41,6 +42,10 @@ def test_an_unserved_method_in_stateful_mode_lists_get_post_and_delete_in_allow(
         client.initialize()
         refused = client.send(None, method="PUT")
         assert (refused.status, refused.headers["allow"]) == (405, "GET, POST, DELETE")
-        assert refused.json()["error"]["code"] == -32600
+        assert refused.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {"code": -32600, "message": "Method not allowed: use POST, GET or DELETE"},
+        }
     finally:
         client.close()
