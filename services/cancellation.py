@@ -58,8 +58,9 @@ class CancelRelay:
         self._connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
-        import asyncpg
+        from services.pgdriver import driver  # imported in a thread: the worker serves meanwhile (cold start)
 
+        asyncpg = await driver()
         while not self._closed:
             try:
                 conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT_S)

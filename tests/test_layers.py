@@ -16,7 +16,7 @@ ALLOWED = {
     "jsonrpc": {"services.protocol"},
     "metrics": set(),
     "faults": {"services.tools.context", "services.tools.registry", "services.tools.reply"},
-    "database": {"services.tools.context"},
+    "database": {"services.pgdriver", "services.tools.context"},
     "catalogue_methods": {
         "services.mcp_server.jsonrpc",
         "services.protocol",

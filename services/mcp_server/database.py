@@ -10,44 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import logging
-import sys
-import threading
 import time
 from collections import deque
 from typing import Any
 
+from services.pgdriver import driver
 from services.tools.context import DatabaseUnavailable
 
 log = logging.getLogger("mcpstack.db")
-
-_asyncpg: Any = None
-_IMPORT_LOCK = threading.Lock()
-
-
-def _import_asyncpg() -> Any:
-    """Import asyncpg (in a worker thread). The thread holds the GIL for up to the switch interval (5 ms) at a time;
-    a shorter interval while it imports lets the event loop answer requests in between. One import at a time, so the
-    interval is always restored to what it was."""
-    with _IMPORT_LOCK:
-        if "asyncpg" in sys.modules:
-            return sys.modules["asyncpg"]
-        previous = sys.getswitchinterval()
-        sys.setswitchinterval(min(previous, 0.0005))
-        try:
-            return importlib.import_module("asyncpg")
-        finally:
-            sys.setswitchinterval(previous)
-
-
-async def _driver() -> Any:
-    """asyncpg, imported on first use in a thread: the worker serves (and answers tools that need no database)
-    while the driver loads, which keeps cold start short."""
-    global _asyncpg
-    if _asyncpg is None:
-        _asyncpg = await asyncio.to_thread(_import_asyncpg)
-    return _asyncpg
 
 
 class ConnectionSet:
@@ -108,7 +79,7 @@ class ConnectionSet:
         now = time.monotonic()
         if now < self._down_until:
             raise DatabaseUnavailable("database unavailable (recent connection attempt failed)")
-        pg = await _driver()
+        pg = await driver()
         self._open += 1
         try:
             conn = await pg.connect(

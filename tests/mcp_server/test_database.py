@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.mcp_server import database
+from services import pgdriver
 from services.mcp_server.database import ConnectionSet
 from services.tools.context import DatabaseUnavailable
 
@@ -108,12 +108,12 @@ def test_the_driver_imports_with_a_short_gil_switch_interval_and_restores_it_aft
         return object()
 
     monkeypatch.delitem(sys.modules, "asyncpg", raising=False)
-    monkeypatch.setattr(database, "_asyncpg", None)
-    monkeypatch.setattr(database.importlib, "import_module", slow_import)
+    monkeypatch.setattr(pgdriver, "_asyncpg", None)
+    monkeypatch.setattr(pgdriver.importlib, "import_module", slow_import)
     before = sys.getswitchinterval()
 
     async def load_three_at_once() -> None:
-        await asyncio.gather(*(database._driver() for _ in range(3)))
+        await asyncio.gather(*(pgdriver.driver() for _ in range(3)))
 
     asyncio.run(load_three_at_once())
     assert seen and all(interval == min(before, 0.0005) for interval in seen)
