@@ -9,25 +9,7 @@ from typing import Any
 import pytest
 
 from services.mcp_server.wire import HttpRequest, Response, WireLimits, WireServer
-
-REQUEST = b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 1)
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
-
-    def close(self) -> None: ...
+from tests.mcp_server.fake_transport import REQUEST, FakeTransport
 
 
 @pytest.mark.parametrize("cancel_on_close", [True, False])

@@ -14,25 +14,7 @@ from services.mcp_server.config import load_config
 from services.mcp_server.wire import HttpRequest, Response, WireLimits, WireServer
 from services.mcp_server.worker import Worker
 from services.tools.registry import ToolRegistry
-
-REQUEST = b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 1)
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
-
-    def close(self) -> None: ...
+from tests.mcp_server.fake_transport import REQUEST, FakeTransport
 
 
 def _server(handler: Any) -> WireServer:
