@@ -30,7 +30,7 @@ from services.fastapi_baseline.models import (
     SetLevelParams,
 )
 from services.fastapi_baseline.streaming import PRIMING_VERSIONS
-from services.protocol import STATELESS_VERSION, accepts_sse
+from services.protocol import SERVED_VERSIONS, accepts_sse, era_of, unsupported_version
 from services.sessions import (
     LEVEL_RANK,
     SESSION_HEADER,
@@ -156,7 +156,15 @@ async def end_session(request: Request) -> Response:
 
 
 def _refuse_stateless_era(request: Request) -> None:
-    """The 2026-07-28 era has no sessions and no standalone stream: its GET and DELETE are answered 405 with
-    `Allow: POST`, as in stateless mode (the framework's 405, through errors.on_http_exception)."""
-    if request.headers.get("mcp-protocol-version") == STATELESS_VERSION:
+    """GET and DELETE speak the handshake era. A revision this server does not serve is refused as a POST's is (400,
+    UNSUPPORTED_PROTOCOL_VERSION with `data.supported`, services/protocol.py). The 2026-07-28 era has no sessions
+    and no standalone stream: its GET and DELETE are answered 405 with `Allow: POST`, as in stateless mode (the
+    framework's 405, through errors.on_http_exception)."""
+    version = request.headers.get("mcp-protocol-version")
+    era = era_of(version, SERVED_VERSIONS)
+    if era is None:
+        assert version is not None  # an absent header is the handshake era
+        rejection = unsupported_version(version)
+        raise JsonRpcException(rejection.code, rejection.message, status_code=400, data=rejection.data)
+    if era == "stateless":
         raise StarletteHTTPException(405)

@@ -166,8 +166,13 @@ class McpEndpoint:
             return refused
         if request.method != b"POST":
             version = headers.get(b"mcp-protocol-version")
-            if self._stateful is not None and (version is None or self._eras[version] != "stateless"):
-                return self._stateful.other_method(request)
+            if self._stateful is not None:
+                era = "handshake" if version is None else self._eras[version]
+                if era is None and version is not None and request.method in (b"GET", b"DELETE"):
+                    # served in this mode, so an unserved revision is refused as on POST
+                    return _rejected(unsupported_version(version.decode("latin-1")), None)
+                if era != "stateless":
+                    return self._stateful.other_method(request)
             # No standalone SSE stream and no sessions (stateless mode, and the 2026-07-28 era in either mode): GET
             # and DELETE are not offered.
             return 405, _ALLOW_POST, jsonrpc.encode_error(None, INVALID_REQUEST, "Method not allowed: use POST")
