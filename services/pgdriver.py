@@ -11,6 +11,7 @@ from typing import Any
 
 _asyncpg: Any = None
 _IMPORT_LOCK = threading.Lock()
+_loading: asyncio.Task[Any] | None = None  # the import under way, on the event loop that started it
 
 
 def _import_asyncpg() -> Any:
@@ -29,8 +30,21 @@ def _import_asyncpg() -> Any:
 
 
 async def driver() -> Any:
-    """asyncpg, imported on first use in a thread."""
-    global _asyncpg
+    """asyncpg, imported on first use in a thread: one import (one thread) however many callers wait for it at once.
+
+    A worker's connection set and cancellation relay both ask at start; a second thread, blocked on the lock, would
+    only cost a thread start on the event loop while the first requests come in."""
+    global _asyncpg, _loading
     if _asyncpg is None:
-        _asyncpg = await asyncio.to_thread(_import_asyncpg)
+        loop = asyncio.get_running_loop()
+        loading = _loading
+        if loading is None or loading.get_loop() is not loop:
+            loading = _loading = loop.create_task(asyncio.to_thread(_import_asyncpg))
+        try:
+            module = await asyncio.shield(loading)  # a caller cancelled while waiting leaves the import to the others
+        except BaseException:
+            if loading.done() and _loading is loading:
+                _loading = None  # the import failed: the next caller tries again
+            raise
+        _asyncpg, _loading = module, None
     return _asyncpg

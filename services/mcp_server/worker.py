@@ -130,17 +130,25 @@ class Worker:
         return exposition(merge([self.metrics.snapshot(), *self.share.others()]))
 
     async def listen(self, sock: socket.socket) -> asyncio.Server:
+        """Listen, then connect to the database in the background: tools that need no database answer at once (cold
+        start), and a database that is down at boot does not hold up /health (`/ready` says whether it is up)."""
         loop = asyncio.get_running_loop()
         if self.sessions is not None:
             await self.sessions.start()  # before the first request: a session must be recorded when it is opened
-        if self.relay is not None:
-            self.relay.start()  # in the background, as the database below
-        if self.db is not None:
-            # Connect in the background: tools that need no database answer at once (cold start), and a database
-            # that is down at boot does not hold up /health.
-            self._connecting = asyncio.create_task(self.db.start())
         self.wire.tick(loop.time())
-        return await loop.create_server(self.wire.protocol_factory, sock=sock, backlog=LISTEN_BACKLOG)  # default: 100
+        server = await loop.create_server(self.wire.protocol_factory, sock=sock, backlog=LISTEN_BACKLOG)  # default: 100
+        if self.db is not None or self.relay is not None:
+            self._connecting = asyncio.create_task(self._connect())
+        return server
+
+    async def _connect(self) -> None:
+        """The connection set first, then the cancellation relay's LISTEN connection: the relay is advisory and
+        nothing waits for it, so it neither adds a thread of its own to the driver's import (one import, shared:
+        services/pgdriver.py) nor a connection to the ones a worker's first answers wait for."""
+        if self.db is not None:
+            await self.db.start()
+        if self.relay is not None:
+            self.relay.start()
 
     async def sweep(self) -> None:
         """Once a second, just after the wall clock's second changes (so the `Date` header is never a second behind):
@@ -169,14 +177,14 @@ class Worker:
             wire.close_all()
 
     async def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()  # first: a start still under way must not start the relay after it closed
         self.share.withdraw()
         if self.sessions is not None:
             await self.sessions.close()
         if self.relay is not None:
             await self.relay.close()
         if self.db is not None:
-            if self._connecting is not None:
-                self._connecting.cancel()
             await self.db.close()
 
 
