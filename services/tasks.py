@@ -10,12 +10,14 @@ Where the records live: with a database, in PostgreSQL (`mcp_tasks`, migration 0
 and `tasks/cancel` work from any worker or instance; the worker running a task learns of a cancellation or an answer
 by polling its row. Without one, in the worker's memory (one worker only: another worker does not know the task).
 
-Bounds: a task lives `ttl_ms` from its creation (its work is stopped then, its record answered as unknown after); at
-most `max_running` tasks run per worker and at most `max_stored` records are kept (per worker in memory, per database
-in PostgreSQL), beyond which creation is refused with SERVER_OVERLOADED; a result over `max_result_bytes` fails the
-task. Task ids are 192 random bits (`secrets`). With authentication on, a task belongs to the token subject that
-created it (its record keeps a digest of the subject, `owner_of`): tasks/get, tasks/update and tasks/cancel by any
-other subject are answered exactly as for an unknown task id. Without authentication, the id is the only key:
+Bounds (`TaskLimits`): a task lives `ttl_ms` from its creation (its work is stopped then, its record answered as
+unknown after); at most `max_running` tasks run per worker; at most `max_per_owner` records are kept per owner and
+`max_stored` in all (per worker in memory, per database in PostgreSQL). At either of those two a finished record
+goes first (the oldest), and creation is refused with SERVER_OVERLOADED, a text naming the limit, only when every
+record it counts is unfinished. A result over `max_result_bytes` fails the task. Task ids are 192 random bits
+(`secrets`). With authentication on, a task belongs to the token subject that created it (its record keeps a digest
+of the subject, `owner_of`): tasks/get, tasks/update and tasks/cancel by any other subject are answered exactly as for
+an unknown task id. Without authentication, the id is the only key:
 whoever holds it may read, answer or cancel the task.
 
 Boundary: this module knows the extension's wire shapes and a store; each server adapts it to its own request
@@ -165,22 +167,48 @@ def iso8601(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+CapReached = Literal["owner", "stored"]
+"""Which bound refused a new record: the owner's `max_per_owner`, or the `max_stored` ceiling."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaskLimits:
-    """The bounds of one server's tasks (module docstring)."""
+    """The bounds of one server's tasks (module docstring; docs/tasks.md says the rule).
+
+    `max_per_owner` bounds each authenticated subject's records (tasks without an owner, created without
+    authentication, have no per-owner bound: there is no identity to bound them by; the ceiling holds them).
+    `max_stored` is the ceiling of all records: per database in PostgreSQL, where 10,000 rows of results up to
+    `max_result_bytes` stay under 2.5 GiB, and `MEMORY_LIMITS` for a worker's memory."""
 
     ttl_ms: int = 3_600_000
     poll_interval_ms: int = 1_000
     max_running: int = 32
-    max_stored: int = 1_000
+    max_per_owner: int = 1_000
+    max_stored: int = 10_000
     max_result_bytes: int = 262_144
 
     def __post_init__(self) -> None:
-        for name in ("ttl_ms", "poll_interval_ms", "max_running", "max_stored", "max_result_bytes"):
+        for name in ("ttl_ms", "poll_interval_ms", "max_running", "max_per_owner", "max_stored", "max_result_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"TaskLimits.{name} must be positive")
         if self.max_running > self.max_stored:
             raise ValueError("TaskLimits.max_running must not exceed max_stored")
+
+    def full(self, limit: CapReached) -> str:
+        """The SERVER_OVERLOADED text for a creation refused at `limit`."""
+        if limit == "owner":
+            return (
+                f"You have {self.max_per_owner} tasks kept on this server, its limit per user, and none of them has "
+                "finished; retry once one has (finished tasks make room, oldest first)."
+            )
+        return (
+            f"This server keeps at most {self.max_stored} tasks in all, and none of them has finished; retry once "
+            "one has (finished tasks make room, oldest first)."
+        )
+
+
+MEMORY_LIMITS = TaskLimits(max_stored=1_000)
+"""A worker's memory keeps fewer records than a database (results up to 256 KiB each: at most 256 MiB)."""
 
 
 @dataclass(slots=True)
@@ -233,8 +261,10 @@ class TaskStore(Protocol):
 
     shared: bool  # visible to other workers and instances
 
-    async def create(self, task_id: str, ttl_ms: int, max_stored: int, owner: str | None) -> TaskRecord | None:
-        """A new working task of `owner`, or None when `max_stored` records are kept already."""
+    async def create(self, task_id: str, owner: str | None, limits: TaskLimits) -> TaskRecord | CapReached:
+        """A new working task of `owner`, or the bound that refused it. At `limits.max_per_owner` records of `owner`
+        (an owner only: None has no such bound) the owner's oldest finished record is dropped to make room, at
+        `limits.max_stored` in all the oldest finished one of anyone's; the bound is reached when there is none."""
         ...
 
     async def get(self, task_id: str, owner: str | None) -> TaskRecord | None:
@@ -273,13 +303,22 @@ class MemoryTaskStore:
     shared = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._records: dict[str, TaskRecord] = {}
+        self._records: dict[str, TaskRecord] = {}  # in creation order: the first finished one met is the oldest
+        self._owned_by: dict[str | None, int] = {}  # how many records each owner has (the per-owner count's index)
         self._clock = clock
+
+    def _drop(self, task_id: str) -> None:
+        owner = self._records.pop(task_id).owner
+        left = self._owned_by[owner] - 1
+        if left:
+            self._owned_by[owner] = left
+        else:
+            del self._owned_by[owner]
 
     def _live(self, task_id: str) -> TaskRecord | None:
         record = self._records.get(task_id)
         if record is not None and record.expired(self._clock()):
-            del self._records[task_id]
+            self._drop(task_id)
             return None
         return record
 
@@ -291,16 +330,28 @@ class MemoryTaskStore:
         record = self._live(task_id)
         return record if record is not None and record.owner == owner else None
 
-    async def create(self, task_id: str, ttl_ms: int, max_stored: int, owner: str | None) -> TaskRecord | None:
+    async def create(self, task_id: str, owner: str | None, limits: TaskLimits) -> TaskRecord | CapReached:
         now = self._clock()
-        if len(self._records) >= max_stored:
+        mine = owner is not None and self._owned_by.get(owner, 0) >= limits.max_per_owner
+        if mine or len(self._records) >= limits.max_stored:
             for expired in [r.task_id for r in self._records.values() if r.expired(now)]:
-                del self._records[expired]
-            if len(self._records) >= max_stored:
-                return None
-        record = TaskRecord(task_id, "working", now, now, ttl_ms, owner=owner)
+                self._drop(expired)
+            full = owner is not None and self._owned_by.get(owner, 0) >= limits.max_per_owner
+            if full and not self._drop_oldest_finished(owner):
+                return "owner"
+            if len(self._records) >= limits.max_stored and not self._drop_oldest_finished(None, anyone=True):
+                return "stored"
+        record = TaskRecord(task_id, "working", now, now, limits.ttl_ms, owner=owner)
         self._records[task_id] = record
+        self._owned_by[owner] = self._owned_by.get(owner, 0) + 1
         return record
+
+    def _drop_oldest_finished(self, owner: str | None, *, anyone: bool = False) -> bool:
+        for record in self._records.values():
+            if record.status in TERMINAL and (anyone or record.owner == owner):
+                self._drop(record.task_id)
+                return True
+        return False
 
     async def get(self, task_id: str, owner: str | None) -> TaskRecord | None:
         return self._owned(task_id, owner)
@@ -363,6 +414,23 @@ _COLUMNS = (
 )
 
 
+_COUNTS_SQL = (
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM mcp_tasks WHERE owner = $1::text LIMIT $2::bigint) o) AS mine, "
+    "(SELECT count(*) FROM (SELECT 1 FROM mcp_tasks LIMIT $3::bigint) a) AS everyone"
+)
+_FINISHED = "status IN ('completed', 'failed', 'cancelled')"
+# The oldest finished record (of one owner: mcp_tasks_owner; of anyone: mcp_tasks_finished, migration 0005), dropped
+# to make room; SKIP LOCKED: a record another creation is dropping at that instant is not waited for.
+_DROP_OWNERS_OLDEST_FINISHED = (
+    "DELETE FROM mcp_tasks WHERE task_id = (SELECT task_id FROM mcp_tasks WHERE owner = $1::text AND "
+    f"{_FINISHED} ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING task_id"
+)
+_DROP_OLDEST_FINISHED = (
+    f"DELETE FROM mcp_tasks WHERE task_id = (SELECT task_id FROM mcp_tasks WHERE {_FINISHED} ORDER BY created_at "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING task_id"
+)
+
+
 def _record(row: Any) -> TaskRecord:
     return TaskRecord(
         task_id=row["task_id"],
@@ -387,18 +455,28 @@ class PostgresTaskStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, task_id: str, ttl_ms: int, max_stored: int, owner: str | None) -> TaskRecord | None:
-        await self._db.execute("DELETE FROM mcp_tasks WHERE expires_at <= now()")
-        row = await self._db.fetchrow(
+    async def create(self, task_id: str, owner: str | None, limits: TaskLimits) -> TaskRecord | CapReached:
+        db = self._db
+        await db.execute("DELETE FROM mcp_tasks WHERE expires_at <= now()")
+        # Both counts in one statement, each scan stopping at its bound (a count costs at most its bound's rows, never
+        # the whole table): the owner's through mcp_tasks_owner (migration 0005; `owner = NULL` matches nothing: tasks
+        # without an owner have no per-owner bound), all records through the primary key or the table, as cheaper.
+        counts = await db.fetchrow(_COUNTS_SQL, owner, limits.max_per_owner, limits.max_stored)
+        if counts["mine"] >= limits.max_per_owner and await db.fetchval(_DROP_OWNERS_OLDEST_FINISHED, owner) is None:
+            return "owner"
+        if counts["everyone"] >= limits.max_stored and await db.fetchval(_DROP_OLDEST_FINISHED) is None:
+            return "stored"
+        # Creations racing on other workers may each pass the counts above: a bound can be passed by as many records
+        # as creations were under way at that instant, never more.
+        row = await db.fetchrow(
             "INSERT INTO mcp_tasks (task_id, status, created_at, updated_at, expires_at, ttl_ms, owner) "
-            "SELECT $1, 'working', now(), now(), now() + make_interval(secs => $2::bigint / 1000.0), $2::bigint, "
-            f"$4::text WHERE (SELECT count(*) FROM mcp_tasks) < $3::bigint RETURNING {_COLUMNS}",
+            "VALUES ($1, 'working', now(), now(), now() + make_interval(secs => $2::bigint / 1000.0), $2::bigint, "
+            f"$3::text) RETURNING {_COLUMNS}",
             task_id,
-            ttl_ms,
-            max_stored,
+            limits.ttl_ms,
             owner,
         )
-        return None if row is None else _record(row)
+        return _record(row)
 
     async def get(self, task_id: str, owner: str | None) -> TaskRecord | None:
         row = await self._db.fetchrow(
@@ -522,7 +600,7 @@ class TaskService:
     def for_database(cls, db: Database, limits: TaskLimits | None = None) -> TaskService:
         """PostgreSQL when the server has a database, else this worker's memory."""
         if db is NO_DATABASE:
-            return cls(MemoryTaskStore(), limits)
+            return cls(MemoryTaskStore(), limits or MEMORY_LIMITS)
         return cls(PostgresTaskStore(db), limits, answer_poll_s=0.2)
 
     @property
@@ -558,12 +636,9 @@ class TaskService:
         sharing the store)."""
         limits = self.limits
         task_id = secrets.token_urlsafe(24)
-        record = await _reached(self.store.create(task_id, limits.ttl_ms, limits.max_stored, owner))
-        if record is None:
-            raise TaskError(
-                SERVER_OVERLOADED,
-                f"This server keeps at most {limits.max_stored} tasks; retry once older ones have expired.",
-            )
+        record = await _reached(self.store.create(task_id, owner, limits))
+        if not isinstance(record, TaskRecord):
+            raise TaskError(SERVER_OVERLOADED, limits.full(record))
         return {"resultType": "task", **record.task(limits.poll_interval_ms)}
 
     def _launch(self, task_id: str, work: Awaitable[dict[str, Any]]) -> None:

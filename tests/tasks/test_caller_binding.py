@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,17 @@ import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
-from services.protocol import INVALID_PARAMS, STATELESS_VERSION
+from services.protocol import INVALID_PARAMS, SERVER_OVERLOADED, STATELESS_VERSION
 from services.request_state import new_key
-from services.tasks import TASKS_EXTENSION, MemoryTaskStore, PostgresTaskStore, TaskError, TaskService, owner_of
+from services.tasks import (
+    TASKS_EXTENSION,
+    MemoryTaskStore,
+    PostgresTaskStore,
+    TaskError,
+    TaskLimits,
+    TaskService,
+    owner_of,
+)
 from services.tools import schema
 from services.tools.context import Peer
 from tests.auth.tokens import ISSUER, Issuer
@@ -138,7 +146,7 @@ def test_an_existing_database_migrates_and_keeps_its_tasks(database_url: str) ->
             store = PostgresTaskStore(conn)
             old = await store.get("before-0004", None)
             foreign = await store.get("before-0004", owner_of("alice"))
-            created = await store.create("after-0004", 60_000, 1_000, owner_of("alice"))
+            created = await store.create("after-0004", owner_of("alice"), TaskLimits(ttl_ms=60_000))
             assert created is not None
             return applied, None if old is None else old.status, None if foreign is None else "seen", created.owner
         finally:
@@ -148,7 +156,7 @@ def test_an_existing_database_migrates_and_keeps_its_tasks(database_url: str) ->
             await admin.close()
 
     applied, old, foreign, owner = asyncio.run(scenario())
-    assert applied == [4]
+    assert applied == [4, 5]
     assert old == "working" and foreign is None
     assert owner == owner_of("alice")
 
@@ -275,3 +283,100 @@ def test_a_request_state_is_refused_for_another_subject_and_accepted_for_its_own
     )
     assert stolen.code == INVALID_PARAMS and stolen.error.data == {"reason": "signature"}
     assert isinstance(own, types.InputRequiredResult) and list(own.input_requests or {}) == ["step2"]
+
+
+# -- the record bounds: per owner, and a ceiling for the database (TaskLimits) ----------------------------------------
+
+
+@contextmanager
+def _rows(database_url: str, owner: str | None, status: str, count: int) -> Iterator[str]:
+    """`count` task rows of `owner` with `status`, living an hour, put straight into the servers' database (what many
+    earlier tools/call would have left), removed afterwards; yields their task id prefix."""
+    prefix = "filler-" + uuid.uuid4().hex[:12] + "-"
+
+    async def put() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO mcp_tasks (task_id, status, created_at, updated_at, expires_at, ttl_ms, owner) "
+                "SELECT $1 || n, $2, now() - interval '1 minute' + n * interval '1 ms', now(), "
+                "now() + interval '1 hour', 3600000, $3 FROM generate_series(1, $4) n",
+                prefix,
+                status,
+                owner,
+                count,
+            )
+        finally:
+            await conn.close()
+
+    async def remove() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("DELETE FROM mcp_tasks WHERE task_id LIKE $1 || '%'", prefix)
+        finally:
+            await conn.close()
+
+    asyncio.run(put())
+    try:
+        yield prefix
+    finally:
+        asyncio.run(remove())
+
+
+def _ids(database_url: str, prefix: str) -> set[str]:
+    async def read() -> set[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT task_id FROM mcp_tasks WHERE task_id LIKE $1 || '%'", prefix)
+            return {row["task_id"] for row in rows}
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+QUICK = {"name": "slow_compute", "arguments": {"seconds": 0, "label": "x"}}
+
+
+@pytest.mark.parametrize("kind", ["native", "fastapi"])
+def test_another_user_s_thousand_tasks_leave_a_user_room_on_both_servers(
+    servers: dict[str, ServerProcess], issuer: Issuer, database_url: str, kind: str
+) -> None:
+    """The per-owner bound is per owner: a thousand finished records of someone else (the old fleet-wide cap) do not
+    refuse this user, and none of them is dropped for it (the ceiling is far)."""
+    alice = issuer.token(RESOURCE, subject=f"alice-{uuid.uuid4()}")
+    with _rows(database_url, owner_of(f"someone-{uuid.uuid4()}"), "completed", TaskLimits().max_per_owner) as prefix:
+        created = call(servers[kind], alice, "tools/call", QUICK, "slow_compute")
+        left = _ids(database_url, prefix)
+    assert (created["status"], created["result"]["resultType"]) == (200, "task")
+    assert len(left) == TaskLimits().max_per_owner
+
+
+@pytest.mark.parametrize("kind", ["native", "fastapi"])
+def test_a_user_at_the_per_owner_bound_makes_room_with_the_oldest_finished_record_on_both_servers(
+    servers: dict[str, ServerProcess], issuer: Issuer, database_url: str, kind: str
+) -> None:
+    subject = f"carol-{uuid.uuid4()}"
+    carol = issuer.token(RESOURCE, subject=subject)
+    bound = TaskLimits().max_per_owner
+    with _rows(database_url, owner_of(subject), "completed", bound) as prefix:
+        created = call(servers[kind], carol, "tools/call", QUICK, "slow_compute")
+        left = _ids(database_url, prefix)
+    assert (created["status"], created["result"]["resultType"]) == (200, "task")
+    assert len(left) == bound - 1 and prefix + "1" not in left  # her oldest finished record made room
+
+
+@pytest.mark.parametrize("kind", ["native", "fastapi"])
+def test_a_user_whose_every_task_is_unfinished_is_refused_naming_the_per_owner_bound_on_both_servers(
+    servers: dict[str, ServerProcess], issuer: Issuer, database_url: str, kind: str
+) -> None:
+    subject = f"dave-{uuid.uuid4()}"
+    dave = issuer.token(RESOURCE, subject=subject)
+    erin = issuer.token(RESOURCE, subject=f"erin-{uuid.uuid4()}")
+    bound = TaskLimits().max_per_owner
+    with _rows(database_url, owner_of(subject), "working", bound):
+        refused = call(servers[kind], dave, "tools/call", QUICK, "slow_compute")
+        other = call(servers[kind], erin, "tools/call", QUICK, "slow_compute")
+    assert refused["error"]["code"] == SERVER_OVERLOADED
+    assert f"You have {bound} tasks kept on this server, its limit per user" in refused["error"]["message"]
+    assert other["result"]["resultType"] == "task"  # one user's bound is not everyone's

@@ -244,20 +244,26 @@ def test_running_cap_refuses_new_tasks_with_server_overloaded() -> None:
     assert error.code == SERVER_OVERLOADED and "2 tasks" in error.message
 
 
-def test_stored_cap_refuses_new_tasks_until_old_records_expire() -> None:
+def test_the_ceiling_makes_room_once_old_records_expire() -> None:
     clock = Clock()
 
+    async def forever(peer: Peer) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
     async def scenario() -> tuple[TaskError, dict[str, Any]]:
-        tasks = service(TaskLimits(ttl_ms=1_000, max_running=2, max_stored=2), clock)
+        limits = TaskLimits(ttl_ms=1_000, max_running=2, max_stored=2)
+        busy = service(limits, clock)
+        tasks = TaskService(busy.store, limits)  # another service on the same records, none running
         for _ in range(2):
-            await settled(tasks, (await tasks.start(done({"content": []}), {}))["taskId"], "completed")
+            await busy.start(forever, {})  # unfinished: nothing makes room but their expiry
         with pytest.raises(TaskError) as caught:
-            await tasks.start(done({"content": []}), {})
+            await tasks.start(forever, {})
         clock.now += 1.0
         return caught.value, await tasks.start(done({"content": []}), {})
 
     error, created = asyncio.run(scenario())
-    assert error.code == SERVER_OVERLOADED and "at most 2 tasks" in error.message
+    assert error.code == SERVER_OVERLOADED and "at most 2 tasks in all" in error.message
     assert created["resultType"] == "task"
 
 
