@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +25,11 @@ app = typer.Typer(
 DEFAULT_RESULTS = REPO_ROOT / "docs" / "benchmarks" / "results.json"
 EXIT_BAD_INPUT = 2
 EXIT_UNPRICED = 3
+# Bounds on command-line numbers: beyond them no fleet of this shape exists, and Decimal's 28 digits would overflow.
+MAX_FLOOR = 10_000
+MAX_LABOUR = Decimal(1_000_000)
+SWEEP_RANGE = (Decimal(1), Decimal(10**12))
+MAX_PER_DECADE = 100
 
 StageOpt = Annotated[
     str | None, typer.Option("--stage", "-s", help="Stage of the CDK app (default: the app's default).")
@@ -65,6 +70,10 @@ def one_line_errors() -> Iterator[None]:
     except (UnknownPriceError, UnknownInstanceTypeError) as ex:
         console.print(f"[red]error:[/] no price or shape for {ex.args[0]!r}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except DecimalException:
+        # The inputs are bounded where they are read; this is the last guard, never a traceback.
+        console.print("[red]error:[/] a number is too large or too small to price", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _decimal(name: str, value: str) -> Decimal:
@@ -96,13 +105,20 @@ def _pricer(
     from scripts.cost import stage as stage_mod
 
     util = _decimal("--target-utilisation", target_utilisation)
-    if not Decimal(0) < util <= 1:
-        raise CostInputError("--target-utilisation must be above 0 and at most 1")
-    if floor is not None and floor < 1:
-        raise CostInputError("--floor must be at least 1")
+    if not Decimal("0.01") <= util <= 1:
+        raise CostInputError("--target-utilisation must be between 0.01 and 1")
+    if floor is not None and not 1 <= floor <= MAX_FLOOR:
+        raise CostInputError(f"--floor must be between 1 and {MAX_FLOOR:,}")
     run = throughput.load(results)
+    extra = list(context or ())
+    if cdk_out is None:
+        assembly.check_stage(stage)
+        # A fresh clone has no built releases: synth reads only their manifests, so price from manifest-only ones.
+        from scripts.state import state_dir
+
+        extra = [*assembly.pricing_context(stage, state_dir() / "cost" / "pricing-releases"), *extra]
     with console.status(f"reading the synthesized stacks of {stage} (cdk synth when stale)"):
-        path = assembly.assembly_for(stage, cdk_out, context=context or ())
+        path = assembly.assembly_for(stage, cdk_out, context=extra)
     resources = templates.load(path, stage)
     assumptions = stage_mod.Assumptions(target_utilisation=util, availability_floor=floor)
 
@@ -181,8 +197,8 @@ def report(
                 "fastapi": _decimal("--labour-hours-fastapi", labour_hours_fastapi),
                 "native": _decimal("--labour-hours-native", labour_hours_native),
             }
-            if rate < 0 or any(h < 0 for h in hours.values()):
-                raise CostInputError("labour rate and hours must not be negative")
+            if not all(0 <= x <= MAX_LABOUR for x in (rate, *hours.values())):
+                raise CostInputError(f"labour rate and hours must be between 0 and {MAX_LABOUR:,}")
             result = replace(result, labour={v: rate * h for v, h in hours.items()})
         if into is not None:
             _replace_block(into, render.to_markdown(result), name, load.name)
@@ -304,8 +320,11 @@ def sweep(
     with one_line_errors():
         load = workload_mod.resolve(workload)
         lo, hi = _decimal("--from", low), _decimal("--to", high)
-        if lo <= 0 or hi < lo or per_decade < 1:
-            raise CostInputError("need 0 < --from <= --to and --per-decade >= 1")
+        low_limit, high_limit = SWEEP_RANGE
+        if not low_limit <= lo <= hi <= high_limit or not 1 <= per_decade <= MAX_PER_DECADE:
+            raise CostInputError(
+                f"need {low_limit:,} <= --from <= --to <= {high_limit:,} and 1 <= --per-decade <= {MAX_PER_DECADE}"
+            )
         price, _ = _pricer(_stage(stage), results, cdk_out, target_utilisation, floor, context)
         points = sweep_mod.sweep(price, load, sweep_mod.volumes(lo, hi, per_decade), [load.peak_factor])
         steps = sweep_mod.steps(points, load.peak_factor)

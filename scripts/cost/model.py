@@ -83,14 +83,19 @@ def priced(
     resource: str = "",
 ) -> Line:
     entry = table[key]
+    amount = entry.cost(quantity)
+    # A tiered entry (data transfer out: the first 100 GB free) shows its average price over the quantity, not the
+    # first tier's $0 beside a non-zero amount.
+    tiered = len(entry.tiers) > 1 and quantity > 0
+    unit_price = (amount / quantity).quantize(Decimal("0.0001")) if tiered else entry.usd
     return Line(
         scope=scope,
         item=item,
         price_key=key,
         quantity=quantity,
         unit=entry.unit,
-        unit_price=entry.usd,
-        amount=entry.cost(quantity),
+        unit_price=unit_price,
+        amount=amount,
         source=entry.source,
         checked=entry.checked,
         assumption=assumption,
@@ -116,11 +121,20 @@ class Sizing:
     count: int
     # Average CPU per vCPU over the month at this count (what t3 credits are charged against).
     average_utilisation: Decimal
+    # The Auto Scaling group's MinSize: AWS never runs fewer, whatever the load needs.
+    group_minimum: int = 0
+    # A t3 in standard credit mode earns its baseline and no more: the month's average CPU per vCPU must stay at or
+    # below it, or the fleet is throttled (0 for unlimited mode and fixed-performance types).
+    required_by_credits: int = 0
 
     @property
     def set_by(self) -> str:
-        if self.required_by_throughput > self.availability_floor:
+        if self.required_by_throughput > max(self.availability_floor, self.group_minimum):
             return "throughput"
+        if self.required_by_credits > max(self.availability_floor, self.group_minimum, self.required_by_throughput):
+            return "CPU credit baseline"
+        if self.group_minimum > self.availability_floor:
+            return "group minimum"
         return "availability floor"
 
 
@@ -135,14 +149,21 @@ def size_fleet(
     *,
     availability_floor: int,
     target_utilisation: Decimal = DEFAULT_TARGET_UTILISATION,
+    group_minimum: int = 0,
+    standard_credits: bool = False,
 ) -> Sizing:
-    """instances = max(availability floor, ceil(peak req/s / (capacity per instance x target utilisation)))."""
+    """instances = max(availability floor, the group's MinSize, ceil(peak req/s / (capacity per instance x target
+    utilisation))), and on a t3 in standard credit mode at least enough instances to keep the month's average CPU per
+    vCPU at its baseline."""
     if not Decimal(0) < target_utilisation <= 1:
         raise ValueError("target utilisation must be in (0, 1]")
     capacity = measured.rps_per_vcpu * itype.vcpus
     required = ceil_int(workload.peak_rps / (capacity * target_utilisation))
-    count = max(availability_floor, required)
     cpu_seconds_per_second = workload.average_rps * measured.cpu_us_per_request / MILLION
+    by_credits = 0
+    if standard_credits and itype.baseline is not None:
+        by_credits = ceil_int(cpu_seconds_per_second / (itype.vcpus * itype.baseline))
+    count = max(availability_floor, group_minimum, required, by_credits)
     return Sizing(
         variant=measured.variant,
         instance_type=itype,
@@ -152,6 +173,8 @@ def size_fleet(
         required_by_throughput=required,
         count=count,
         average_utilisation=cpu_seconds_per_second / (count * itype.vcpus),
+        group_minimum=group_minimum,
+        required_by_credits=by_credits,
     )
 
 
@@ -299,6 +322,18 @@ def alb_lines(
                 scope="shared",
                 item="ALB public IPv4",
                 assumption=f"one address per AZ: {azs}",
+                resource=resource,
+            )
+        )
+        # The answers leave AWS through the internet-facing ALB: billed per GB out, after the first 100 GB a month.
+        lines.append(
+            priced(
+                table,
+                "dto.internet",
+                workload.calls_per_month * workload.bytes_per_call / GB,
+                scope="shared",
+                item="data transfer out to the internet",
+                assumption="bytes per call, request included (upper bound); the first 100 GB a month are free",
                 resource=resource,
             )
         )

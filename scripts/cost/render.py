@@ -58,6 +58,8 @@ def _variant(report: CostReport, cost: VariantCost) -> dict[str, Any]:
             "target_utilisation": str(sizing.target_utilisation),
             "required_by_throughput": sizing.required_by_throughput,
             "availability_floor": sizing.availability_floor,
+            "group_minimum": sizing.group_minimum,
+            "required_by_credits": sizing.required_by_credits,
             "instances": sizing.count,
             "set_by": sizing.set_by,
             "average_cpu_utilisation": plain(sizing.average_utilisation, 4),

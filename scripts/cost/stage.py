@@ -23,6 +23,8 @@ from scripts.cost.workload import Workload
 # per instance, and the same two aggregated per Auto Scaling group.
 AGENT_METRICS_PER_INSTANCE: Final = 2
 AGENT_METRICS_PER_GROUP: Final = 2
+TARGET_TRACKING: Final = "TargetTrackingScaling"
+TARGET_TRACKING_ALARMS: Final = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,9 +172,24 @@ class _Pricer:
                     model.priced(self.table, "kms.key", Decimal(1), scope=scope, item="KMS key", resource=r.name)
                 )
             elif r.type == "AWS::CloudWatch::Alarm":
-                metrics = len(r.properties.get("Metrics") or []) or 1
+                # Billed per metric the alarm evaluates: a metric-math alarm's expression entry is not a metric.
+                metrics = sum(1 for m in r.properties.get("Metrics") or [] if isinstance(m, dict) and "MetricStat" in m)
+                metrics = metrics or 1
                 lines.append(
                     model.priced(self.table, "cw.alarm", Decimal(metrics), scope=scope, item="alarm", resource=r.name)
+                )
+            elif r.type == "AWS::AutoScaling::ScalingPolicy" and r.properties.get("PolicyType") == TARGET_TRACKING:
+                # EC2 Auto Scaling creates two alarms per target-tracking policy (scale out, scale in), billed as
+                # standard alarms.
+                lines.append(
+                    model.priced(
+                        self.table,
+                        "cw.alarm",
+                        Decimal(TARGET_TRACKING_ALARMS),
+                        scope=scope,
+                        item="target-tracking alarms (created by Auto Scaling)",
+                        resource=r.name,
+                    )
                 )
             elif r.type == "AWS::CloudWatch::Dashboard":
                 lines += model.cloudwatch_lines(self.table, scope=scope, dashboards=1, resource=r.name)
@@ -270,6 +287,8 @@ class _Pricer:
             self.unpriced_(r)
             return None, []
         ebs: dict[str, Any] = next((m["Ebs"] for m in data.get("BlockDeviceMappings", []) if "Ebs" in m), {})
+        # EC2 runs a T3 unlimited when the launch template names no credit option.
+        unlimited = (data.get("CreditSpecification") or {}).get("CpuCredits", "unlimited") == "unlimited"
         azs = len(r.properties.get("VPCZoneIdentifier") or []) or 2
         floor = self.a.availability_floor if self.a.availability_floor is not None else azs
         sizing = model.size_fleet(
@@ -278,6 +297,8 @@ class _Pricer:
             itype,
             availability_floor=floor,
             target_utilisation=self.a.target_utilisation,
+            group_minimum=_int(r.properties.get("MinSize"), 0),
+            standard_credits=not unlimited,
         )
         lines = model.fleet_lines(
             self.table,
@@ -288,7 +309,7 @@ class _Pricer:
             volume_gib=Decimal(_int(ebs.get("VolumeSize"), 8)),
             volume_type=str(ebs.get("VolumeType", "gp3")),
             average_utilisation=sizing.average_utilisation,
-            unlimited_credits=(data.get("CreditSpecification") or {}).get("CpuCredits", "unlimited") == "unlimited",
+            unlimited_credits=unlimited,
             agent_metrics_per_instance=AGENT_METRICS_PER_INSTANCE,
             agent_metrics_per_group=AGENT_METRICS_PER_GROUP,
             resource=r.name,

@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from scripts.cost.model import CostReport
 from scripts.cost.throughput import Variant
@@ -80,6 +81,10 @@ def sweep(
     return points
 
 
+# What holds a fleet at a fixed size whatever the load: the count leaves it when the load sets the count.
+FLOORS: Final = ("availability floor", "group minimum")
+
+
 def steps(points: Sequence[Point], peak_factor: Decimal) -> list[Step]:
     """Where each variant's instance count changes along the volume axis, at one peak factor."""
     out: list[Step] = []
@@ -97,7 +102,7 @@ def steps(points: Sequence[Point], peak_factor: Decimal) -> list[Step]:
                         calls_per_day=after.calls_per_day,
                         instances_from=before.instances,
                         instances_to=after.instances,
-                        leaves_floor=before.set_by == "availability floor" and after.set_by == "throughput",
+                        leaves_floor=before.set_by in FLOORS and after.set_by not in FLOORS,
                     )
                 )
     return out

@@ -32,6 +32,7 @@ PRICED: Final[dict[str, str]] = {
     "AWS::WAFv2::WebACL": "web-ACL-months, rule-months and every request it inspects (production stages)",
     "AWS::EC2::VPCEndpoint": "gateway endpoints are free; interface endpoints are not in the price table",
     "AWS::ElasticLoadBalancingV2::ListenerRule": "no charge of its own; rules beyond 10 count in the ALB's LCUs",
+    "AWS::AutoScaling::ScalingPolicy": "a target-tracking policy's two alarms (Auto Scaling creates them; billed)",
 }
 
 FREE: Final[dict[str, str]] = {
@@ -48,7 +49,6 @@ FREE: Final[dict[str, str]] = {
     "AWS::EC2::SecurityGroupEgress": "no charge",
     "AWS::ElasticLoadBalancingV2::Listener": "no charge of its own (the ALB's hours and LCUs are)",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "no charge",
-    "AWS::AutoScaling::ScalingPolicy": "no charge (its alarms are created by Auto Scaling and are free)",
     "AWS::AutoScaling::LifecycleHook": "no charge",
     "AWS::IAM::Role": "no charge",
     "AWS::WAFv2::WebACLAssociation": "no charge (the web ACL is priced)",

@@ -27,6 +27,10 @@ MAPPING_ASSUMPTION: Final = (
 )
 
 
+# What a measured CPU time per request (us) or request rate may be: outside it, the file is not a benchmark's.
+MEASURED_RANGE: Final = (Decimal("0.001"), Decimal(10**9))
+
+
 class ResultsError(ValueError):
     """The benchmark results file is missing, not JSON, or lacks what the cost model reads."""
 
@@ -74,6 +78,9 @@ def _number(value: Any, where: str) -> Decimal:
         raise ResultsError(f"results file: {where} is not a number") from None
     if not number.is_finite() or number <= 0:
         raise ResultsError(f"results file: {where} must be above zero")
+    if not MEASURED_RANGE[0] <= number <= MEASURED_RANGE[1]:
+        low, high = MEASURED_RANGE
+        raise ResultsError(f"results file: {where} must be between {low} and {high:,} (got {value})")
     return number
 
 
@@ -111,6 +118,8 @@ def load(
         server = chosen[variant]
         if server not in known_servers:
             raise ResultsError(f"benchmark results have no server {server!r}; they have {', '.join(known_servers)}")
+        if not isinstance(known_servers[server], dict):
+            raise ResultsError(f"benchmark results {path}: servers.{server} must be an object")
         match = [
             r
             for r in rows

@@ -16,6 +16,17 @@ from scripts.cost.money import MILLION
 SECONDS_PER_DAY: Final = Decimal(86_400)
 
 
+# The range each field may take (a day has at most 10^12 calls here; a month at most 744 hours).
+LIMITS: Final[dict[str, tuple[Decimal, Decimal]]] = {
+    "calls_per_day": (Decimal(1), Decimal(10**12)),
+    "peak_factor": (Decimal(1), Decimal(1000)),
+    "bytes_per_call": (Decimal(0), Decimal(10**9)),
+    "new_connections_per_call": (Decimal(0), Decimal(1000)),
+    "log_bytes_per_call": (Decimal(0), Decimal(10**9)),
+    "hours_per_month": (Decimal(1), Decimal(744)),
+}
+
+
 class WorkloadError(ValueError):
     """A workload that cannot be priced (unknown preset, unreadable file, a non-positive volume)."""
 
@@ -44,6 +55,13 @@ class Workload:
         for name in ("bytes_per_call", "new_connections_per_call", "log_bytes_per_call"):
             if getattr(self, name) < 0:
                 raise WorkloadError(f"workload {self.name!r}: {name} must not be negative")
+        # Beyond these no AWS fleet of this shape exists, and the money's 28 significant digits would overflow.
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise WorkloadError(
+                    f"workload {self.name!r}: {name} must be between {low:,} and {high:,} (got {value})"
+                )
 
     @property
     def average_rps(self) -> Decimal:

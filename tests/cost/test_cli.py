@@ -42,7 +42,12 @@ def test_report_json_on_every_stage_adds_up(assemblies: dict[str, Path]) -> None
             assert abs(per_million * calls / 1_000_000 - monthly) <= calls / 1_000_000 * Decimal("0.005") + Decimal(
                 "0.01"
             )
-            assert variant["sizing"]["set_by"] in ("availability floor", "throughput")
+            assert variant["sizing"]["set_by"] in (
+                "availability floor",
+                "group minimum",
+                "CPU credit baseline",
+                "throughput",
+            )
         assert data["unpriced"] == []
 
 
