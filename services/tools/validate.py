@@ -22,7 +22,6 @@ import json
 import math
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 Check = Callable[[Any, str], Any]
 
@@ -98,6 +97,9 @@ class _Document:
     def resolve(self, ref: Any) -> dict[str, Any]:
         if not isinstance(ref, str) or not ref.startswith("#"):
             raise ValueError(f"unsupported $ref {ref!r}: only same-document references ('#/$defs/...', '#anchor')")
+        # Imported here: only a schema with a $ref needs it, and urllib.parse (with ipaddress) costs a server's start.
+        from urllib.parse import unquote
+
         fragment = unquote(ref[1:])
         if fragment and not fragment.startswith("/"):
             if fragment not in self.anchors:

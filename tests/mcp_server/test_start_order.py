@@ -1,10 +1,12 @@
 """The order of a native worker's start with a database: it listens first, then opens its connection set, and only
 then the cancellation relay's LISTEN connection; the database driver is imported once however many parts ask for it
-at the same moment (services/pgdriver.py). Orders and counts, with fakes for the database parts: no timing."""
+at the same moment (services/pgdriver.py); and what a worker's start leaves unimported. Orders, counts and module
+lists, with fakes for the database parts: no timing."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 from typing import Any
@@ -15,6 +17,7 @@ from services import pgdriver
 from services.mcp_server.config import load_config
 from services.mcp_server.worker import Worker, make_socket
 from services.tools.packs import load_packs
+from tests.support import REPO
 
 WAIT_S = 5.0
 
@@ -155,3 +158,27 @@ def test_a_failed_driver_import_is_tried_again_by_the_next_caller(
 
     assert asyncio.run(main()) is module
     assert calls == ["asyncpg", "asyncpg"]
+
+
+# What the native server's start needs no part of: loaded only when a request (or a schema with a $ref) asks.
+NOT_AT_START = ("urllib.parse", "ipaddress")
+_START = """
+import sys
+from services.mcp_server import __main__
+from services.mcp_server.config import load_config
+from services.mcp_server.worker import Worker
+from services.tools.packs import load_packs
+
+config = load_config(env={}, database_url="postgresql://nobody@127.0.0.1:9/none")
+Worker(config, load_packs(config.tool_packs), metrics_dir=None)
+print(" ".join(name for name in sys.argv[1:] if name in sys.modules))
+"""
+
+
+def test_a_worker_built_with_the_reference_tools_has_not_imported_urllib() -> None:
+    """urllib.parse (and the ipaddress module it imports) served only the schema validator's $ref fragments."""
+    done = subprocess.run(
+        [sys.executable, "-c", _START, *NOT_AT_START], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == []
