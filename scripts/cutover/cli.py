@@ -4,7 +4,9 @@ exits with one code per outcome (`runner.ExitCode`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -39,7 +41,7 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the calls it w
 
 
 def _fail(code: ExitCode, message: str) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)  # one line, whatever the terminal's width
     return typer.Exit(int(code))
 
 
@@ -136,11 +138,45 @@ def _finish(result: RunResult) -> None:
     raise typer.Exit(int(result.code))
 
 
+class Terminated(BaseException):
+    """SIGTERM during a run: unwinds like Ctrl-C, so the lock is released and the state stays as last verified."""
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def _run(target: Target, stage: str, verb: str, body: Callable[[Runner], RunResult]) -> None:
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
-        runner = Runner(_adapters(target, stage, LiveProgress(live)), owner=f"{verb} {uuid.uuid4().hex[:8]}")
-        result = body(runner)
+    # A run stopped by SIGTERM (a CI job cancelled, `kill`) stops where it is, as on Ctrl-C, instead of dying without
+    # a word: the write-ahead state and the verified weights let `start` resume it and `abort` end it.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            runner = Runner(_adapters(target, stage, LiveProgress(live)), owner=f"{verb} {uuid.uuid4().hex[:8]}")
+            try:
+                result = body(runner)
+            except (KeyboardInterrupt, Terminated) as ex:
+                how = "SIGTERM" if isinstance(ex, Terminated) else "Ctrl-C"
+                with contextlib.suppress(CutoverError, OSError):
+                    runner.a.audit.record("interrupted", {"signal": how, "verb": verb})
+                if isinstance(ex, KeyboardInterrupt):
+                    raise
+                interrupted = True
+            else:
+                interrupted = False
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     console.line()  # the live view's last frame may end without a newline
+    if interrupted:
+        console.print(
+            "[red]terminated[/] (SIGTERM): the cutover stopped where it was, weights as last verified; "
+            "`mcpstack cutover start` resumes it, `mcpstack cutover abort` ends it",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_TERMINATED)
     _finish(result)
 
 

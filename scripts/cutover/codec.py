@@ -38,13 +38,14 @@ def _step(raw: Any) -> Step:
         raise PlanError(f"a step must be an object, got {raw!r}")
     kind = raw.get("kind")
     try:
+        # Values pass as the file has them: Plan checks their types and ranges (50.7 % or "5" are refused, not
+        # truncated or parsed).
         if kind == "shift_traffic":
-            return ShiftTraffic(int(raw["weight_pct"]))
+            return ShiftTraffic(raw["weight_pct"])
         if kind == "pause":
-            duration = raw.get("duration_s")
-            return Pause(None if duration is None else float(duration))
+            return Pause(raw.get("duration_s"))
         if kind == "analysis":
-            return Analysis(float(raw["bake_s"]), int(raw["min_requests"]))
+            return Analysis(raw["bake_s"], raw["min_requests"])
     except (KeyError, TypeError, ValueError) as ex:
         raise PlanError(f"bad {kind} step {raw!r}: {ex}") from ex
     raise PlanError(f"unknown step kind {kind!r} (expected shift_traffic, pause or analysis)")
@@ -62,7 +63,10 @@ def plan_from_dict(raw: Any) -> Plan:
     if not isinstance(gates_raw, dict) or set(gates_raw) - gate_fields:
         raise PlanError(f"gates must be an object with fields among: {', '.join(sorted(gate_fields))}")
     try:
-        gates = Gates(**{**gates_raw, "alarm_names": tuple(gates_raw.get("alarm_names", ()))})
+        names = gates_raw.get("alarm_names", [])
+        if not isinstance(names, list):
+            raise PlanError(f"gates.alarm_names must be a list of alarm names, got {names!r}")
+        gates = Gates(**{**gates_raw, "alarm_names": tuple(names)})
         steps = tuple(_step(s) for s in raw.get("steps", []))
         rest = {k: v for k, v in raw.items() if k not in ("gates", "steps")}
         return Plan(steps=steps, gates=gates, **rest)

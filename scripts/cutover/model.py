@@ -7,12 +7,41 @@ the receiving slot; adapters map them to what their load balancer takes (ALB 0-9
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 Slot = Literal["blue", "green"]
 SLOTS: tuple[Slot, ...] = ("blue", "green")
+
+# Bounds a plan must keep: beyond them a value is a typo or a hostile file, never a cutover anyone means.
+MAX_WAIT_S: Final = 7 * 86_400.0  # a bake or a timed pause
+MAX_STEPS: Final = 1_000
+MAX_POLL_INTERVAL_S: Final = 3_600.0
+MIN_POLL_INTERVAL_S: Final = 0.1
+MAX_DEREGISTRATION_DELAY_S: Final = 3_600.0  # the ALB's own limit
+MAX_COUNT: Final = 1_000  # failure/inconclusive limits, healthy polls, unhealthy targets tolerated
+MAX_SYNTHETIC_REQUESTS: Final = 1_000_000
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if not _is_int(value) or not low <= value <= high:  # type: ignore[operator]
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def _check_number(name: str, value: object, low: float, high: float, *, above_low: bool = False) -> None:
+    if not _is_number(value) or not (low < value if above_low else low <= value) or not value <= high:  # type: ignore[operator]
+        bound = f"above {low:g}" if above_low else f"from {low:g}"
+        raise ValueError(f"{name} must be a finite number {bound} to {high:g}, got {value!r}")
 
 
 def other_slot(slot: Slot) -> Slot:
@@ -78,6 +107,20 @@ class Gates:
     max_unhealthy_targets: int = 0
     alarm_names: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        for name in (
+            "max_5xx_rate",
+            "max_5xx_rate_over_source",
+            "max_mcp_error_rate",
+            "max_mcp_error_rate_over_source",
+        ):
+            _check_number(f"gates.{name}", getattr(self, name), 0.0, 1.0)
+        _check_number("gates.max_p95_ms", self.max_p95_ms, 0.0, 3_600_000.0, above_low=True)
+        _check_number("gates.max_p95_ratio", self.max_p95_ratio, 0.0, 1_000.0, above_low=True)
+        _check_int("gates.max_unhealthy_targets", self.max_unhealthy_targets, 0, MAX_COUNT)
+        if not isinstance(self.alarm_names, tuple) or not all(isinstance(n, str) and n for n in self.alarm_names):
+            raise ValueError(f"gates.alarm_names must be a list of alarm names, got {self.alarm_names!r}")
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -95,19 +138,35 @@ class Plan:
     synthetic_max_requests: int = 0
 
     def __post_init__(self) -> None:
+        if self.source not in SLOTS or self.target not in SLOTS:
+            raise ValueError(f"source and target must be blue or green, got {self.source!r} and {self.target!r}")
         if self.source == self.target:
             raise ValueError("source and target slots must differ")
         if not self.steps:
             raise ValueError("a plan needs at least one step")
+        if len(self.steps) > MAX_STEPS:
+            raise ValueError(f"a plan has at most {MAX_STEPS} steps, got {len(self.steps)}")
+        if not isinstance(self.gates, Gates):
+            raise ValueError("gates must be an object")
         for step in self.steps:
-            if isinstance(step, ShiftTraffic) and not 0 <= step.weight_pct <= 100:
-                raise ValueError(f"shift_traffic weight {step.weight_pct} outside 0-100 %")
-            if isinstance(step, Analysis) and (step.bake_s <= 0 or step.min_requests < 0):
-                raise ValueError("analysis needs bake_s > 0 and min_requests >= 0")
-        if self.synthetic_max_requests < 0:
-            raise ValueError("synthetic_max_requests must be >= 0")
-        if self.failure_limit < 0 or self.inconclusive_limit < 0:
-            raise ValueError("failure_limit and inconclusive_limit must be >= 0")
+            if isinstance(step, ShiftTraffic):
+                if not _is_int(step.weight_pct) or not 0 <= step.weight_pct <= 100:
+                    raise ValueError(f"shift_traffic weight must be a whole percentage 0-100, got {step.weight_pct!r}")
+            elif isinstance(step, Analysis):
+                _check_number("analysis bake_s", step.bake_s, 0.0, MAX_WAIT_S, above_low=True)
+                _check_int("analysis min_requests", step.min_requests, 0, 10**9)
+            elif isinstance(step, Pause):
+                if step.duration_s is not None:
+                    _check_number("pause duration_s", step.duration_s, 0.0, MAX_WAIT_S)
+            else:
+                raise ValueError(f"unknown step {step!r}")
+        _check_int("synthetic_max_requests", self.synthetic_max_requests, 0, MAX_SYNTHETIC_REQUESTS)
+        _check_int("failure_limit", self.failure_limit, 0, MAX_COUNT)
+        _check_int("inconclusive_limit", self.inconclusive_limit, 0, MAX_COUNT)
+        _check_int("healthy_polls", self.healthy_polls, 1, MAX_COUNT)
+        _check_int("start_weight_pct", self.start_weight_pct, 0, 100)
+        _check_number("poll_interval_s", self.poll_interval_s, MIN_POLL_INTERVAL_S, MAX_POLL_INTERVAL_S)
+        _check_number("deregistration_delay_s", self.deregistration_delay_s, 0.0, MAX_DEREGISTRATION_DELAY_S)
         if self.final_weight_pct() != 100:
             raise ValueError("the last shift_traffic step must send 100 % to the receiving slot")
 
