@@ -43,6 +43,8 @@ CdkOutOpt = Annotated[
     typer.Option("--cdk-out", help="A synthesized cloud assembly to read as is (default: synth when stale)."),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, markdown, csv or html.")]
+# diff, sweep and prices print a table or JSON only.
+TableOrJsonOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
 UtilOpt = Annotated[str, typer.Option("--target-utilisation", help="CPU utilisation per instance at peak, (0, 1].")]
 FloorOpt = Annotated[int | None, typer.Option("--floor", help="Availability floor (default: one per AZ of the group).")]
@@ -84,6 +86,11 @@ def _decimal(name: str, value: str) -> Decimal:
     if not number.is_finite():
         raise CostInputError(f"{name} must be finite")
     return number
+
+
+def _table_or_json(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        raise CostInputError(f"unknown format {fmt!r}; expected table or json")
 
 
 def _stage(stage: str | None) -> str:
@@ -230,7 +237,7 @@ def diff(
     results: ResultsOpt = DEFAULT_RESULTS,
     target_utilisation: UtilOpt = "0.6",
     floor: FloorOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: TableOrJsonOpt = "table",
     cdk_out: CdkOutOpt = None,
     against_cdk_out: Annotated[Path | None, typer.Option(help="Cloud assembly of the --against stage.")] = None,
     context: ContextOpt = None,
@@ -245,6 +252,7 @@ def diff(
     from scripts.cost.throughput import VARIANT_LABELS
 
     with one_line_errors():
+        _table_or_json(fmt)
         load = workload_mod.resolve(workload)
         targets = [(_stage(stage), cdk_out)] + ([(against, against_cdk_out)] if against else [])
         reports = []
@@ -304,7 +312,7 @@ def sweep(
     per_decade: Annotated[int, typer.Option(help="Points per decade (log scale).")] = 4,
     target_utilisation: UtilOpt = "0.6",
     floor: FloorOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: TableOrJsonOpt = "table",
     cdk_out: CdkOutOpt = None,
     context: ContextOpt = None,
 ) -> None:
@@ -318,6 +326,7 @@ def sweep(
     from scripts.cost.money import plain, usd
 
     with one_line_errors():
+        _table_or_json(fmt)
         load = workload_mod.resolve(workload)
         lo, hi = _decimal("--from", low), _decimal("--to", high)
         low_limit, high_limit = SWEEP_RANGE
@@ -374,7 +383,7 @@ def prices(
     refresh: Annotated[
         bool, typer.Option(help="Re-read the prices from the AWS Price List API (needs credentials).")
     ] = False,
-    fmt: FormatOpt = "table",
+    fmt: TableOrJsonOpt = "table",
 ) -> None:
     """The embedded, dated price table: source, date and confidence per entry."""
     import json
@@ -384,6 +393,7 @@ def prices(
     from scripts.cost import prices as prices_mod
 
     with one_line_errors():
+        _table_or_json(fmt)
         table = prices_mod.EMBEDDED
         if refresh:
             import scripts.cost.refresh as refresh_mod

@@ -240,3 +240,13 @@ def test_generated_block_in_docs_cost_md_is_what_the_tool_renders_now(assemblies
         table=prices.EMBEDDED,
     )
     assert block == render.to_markdown(report), f"regenerate: {command}"
+
+
+@pytest.mark.parametrize("command", ["diff", "sweep", "prices"])
+def test_a_format_the_command_cannot_print_is_refused_not_shown_as_a_table(
+    assemblies: dict[str, Path], command: str
+) -> None:
+    where = [] if command == "prices" else ["--stage", "dev", "--cdk-out", str(assemblies["dev"])]
+    result = CliRunner().invoke(app, [command, *where, "--format", "csv"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: unknown format 'csv'; expected table or json"
