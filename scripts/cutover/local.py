@@ -298,12 +298,22 @@ class FileStore:
             raw = json.loads(self.path.read_text())
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as ex:
+        except OSError as ex:
             raise StateStoreError(f"{self.path}: {ex}") from ex
+        except ValueError as ex:
+            raise self._unreadable(ex) from ex
         try:
             return state_from_dict(raw)
         except PlanError as ex:
-            raise StateStoreError(f"{self.path}: {ex}") from ex
+            raise self._unreadable(ex) from ex
+
+    def _unreadable(self, ex: Exception) -> StateStoreError:
+        # Starting again cannot fix a stored state this code refuses (hand-edited, or written from a plan older
+        # code accepted): say what does. Every saved state stays in the history file.
+        return StateStoreError(
+            f"{self.path}: {ex}; check the live weights (`mcpstack stack status`), "
+            f"then move it aside to start afresh ({self.history_path.name} keeps every saved state)"
+        )
 
     def save(self, state: State) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

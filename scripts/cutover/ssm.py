@@ -41,7 +41,10 @@ class SsmStateStore:
         try:
             return state_from_dict(json.loads(value))
         except (ValueError, PlanError) as ex:
-            raise StateStoreError(f"{self.name}: {ex}") from ex
+            # Starting again cannot fix a state this code refuses: say what does.
+            raise StateStoreError(
+                f"{self.name}: {ex}; check the listener's weights, then delete the parameter to start afresh"
+            ) from ex
 
     def save(self, state: State) -> None:
         data = state_to_dict(state)

@@ -127,3 +127,20 @@ def test_sigterm_mid_bake_stops_where_it_is_releases_the_lock_and_start_resumes(
     resumed = Runner(adapters).start(plan, run_id="again")
     assert resumed.code is ExitCode.OK, resumed.message
     assert router.weights == {"blue": 0, "green": 100}
+
+
+def test_a_stored_state_this_code_refuses_says_how_to_start_afresh(tmp_path: Path) -> None:
+    from scripts.cutover.codec import state_to_dict
+    from scripts.cutover.local import FileStore
+    from scripts.cutover.model import Phase, State
+    from scripts.cutover.ports import StateStoreError
+
+    plan = Plan(source="blue", target="green", steps=(ShiftTraffic(100),))
+    stored = state_to_dict(
+        State(run_id="old", plan=plan, phase=Phase.ABORTED, step_index=0, weight_pct=0, step_started_s=0)
+    )
+    stored["plan"]["poll_interval_s"] = 0  # accepted by older code, refused now
+    store = FileStore(tmp_path)
+    store.path.write_text(json.dumps(stored))
+    with pytest.raises(StateStoreError, match="move it aside to start afresh"):
+        store.load()
