@@ -345,6 +345,7 @@ def sweep(
                         "variant": p.variant,
                         "instances": p.instances,
                         "set_by": p.set_by,
+                        "above_group_maximum": p.above_maximum,
                         "monthly_usd": plain(p.monthly),
                         "per_million_usd": plain(p.per_million),
                     }
@@ -368,7 +369,12 @@ def sweep(
             table.add_column(h)
         for p in points:
             table.add_row(
-                f"{p.calls_per_day:,}", p.variant, str(p.instances), p.set_by, usd(p.monthly), usd(p.per_million)
+                f"{p.calls_per_day:,}",
+                p.variant,
+                str(p.instances) + (" (above MaxSize)" if p.above_maximum else ""),
+                p.set_by,
+                usd(p.monthly),
+                usd(p.per_million),
             )
         out.print(table)
         for s in steps:

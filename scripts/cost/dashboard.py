@@ -153,7 +153,7 @@ def _rows(report: CostReport) -> str:
             "<tr>"
             f"<td>{VARIANT_LABELS[variant]}</td>"
             f"<td>{f'{s.count} x {s.instance_type.name}' if s else 'unpriced'}</td>"
-            f"<td>{s.set_by if s else ''}</td>"
+            f"<td>{s.set_by_shown if s else ''}</td>"
             f"<td class=num>{usd(cost.total)}</td><td class=num>{usd(cost.per_million)}</td>"
             "</tr>"
         )

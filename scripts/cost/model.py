@@ -126,6 +126,19 @@ class Sizing:
     # A t3 in standard credit mode earns its baseline and no more: the month's average CPU per vCPU must stay at or
     # below it, or the fleet is throttled (0 for unlimited mode and fixed-performance types).
     required_by_credits: int = 0
+    # The group's MaxSize: Auto Scaling never runs more, so a count above it is a peak the stack cannot serve.
+    group_maximum: int | None = None
+
+    @property
+    def above_maximum(self) -> bool:
+        return self.group_maximum is not None and self.count > self.group_maximum
+
+    @property
+    def set_by_shown(self) -> str:
+        """`set_by`, with the warning a reader needs when the count is more than the group may run."""
+        if self.above_maximum:
+            return f"{self.set_by}; above the group's MaxSize {self.group_maximum}: the stack cannot serve this peak"
+        return self.set_by
 
     @property
     def set_by(self) -> str:
@@ -151,6 +164,7 @@ def size_fleet(
     target_utilisation: Decimal = DEFAULT_TARGET_UTILISATION,
     group_minimum: int = 0,
     standard_credits: bool = False,
+    group_maximum: int | None = None,
 ) -> Sizing:
     """instances = max(availability floor, the group's MinSize, ceil(peak req/s / (capacity per instance x target
     utilisation))), and on a t3 in standard credit mode at least enough instances to keep the month's average CPU per
@@ -175,6 +189,7 @@ def size_fleet(
         average_utilisation=cpu_seconds_per_second / (count * itype.vcpus),
         group_minimum=group_minimum,
         required_by_credits=by_credits,
+        group_maximum=group_maximum,
     )
 
 

@@ -62,6 +62,8 @@ def _variant(report: CostReport, cost: VariantCost) -> dict[str, Any]:
             "required_by_credits": sizing.required_by_credits,
             "instances": sizing.count,
             "set_by": sizing.set_by,
+            "group_maximum": sizing.group_maximum,
+            "above_group_maximum": sizing.above_maximum,
             "average_cpu_utilisation": plain(sizing.average_utilisation, 4),
         }
     return out
@@ -118,7 +120,7 @@ def summary_rows(report: CostReport) -> list[list[str]]:
             [
                 VARIANT_LABELS[variant],
                 f"{s.count} x {s.instance_type.name}" if s else "unpriced",
-                s.set_by if s else "—",
+                s.set_by_shown if s else "—",
                 usd(cost.dedicated_total),
                 usd(cost.shared),
                 usd(cost.total),
@@ -169,7 +171,7 @@ def sizing_rows(report: CostReport) -> list[list[str]]:
                 f"{plain(report.workload.peak_rps, 2)} req/s",
                 str(s.required_by_throughput),
                 str(s.availability_floor),
-                f"{s.count} ({s.set_by})",
+                f"{s.count} ({s.set_by_shown})",
                 f"{s.average_utilisation:.2%}",
             ]
         )

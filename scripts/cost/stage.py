@@ -55,7 +55,9 @@ class Assumptions:
         floor = "one instance per AZ the group spans" if self.availability_floor is None else self.availability_floor
         return (
             f"target CPU utilisation at peak: {self.target_utilisation:.0%}",
-            f"availability floor: {floor}",
+            f"availability floor: {floor}; never below the Auto Scaling group's MinSize",
+            "t3 in standard credit mode: enough instances to keep the month's average CPU per vCPU at the baseline",
+            "data transfer out: the workload's bytes per call through the internet-facing ALB (upper bound)",
             f"NAT data processed: {self.nat_gb_per_month} GB a month (OS packages at boot, agent and AWS API traffic)",
             f"VPC flow logs: {self.flow_log_bytes_per_connection} bytes per new connection",
             f"ALB access logs: {self.access_log_bytes_per_call} bytes per call, uncompressed (upper bound)",
@@ -299,6 +301,7 @@ class _Pricer:
             target_utilisation=self.a.target_utilisation,
             group_minimum=_int(r.properties.get("MinSize"), 0),
             standard_credits=not unlimited,
+            group_maximum=_int(r.properties.get("MaxSize"), 0) or None,
         )
         lines = model.fleet_lines(
             self.table,

@@ -26,6 +26,8 @@ class Point:
     per_million: Decimal
     saving_vs_fastapi: Decimal
     saving_pct: Decimal
+    # More instances than the group's MaxSize: the stack as synthesized cannot serve this peak.
+    above_maximum: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +78,7 @@ def sweep(
                         per_million=cost.per_million,
                         saving_vs_fastapi=saving.usd if variant == "native" else Decimal(0),
                         saving_pct=saving.pct if variant == "native" else Decimal(0),
+                        above_maximum=cost.sizing.above_maximum if cost.sizing else False,
                     )
                 )
     return points

@@ -250,3 +250,26 @@ def test_a_format_the_command_cannot_print_is_refused_not_shown_as_a_table(
     result = CliRunner().invoke(app, [command, *where, "--format", "csv"])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == "error: unknown format 'csv'; expected table or json"
+
+
+def test_a_count_above_the_group_max_size_is_flagged_not_priced_silently(assemblies: dict[str, Path]) -> None:
+    # 1e9 calls a day at 3x peak is 34,722 req/s: 33 FastAPI t3.medium, where burstable's group stops at 6.
+    heavy = workload.preset("saas-200k").at_volume(Decimal(10**9))
+    report = stage.price_stage(
+        templates.load(assemblies["burstable"], "burstable"),
+        stage="burstable",
+        workload=heavy,
+        run=throughput.load(RESULTS),
+        table=prices.EMBEDDED,
+    )
+    blue = report.variants["fastapi"].sizing
+    assert blue is not None and blue.group_maximum == 6 and blue.count > 6
+    assert blue.above_maximum and "above the group's MaxSize 6" in blue.set_by_shown
+    light = stage.price_stage(
+        templates.load(assemblies["burstable"], "burstable"),
+        stage="burstable",
+        workload=workload.preset("saas-200k"),
+        run=throughput.load(RESULTS),
+        table=prices.EMBEDDED,
+    )
+    assert not any(v.sizing and v.sizing.above_maximum for v in light.variants.values())
