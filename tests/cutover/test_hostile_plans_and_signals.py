@@ -21,6 +21,7 @@ from scripts.cutover.cli import EXIT_TERMINATED, app
 from scripts.cutover.model import Analysis, Plan, ShiftTraffic
 from scripts.cutover.runner import Adapters, ExitCode, Runner
 from tests.cutover.fakes import FakeClock, FakeMetrics, FakeRouter, FakeSmoke, ListAudit, MemoryLock, MemoryStore
+from tests.cutover.test_aws import aws  # noqa: F401 - the moto fixture (ALB, SSM, CloudWatch Logs in process)
 
 SHORT = json.loads((Path(__file__).parent / "short_plan.json").read_text())
 
@@ -144,3 +145,35 @@ def test_a_stored_state_this_code_refuses_says_how_to_start_afresh(tmp_path: Pat
     store.path.write_text(json.dumps(stored))
     with pytest.raises(StateStoreError, match="move it aside to start afresh"):
         store.load()
+
+
+def test_sigterm_on_aws_releases_the_ssm_lock_at_once_and_start_resumes(
+    aws: Any,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, a SIGTERM'd AWS run died holding the SSM lock: every `start` got exit 6 until its 10-minute TTL."""
+    from tests.cutover.test_aws import PLAN, STAGE, lock_parameter
+    from tests.cutover.test_aws import _runner as _aws_runner
+
+    class SigtermAfterListenerWrite(FakeClock):
+        fired = False
+
+        def sleep(self, seconds: float) -> None:
+            if "ModifyListener" in aws.calls and not self.fired:
+                self.fired = True
+                os.kill(os.getpid(), signal.SIGTERM)
+            super().sleep(seconds)
+
+    clock = SigtermAfterListenerWrite()
+    monkeypatch.setattr("scripts.cutover.cli._adapters", lambda *_args: aws.adapters(clock))
+    monkeypatch.setattr("scripts.cutover.cli.load_plan", lambda *_args, **_kw: PLAN)
+
+    result = CliRunner().invoke(app, ["start", "--target", "aws", "--stage", STAGE])
+
+    assert clock.fired and result.exit_code == EXIT_TERMINATED, result.output
+    with pytest.raises(aws.ssm.exceptions.ParameterNotFound):
+        aws.ssm.get_parameter(Name=lock_parameter(STAGE))
+    assert aws.live() == {"blue": 95, "green": 5}
+    resumed = _aws_runner(aws.adapters(FakeClock())).start(PLAN, run_id="again")
+    assert resumed.code is ExitCode.OK, resumed.message
+    assert aws.live() == {"blue": 0, "green": 100}
