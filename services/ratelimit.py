@@ -1,8 +1,9 @@
-"""Per-client rate limiting of tool calls: a token bucket per client key, in one process.
+"""Per-client rate limiting of tool calls and initializations: a token bucket per client key, in one process.
 
-Dependency-free and free of I/O: both servers ask `RateLimiter.take(key)` before running a `tools/call` and answer a
-refusal with 429, a `Retry-After` header and a JSON-RPC error body (`refusal`). The key is the client's identity:
-the access token's `sub` when authentication is on, else its address (`client_address`).
+Dependency-free and free of I/O: both servers ask `RateLimiter.take(key)` before running a request that `counts` (a
+`tools/call` or an `initialize`) and answer a refusal with 429, a `Retry-After` header and a JSON-RPC error body
+(`refusal`). The key is the client's identity: the access token's `sub` when authentication is on, else its address
+(`client_address`).
 
 The buckets live in the worker process that answers the request. A server with N workers therefore admits up to N
 times the configured rate from one client whose connections spread over every worker (SO_REUSEPORT or gunicorn
@@ -19,7 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 RATE_LIMITED = -32000  # the JSON-RPC implementation-defined server error range, as for "server overloaded"
-RATE_LIMITED_MESSAGE = "Rate limit exceeded: too many tool calls; retry after the time in Retry-After"
+RATE_LIMITED_MESSAGE = (
+    "Rate limit exceeded: too many tool calls or initializations; retry after the time in Retry-After"
+)
+COUNTED_METHODS = frozenset(("tools/call", "initialize"))
+"""What a client's bucket pays for: its tool calls (the work), and `initialize`, which in stateful mode opens a session
+that a store keeps for up to a day (counted in every mode, so a limit means the same with or without sessions)."""
 MAX_CLIENTS = 10_000  # buckets kept per worker; full ones are forgotten first (a full bucket is a fresh client)
 
 
@@ -115,6 +121,18 @@ class RateLimiter:
             full = list(self._buckets)[: max(1, len(self._buckets) // 2)]
         for key in full:
             del self._buckets[key]
+
+
+def counts(body: bytes, loads: Callable[[bytes], object] = json.loads) -> bool:
+    """Whether a POST body is a request the limit counts (COUNTED_METHODS): a cheap byte test first, since most
+    bodies name neither method; `loads` is the server's JSON reader."""
+    if b"tools/call" not in body and b"initialize" not in body:
+        return False
+    try:
+        message = loads(body)
+    except ValueError:  # json's and orjson's decode errors alike
+        return False
+    return isinstance(message, dict) and message.get("method") in COUNTED_METHODS
 
 
 def retry_after_s(wait_s: float) -> int:

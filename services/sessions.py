@@ -15,6 +15,10 @@ requests may land on any worker of any instance, so two things are shared:
 Two stores, one interface: `MemorySessionStore` (one worker, no database: everything in this process) and
 `PostgresSessionStore` (any number of workers and instances: the records in tables, the relay through LISTEN/NOTIFY,
 a message waiting for its worker in an unlogged table). `open_store` picks one. Nothing here knows HTTP or a server.
+
+Both are bounded the same way: beyond their cap (MAX_MEMORY_SESSIONS, MAX_POSTGRES_SESSIONS) the oldest sessions are
+forgotten, not new ones refused. A session that ends (DELETE, its lifetime, the cap) ends whatever waits on it, on
+every worker, at once (`SessionEnded` from its inboxes).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from services.round_trips import check_askable
+from services.tools.context import CAPABILITY_OF, InputRequest, RequestRefused, ToolError
+
 log = logging.getLogger("mcpstack.sessions")
 
 SESSION_HEADER = "mcp-session-id"
@@ -39,12 +46,6 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert"
 """RFC 5424 severities as MCP names them, least severe first."""
 LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
-# The client capability each server-to-client request needs (the MCP schema's ClientCapabilities).
-CAPABILITY_OF_METHOD = {
-    "sampling/createMessage": "sampling",
-    "elicitation/create": "elicitation",
-    "roots/list": "roots",
-}
 
 SESSION_REQUIRED = "Bad Request: Mcp-Session-Id header is required (initialize first)"
 """The 400 of a stateful server's request (other than initialize) without a session id, on both servers."""
@@ -53,6 +54,12 @@ SESSION_UNKNOWN = "Session not found: it ended or never existed; initialize a ne
 
 MAX_MEMORY_SESSIONS = 10_000
 """The memory store forgets its oldest sessions beyond this many (clients that never DELETE theirs)."""
+MAX_POSTGRES_SESSIONS = 100_000
+"""The PostgreSQL store's live sessions: a session is forgotten once this many have been opened after it. One store
+serves every worker of every instance on the database, hence ten times one worker's memory store; a row is small
+(capabilities are bounded), so the table stays in the tens of megabytes. Forgotten, not refused: a client that floods
+`initialize` pushes out old sessions (their clients get 404 and initialize again, as the transport specifies) rather
+than locking every new client out until the oldest expire a day later, and the store heals as soon as it stops."""
 SESSION_LIFETIME_S = 24 * 3600.0
 """A session not ended by its client ends this long after it began (the PostgreSQL store prunes it)."""
 MESSAGE_LIFETIME_S = 600.0
@@ -96,13 +103,13 @@ def new_session_id(slot: str = "") -> str:
 
 def kept_capabilities(declared: Mapping[str, Any]) -> dict[str, Any]:
     """What a session keeps of the capabilities its client declared at initialize: the ones the server asks about
-    (CAPABILITY_OF_METHOD), each at most MAX_CAPABILITY_BYTES encoded. A client cannot make every session it opens
-    hold a megabyte (10,000 such sessions in the memory store would be gigabytes). A value JSON cannot carry back
-    (an integer beyond 64 bits) is kept as `{}` too."""
+    (CAPABILITY_OF, services/tools/context.py), each at most MAX_CAPABILITY_BYTES encoded. A client cannot make every
+    session it opens hold a megabyte (10,000 such sessions in the memory store would be gigabytes). A value JSON
+    cannot carry back (an integer beyond 64 bits) is kept as `{}` too."""
     import orjson
 
     kept: dict[str, Any] = {}
-    for name in sorted(set(CAPABILITY_OF_METHOD.values())):
+    for name in sorted(set(CAPABILITY_OF.values())):
         value = declared.get(name)
         if isinstance(value, dict):
             try:
@@ -121,6 +128,28 @@ def subscription_refusal(method: str, uri: Any) -> str | None:
     if len(uri) > MAX_SUBSCRIPTION_URI_CHARS:
         return f"{method}: params.uri is longer than {MAX_SUBSCRIPTION_URI_CHARS} characters"
     return None
+
+
+def ask_session(requests: Mapping[str, InputRequest], session: Session) -> None:
+    """Whether a tool may put these questions to the client of `session` (handshake era, stateful mode): the one rule
+    of every era and path (services/round_trips.py, `check_askable`: a method a client answers, whose capability the
+    client declared, here at initialize). The handshake era has no error for a missing client capability, so its
+    refusal reaches the tool as a ToolError with the same text, and the call answers it as an `isError` result, as
+    every other question that cannot be put in that era (no session, a closed stream, no answer)."""
+    try:
+        check_askable(requests, session.client_capabilities, declared_in="this session's initialize")
+    except RequestRefused as refused:
+        raise ToolError(refused.message) from None
+
+
+ENDED_BEFORE_ANSWER = "The session ended (DELETE, its lifetime, or the store made room) before the client answered {}."
+"""A tool's question whose session ends: its answer could no longer arrive (404), so the wait ends at once."""
+LEFT_BEFORE_ANSWER = (
+    "The client's connection closed before it answered {}; streams are not resumable here, so nothing could carry "
+    "this request's response any more."
+)
+"""A tool's question whose request stream closed: the tool goes on (a closed connection is not a cancellation in the
+handshake era), but its wait ends, and with it the slot the request holds."""
 
 
 SUBSCRIPTIONS_FULL = (
@@ -149,7 +178,14 @@ class StreamReplaced(Exception):
     """The session opened a newer GET stream on this worker: this one ends (its messages go to the newer one)."""
 
 
+class SessionEnded(Exception):
+    """The session ended while this waited on it: DELETE (on any worker), its lifetime, or the store forgetting it to
+    make room. Nothing of it can reach its client any more: a question's answer would be refused (404), a stream has
+    nobody to serve."""
+
+
 _REPLACED: dict[str, Any] = {}  # the marker `replace` queues; compared by identity
+_ENDED: dict[str, Any] = {}  # the marker `end` queues
 
 
 class Inbox:
@@ -168,14 +204,19 @@ class Inbox:
 
     async def get(self, timeout_s: float | None = None) -> dict[str, Any]:
         """The next message; TimeoutError when none arrives within `timeout_s`, StreamReplaced once a newer stream of
-        the session took this one's place."""
+        the session took this one's place, SessionEnded once the session ended."""
         message = await asyncio.wait_for(self._queue.get(), timeout_s)
         if message is _REPLACED:
             raise StreamReplaced
+        if message is _ENDED:
+            raise SessionEnded
         return message
 
     def replace(self) -> None:
         self._queue.put_nowait(_REPLACED)
+
+    def end(self) -> None:
+        self._queue.put_nowait(_ENDED)
 
     def close(self) -> None:
         self._closer(self)
@@ -187,6 +228,7 @@ class SessionStore:
 
     def __init__(self) -> None:
         self._inboxes: dict[tuple[str, str], Inbox] = {}
+        self._open: dict[str, set[Inbox]] = {}  # session id -> its inboxes open on this worker (answered ones too)
 
     async def start(self) -> None:
         return None
@@ -234,11 +276,23 @@ class SessionStore:
         if older is not None and key == STREAM_KEY:
             older.replace()
         self._inboxes[(session_id, key)] = inbox
+        self._open.setdefault(session_id, set()).add(inbox)
         return inbox
 
     def _forget(self, inbox: Inbox) -> None:
         if self._inboxes.get((inbox.session_id, inbox.key)) is inbox:
             del self._inboxes[(inbox.session_id, inbox.key)]
+        held = self._open.get(inbox.session_id)
+        if held is not None:
+            held.discard(inbox)
+            if not held:
+                del self._open[inbox.session_id]
+
+    def _ended(self, session_id: str) -> None:
+        """The session ended: whatever waits on it on this worker (a tool's question, its GET stream) stops now,
+        instead of at its timeout (SessionEnded)."""
+        for inbox in self._open.pop(session_id, ()):
+            inbox.end()
 
     async def deliver(self, session_id: str, key: str, message: dict[str, Any]) -> bool:
         """Hand the client's answer to the worker that `expect`s it; False when nothing waits for it (an unknown id,
@@ -300,6 +354,7 @@ class MemorySessionStore(SessionStore):
             return False
         for uri in self._subscribed.pop(session_id, ()):
             self._drop_subscriber(uri, session_id)
+        self._ended(session_id)
         return True
 
     async def subscribe(self, session_id: str, uri: str) -> bool:
@@ -339,8 +394,13 @@ CREATE TABLE IF NOT EXISTS mcp_sessions (
     protocol_version text NOT NULL,
     client_capabilities jsonb NOT NULL,
     log_level text,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    seq bigserial NOT NULL
 );
+-- Tables made before the cap lack its column; the DEFAULT numbers old servers' inserts during a cutover as well.
+ALTER TABLE mcp_sessions ADD COLUMN IF NOT EXISTS seq bigserial NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS mcp_sessions_seq ON mcp_sessions (seq);
+CREATE INDEX IF NOT EXISTS mcp_sessions_created ON mcp_sessions (created_at);
 CREATE TABLE IF NOT EXISTS mcp_session_subscriptions (
     session_id text NOT NULL REFERENCES mcp_sessions (id) ON DELETE CASCADE,
     uri text NOT NULL,
@@ -371,6 +431,30 @@ WITH w AS (DELETE FROM mcp_session_waits WHERE session_id = $1 AND key = $2 RETU
      m AS (INSERT INTO mcp_session_messages (session_id, key, message) SELECT $1, $2, $3::jsonb FROM w RETURNING id)
 SELECT pg_notify($4, id::text || ' ' || $1 || ' ' || $2) FROM m
 """
+_ENDED_PREFIX = "ended "  # a relay payload "ended <session id>": the session is gone, on every worker
+# A new session pushes out the one opened MAX_POSTGRES_SESSIONS sessions before it: one index probe on `seq`, never
+# a count of the table. Numbers lost to failed inserts leave a session behind now and then; the prune (below), every
+# so many writes, takes whatever is past the cap or the lifetime with an index range scan of each.
+_CREATE = """
+WITH added AS (
+    INSERT INTO mcp_sessions (id, protocol_version, client_capabilities) VALUES ($1, $2, $3::jsonb) RETURNING seq
+), forgotten AS (
+    DELETE FROM mcp_sessions WHERE seq = (SELECT seq FROM added) - $4 RETURNING id
+)
+SELECT pg_notify($5, $6 || id) FROM forgotten
+"""
+_END = """
+WITH gone AS (DELETE FROM mcp_sessions WHERE id = $1 RETURNING id)
+SELECT pg_notify($2, $3 || id) FROM gone
+"""
+_PRUNE_SESSIONS = """
+WITH gone AS (
+    DELETE FROM mcp_sessions
+    WHERE created_at < now() - make_interval(secs => $1) OR seq <= (SELECT max(seq) FROM mcp_sessions) - $2
+    RETURNING id
+)
+SELECT pg_notify($3, $4 || id) FROM gone
+"""
 _PUBLISH = """
 WITH m AS (INSERT INTO mcp_session_messages (session_id, key, message) VALUES ($1, $2, $3::jsonb) RETURNING id)
 SELECT pg_notify($4, id::text || ' ' || $1 || ' ' || $2) FROM m
@@ -392,12 +476,15 @@ SELECT EXISTS (SELECT 1 FROM added)
 
 class PostgresSessionStore(SessionStore):
     """Records in PostgreSQL and the relay through LISTEN/NOTIFY: any worker of any instance sharing the database
-    serves any session. Its own connections (one listening, a small pool for queries), apart from the tools'."""
+    serves any session. Its own connections (one listening, a small pool for queries), apart from the tools'. At most
+    `max_sessions` live sessions (each `create` forgets the one opened that many before it), and a session's end is
+    relayed to every worker ("ended <id>")."""
 
-    def __init__(self, database_url: str, *, pool_size: int = 2) -> None:
+    def __init__(self, database_url: str, *, pool_size: int = 2, max_sessions: int = MAX_POSTGRES_SESSIONS) -> None:
         super().__init__()
         self._url = database_url
         self._pool_size = pool_size
+        self._max_sessions = max_sessions
         self._pool: Any = None
         self._listener: Any = None
         self._claims: set[asyncio.Task[None]] = set()
@@ -426,9 +513,7 @@ class PostgresSessionStore(SessionStore):
                 await self._pool.close()
 
     async def _prune(self) -> None:
-        await self._pool.execute(
-            "DELETE FROM mcp_sessions WHERE created_at < now() - make_interval(secs => $1)", SESSION_LIFETIME_S
-        )
+        await self._pool.fetch(_PRUNE_SESSIONS, SESSION_LIFETIME_S, self._max_sessions, _CHANNEL, _ENDED_PREFIX)
         for table in ("mcp_session_waits", "mcp_session_messages"):
             await self._pool.execute(
                 f"DELETE FROM {table} WHERE created_at < now() - make_interval(secs => $1)",  # a constant table name
@@ -446,11 +531,14 @@ class PostgresSessionStore(SessionStore):
         import orjson
 
         session = Session(new_session_id(slot), protocol_version, kept_capabilities(client_capabilities))
-        await self._pool.execute(
-            "INSERT INTO mcp_sessions (id, protocol_version, client_capabilities) VALUES ($1, $2, $3::jsonb)",
+        await self._pool.fetch(
+            _CREATE,
             session.id,
             protocol_version,
             orjson.dumps(session.client_capabilities).decode(),
+            self._max_sessions,
+            _CHANNEL,
+            _ENDED_PREFIX,
         )
         await self._wrote()
         return session
@@ -470,8 +558,7 @@ class PostgresSessionStore(SessionStore):
         await self._pool.execute("UPDATE mcp_sessions SET log_level = $2 WHERE id = $1", session_id, level)
 
     async def end(self, session_id: str) -> bool:
-        status = await self._pool.execute("DELETE FROM mcp_sessions WHERE id = $1", session_id)
-        return bool(status != "DELETE 0")
+        return bool(await self._pool.fetch(_END, session_id, _CHANNEL, _ENDED_PREFIX))
 
     async def subscribe(self, session_id: str, uri: str) -> bool:
         return bool(await self._pool.fetchval(_SUBSCRIBE, session_id, uri, MAX_SUBSCRIPTIONS_PER_SESSION))
@@ -524,6 +611,9 @@ class PostgresSessionStore(SessionStore):
         await self._wrote()
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(_ENDED_PREFIX):  # (a server without this line finds no inbox for it: it ignores it)
+            self._ended(payload[len(_ENDED_PREFIX) :])
+            return
         row_id, _, rest = payload.partition(" ")
         session_id, _, key = rest.partition(" ")
         if (session_id, key) in self._inboxes:  # this worker waits for it: take the row

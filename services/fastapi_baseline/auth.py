@@ -1,16 +1,15 @@
-"""The FastAPI baseline's face of the optional authentication (services/auth.py) and tool-call rate limit
+"""The FastAPI baseline's face of the optional authentication (services/auth.py) and rate limit
 (services/ratelimit.py): one pure ASGI middleware, inside the Host/Origin middleware, in front of every route.
 
-On the MCP endpoint it answers 401/403 before the route runs, and 429 for a `tools/call` over the client's limit
-(reading the body once and handing the same bytes on to the route); it serves the protected resource metadata at its
-well-known paths. Installed only when configured (`install`): the default app has no such middleware at all.
-With authentication on it also sets `CALLER`, the token's subject, for the route: a requestState and a task are
+On the MCP endpoint it answers 401/403 before the route runs, and 429 for a `tools/call` or `initialize` over the
+client's limit (reading the body once and handing the same bytes on to the route); it serves the protected resource
+metadata at its well-known paths. Installed only when configured (`install`): the default app has no such middleware
+at all. With authentication on it also sets `CALLER`, the token's subject, for the route: a requestState and a task are
 bound to it (services/fastapi_baseline/mcp.py, task_methods.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -24,6 +23,7 @@ from services.ratelimit import (
     RateLimiter,
     RateLimitSettings,
     client_address,
+    counts,
     refusal_body,
     retry_after_s,
 )
@@ -99,7 +99,7 @@ class GuardMiddleware:
                 subject = verdict.subject
             if self.limiter is not None and scope["method"] == "POST":
                 messages = await _read_body(receive, self.max_body_bytes)
-                if _is_tool_call(b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")):
+                if counts(b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")):
                     key = "sub:" + subject if subject is not None else "addr:" + self._address(scope)
                     wait_s = self.limiter.take(key)
                     if wait_s:
@@ -171,14 +171,3 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def _is_tool_call(body: bytes) -> bool:
-    """Whether a POST body is a `tools/call` request (a cheap byte test first: most bodies are not)."""
-    if b"tools/call" not in body:
-        return False
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(message, dict) and message.get("method") == "tools/call"

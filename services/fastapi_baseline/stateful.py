@@ -39,6 +39,7 @@ from services.sessions import (
     STREAM_KEY,
     SUBSCRIPTIONS_FULL,
     Session,
+    SessionEnded,
     SessionStore,
     StreamReplaced,
     subscription_refusal,
@@ -134,6 +135,8 @@ async def open_stream(request: Request) -> Response:
                     message = await inbox.get(KEEPALIVE_S)
                 except StreamReplaced:
                     return  # the session's newer GET stream serves it now
+                except SessionEnded:
+                    return  # DELETE (on any worker), its lifetime, or the store made room: at once
                 except TimeoutError:
                     if await store.get(session.id) is None:
                         return  # the session ended (DELETE, on any worker)

@@ -12,7 +12,8 @@ Server-to-client requests (`sampling/createMessage`, `elicitation/create`, `root
 relay of the session store (services/sessions.py): with sessions, from whichever worker the POST reached to the one
 whose tool waits; stateless, within this worker (session ""). A client that goes away does not cancel the tool in
 the handshake era (the Streamable HTTP transport, 2025-11-25: a disconnection "SHOULD NOT be interpreted as the client
-cancelling its request"); the tool finishes and its later messages are dropped.
+cancelling its request"); the tool finishes and its later messages are dropped. A question it is waiting on ends at
+once, though (no resumable stream could carry the call's response on), as it does when the session ends.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ from fastapi.sse import format_sse_event
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
-from services.sessions import CAPABILITY_OF_METHOD, LEVEL_RANK, Inbox, Session, SessionStore
+from services.sessions import (
+    ENDED_BEFORE_ANSWER,
+    LEFT_BEFORE_ANSWER,
+    LEVEL_RANK,
+    Inbox,
+    Session,
+    SessionEnded,
+    SessionStore,
+    ask_session,
+)
 from services.tools.context import NO_PEER, InputRequest, LogLevel, Peer, ToolError
 
 log = logging.getLogger("mcpstack.fastapi")
@@ -108,6 +118,7 @@ class StreamPeer:
         self.store = store
         self.priming = priming
         self.send: Send | None = None  # the ASGI send of the response, once it runs
+        self.receive: Receive | None = None  # the ASGI receive of the request: a question waits on its disconnect
         self.started = False  # the SSE response has begun
         self.closed = False  # the stream has ended, or the answer is plain JSON: later messages are dropped
         self._lock: asyncio.Lock | None = None
@@ -146,16 +157,11 @@ class StreamPeer:
                 f"This tool needs input from the client ({methods}), which needs a session: this server runs "
                 "stateless (MCP_STATEFUL=1 turns sessions on), or the request carried no Mcp-Session-Id."
             )
-        needed = {CAPABILITY_OF_METHOD.get(request.method, request.method) for request in requests.values()}
-        missing = sorted(capability for capability in needed if not session.declares(capability))
-        if missing:
-            raise ToolError(
-                f"This tool needs input from the client ({methods}), but the client did not declare the "
-                f"{', '.join(missing)} capability at initialize."
-            )
+        ask_session(requests, session)
         if self.closed:
             raise ToolError(f"The client's stream ended before it could be asked ({methods}).")
         inboxes: list[tuple[str, Inbox]] = []
+        watch = None if self.receive is None else asyncio.get_running_loop().create_task(self._watch(self.receive))
         try:
             for name, request in requests.items():
                 id_ = next_request_id()
@@ -172,8 +178,10 @@ class StreamPeer:
                     answer = await inbox.get(ASK_TIMEOUT_S)
                 except TimeoutError:
                     raise ToolError(f"The client did not answer {method} within {ASK_TIMEOUT_S:g} s.") from None
+                except SessionEnded:
+                    raise ToolError(ENDED_BEFORE_ANSWER.format(method)) from None
                 if answer.get(_ABANDONED):
-                    raise ToolError(f"The client's stream ended before it answered {method}.")
+                    raise ToolError(LEFT_BEFORE_ANSWER.format(method))
                 result, error = answer.get("result"), answer.get("error")
                 problem = answer_problem(result, error)
                 if problem is not None:
@@ -183,8 +191,19 @@ class StreamPeer:
                 answers[name] = result
             return answers
         finally:
+            if watch is not None:
+                watch.cancel()
             for _, inbox in inboxes:
                 inbox.close()
+
+    async def _watch(self, receive: Receive) -> None:
+        """While a question waits: the request's disconnect (the body has been read, so the next ASGI message is
+        that) abandons it at once. The tool goes on (in the handshake era a disconnect is no cancellation); it only
+        stops waiting for an answer that no stream could carry on to its client."""
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected = True
+        self._gone()
 
     @property
     def round_state(self) -> str | None:
@@ -257,6 +276,7 @@ class ToolCallResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         peer = self.peer
         peer.send = send
+        peer.receive = receive
         try:
             status, body = await self.run()
         except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""The native server's face of the optional authentication (services/auth.py) and tool-call rate limit
+"""The native server's face of the optional authentication (services/auth.py) and rate limit
 (services/ratelimit.py): the `guard` hook of `McpEndpoint` and the routes it adds (the protected resource metadata).
 
 Built only when configured (`build_guard`): the default server never imports this module, the auth module or the JWT
@@ -11,11 +11,10 @@ import orjson
 
 from services.auth import Authenticator, AuthSettings, Refusal
 from services.mcp_server.wire import HttpRequest, Response
-from services.ratelimit import RateLimiter, RateLimitSettings, client_address, refusal_body, retry_after_s
+from services.ratelimit import RateLimiter, RateLimitSettings, client_address, counts, refusal_body, retry_after_s
 
 _JSON = b"content-type: application/json\r\n"
 _METADATA_HEADERS = b"content-type: application/json\r\ncache-control: public, max-age=300\r\n"
-_TOOL_CALL = b"tools/call"
 
 
 class Guard:
@@ -42,7 +41,7 @@ class Guard:
             if type(verdict) is Refusal:
                 return self._refusal(verdict)
             subject = verdict.subject  # type: ignore[union-attr]
-        if self._limiter is not None and request.method == b"POST" and _is_tool_call(request.body):
+        if self._limiter is not None and request.method == b"POST" and counts(request.body, orjson.loads):
             if subject is not None:
                 key = "sub:" + subject
             else:
@@ -72,17 +71,6 @@ class Guard:
     def _refusal(refusal: Refusal) -> Response:
         headers = _JSON + b"www-authenticate: " + refusal.www_authenticate.encode("latin-1") + b"\r\n"
         return refusal.status, headers, refusal.body
-
-
-def _is_tool_call(body: bytes) -> bool:
-    """Whether a POST body is a `tools/call` request (a cheap byte test first: most bodies are not)."""
-    if _TOOL_CALL not in body:
-        return False
-    try:
-        message = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(message, dict) and message.get("method") == "tools/call"
 
 
 def build_guard(auth: AuthSettings | None, rate_limit: RateLimitSettings) -> Guard | None:

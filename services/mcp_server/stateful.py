@@ -29,6 +29,7 @@ from services.sessions import (
     STREAM_KEY,
     SUBSCRIPTIONS_FULL,
     Session,
+    SessionEnded,
     SessionStore,
     StreamReplaced,
     subscription_refusal,
@@ -189,6 +190,8 @@ class Stateful:
             await standalone.pump(inbox, alive)
         except StreamReplaced:
             pass  # the session's newer GET stream serves it now
+        except SessionEnded:
+            pass  # DELETE, on any worker, or its lifetime: nothing more for this stream
         finally:
             inbox.close()
         return ENDED

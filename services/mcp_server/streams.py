@@ -17,6 +17,7 @@ peer factory it hands to the MCP methods.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from collections.abc import Mapping
@@ -27,13 +28,26 @@ import orjson
 from services.mcp_server import jsonrpc
 from services.mcp_server.wire import HttpRequest, ResponseStream
 from services.protocol import META_LOG_LEVEL, STATELESS_VERSION, accepts_sse
-from services.sessions import CAPABILITY_OF_METHOD, LEVEL_RANK, LOG_LEVELS, Session, SessionStore
+from services.sessions import (
+    ENDED_BEFORE_ANSWER,
+    LEFT_BEFORE_ANSWER,
+    LEVEL_RANK,
+    LOG_LEVELS,
+    Inbox,
+    Session,
+    SessionEnded,
+    SessionStore,
+    ask_session,
+)
 from services.tools.context import NO_PEER, InputRequest, LogLevel, Peer, ToolError
 
 SSE_HEADERS = b"content-type: text/event-stream\r\ncache-control: no-cache\r\n"
 PRIMING_VERSION = "2025-11-25"  # the revision that introduced the priming event
 ASK_TIMEOUT_S = 300.0
 """How long a tool waits for the client's answer to a server-to-client request (its own deadline may be shorter)."""
+ANSWER_CHECK_S = 1.0
+"""How often a waiting question looks at its request's connection (the wire layer calls nobody when one closes, and
+keeps a half-closed one open for the response)."""
 
 NO_LOGS = len(LOG_LEVELS)
 """A log floor above every level: the request asked for no log messages."""
@@ -75,6 +89,17 @@ class RequestStream:
 
     def _last(self, body: bytes) -> bytes:
         return sse_event(body, self._next_id())
+
+    @property
+    def closed(self) -> bool:
+        """Whether the response was opened and its connection is gone since."""
+        return self._stream is not None and self._stream.closed
+
+    def keep_alive(self) -> None:
+        """An SSE comment (clients ignore it): a client that closed its end answers it with a reset, and the
+        connection is then seen closed. A client that only half-closed, still reading, is not disturbed."""
+        if self._stream is not None and not self._stream.closed:
+            self._stream.send(b": waiting\n\n")
 
     def send(self, message: Mapping[str, Any]) -> bool:
         """Write one JSON-RPC message as an event; False when it cannot reach the client (the request is answered,
@@ -138,18 +163,7 @@ class StreamPeer:
                 f"This tool needs input from the client ({methods}), which needs a session: this server runs "
                 "stateless (MCP_STATEFUL=1 turns sessions on), or the request carried no Mcp-Session-Id."
             )
-        missing = sorted(
-            {
-                CAPABILITY_OF_METHOD.get(request.method, request.method)
-                for request in requests.values()
-                if not session.declares(CAPABILITY_OF_METHOD.get(request.method, request.method))
-            }
-        )
-        if missing:
-            raise ToolError(
-                f"This tool needs input from the client ({methods}), but the client did not declare the "
-                f"{', '.join(missing)} capability at initialize."
-            )
+        ask_session(requests, session)
         asked: dict[str, tuple[str, Any]] = {}
         try:
             for name, request in requests.items():
@@ -159,13 +173,9 @@ class StreamPeer:
                 if not self._stream.send(message):
                     raise ToolError(f"The client's connection closed before it could be asked ({methods}).")
             answers: dict[str, Any] = {}
+            deadline = asyncio.get_running_loop().time() + ASK_TIMEOUT_S
             for name, (_key, inbox) in asked.items():
-                try:
-                    reply = await inbox.get(ASK_TIMEOUT_S)
-                except TimeoutError:
-                    raise ToolError(
-                        f"The client did not answer {requests[name].method} within {ASK_TIMEOUT_S:g} s."
-                    ) from None
+                reply = await self._answer(inbox, requests[name].method, deadline)
                 error = reply.get("error")
                 if error is not None:
                     raise ToolError(
@@ -176,6 +186,24 @@ class StreamPeer:
         finally:
             for _key, inbox in asked.values():
                 inbox.close()
+
+    async def _answer(self, inbox: Inbox, method: str, deadline: float) -> dict[str, Any]:
+        """The client's answer, or a ToolError once it cannot come: the session ended (at once, through the store),
+        the request's connection closed (found within about two ANSWER_CHECK_S: a comment written on the stream each
+        time draws the reset of a client that has gone, which closes the connection), or the deadline passed."""
+        loop = asyncio.get_running_loop()
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ToolError(f"The client did not answer {method} within {ASK_TIMEOUT_S:g} s.")
+            try:
+                return await inbox.get(min(left, ANSWER_CHECK_S))
+            except SessionEnded:
+                raise ToolError(ENDED_BEFORE_ANSWER.format(method)) from None
+            except TimeoutError:
+                if self._stream.closed:
+                    raise ToolError(LEFT_BEFORE_ANSWER.format(method)) from None
+                self._stream.keep_alive()
 
     @property
     def round_state(self) -> str | None:

@@ -168,7 +168,7 @@ def test_question_to_a_client_without_the_capability_is_an_error_result(server: 
     reply = post(server.port, call("test_sampling", {"prompt": "x"}), headers=session_headers(session))
     result = reply.json()["result"]
     assert result["isError"] is True
-    assert "did not declare the sampling capability" in result["content"][0]["text"]
+    assert "needs the client's 'sampling' capability" in result["content"][0]["text"]
 
 
 def test_session_log_level_filters_what_tools_log(server: ServerProcess) -> None:

@@ -332,7 +332,7 @@ def test_sampling_without_the_declared_capability_is_a_tool_error(stateful_pair:
     reply = _exchange(a.port, _post(_call(2, "test_sampling", {"prompt": "p"}), session=session))
     result = reply.json()["result"]
     assert result["isError"] is True
-    assert "did not declare the sampling capability" in result["content"][0]["text"]
+    assert "needs the client's 'sampling' capability" in result["content"][0]["text"]
 
 
 def test_cancelled_notification_ends_the_waiting_call(stateful_pair: tuple[ServerProcess, ...]) -> None:
