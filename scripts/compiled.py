@@ -101,9 +101,12 @@ def build(root: Path = REPO_ROOT, out: Path | None = None, *, modules: tuple[str
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mcpstack-mypyc-") as tmp:
         work = Path(tmp)
+        before = [compiled.stat_key(str(root / rel)) for rel in guarded]
         for rel in [*guarded, "pyproject.toml"]:  # the snapshot, and mypy's settings
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, work / rel)
+        # a source's size and mtime as snapshotted, or None when it changed while being copied (then it is hashed)
+        stats = [b if b == compiled.stat_key(str(root / rel)) else None for rel, b in zip(guarded, before, strict=True)]
         proc = subprocess.run(
             [sys.executable, "-m", "mypyc", *modules],
             cwd=work,
@@ -138,6 +141,7 @@ def build(root: Path = REPO_ROOT, out: Path | None = None, *, modules: tuple[str
             "modules": files,
             "sources": guarded,
             "sources_sha256": compiled.source_digest(guarded, str(work)),  # what was compiled, not what is there now
+            "stats": stats,
         }
         (staging / compiled.MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     old = out.with_name(out.name + ".old")

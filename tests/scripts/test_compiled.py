@@ -60,6 +60,8 @@ def test_built_module_is_imported_compiled_and_an_edited_source_falls_back_to_pu
     root = _copy_tree(tmp_path)
     manifest = build_script.build(root, modules=("services/tools/reply.py",))  # one small module: seconds, not a minute
     assert "services.tools.reply" in manifest["modules"]  # type: ignore[operator]
+    # each source's size and mtime as built, so a process's start need not hash them again
+    assert manifest["stats"] == [compiled.stat_key(str(root / rel)) for rel in manifest["sources"]]  # type: ignore[attr-defined]
 
     status, reply_file, validate_file = _probe(root)
     assert status == "compiled: 1 modules (mypyc)"
@@ -115,6 +117,29 @@ def test_a_build_that_does_not_match_runs_pure_and_says_why(
 ) -> None:
     files, status = compiled.check(str(_manifest(tmp_path, **fields)), str(tmp_path))
     assert files is None and status.startswith(why)
+
+
+def test_sources_with_their_built_size_and_mtime_are_not_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = _manifest(tmp_path)
+    manifest = json.loads((build / compiled.MANIFEST).read_text())
+    manifest["stats"] = [compiled.stat_key(str(tmp_path / "a.py"))]
+    (build / compiled.MANIFEST).write_text(json.dumps(manifest))
+
+    def no_hash(*_args: object) -> str:
+        raise AssertionError("hashed a source whose size and mtime are unchanged")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(compiled, "source_digest", no_hash)
+        assert compiled.check(str(build), str(tmp_path))[1] == "compiled: 1 modules (mypyc)"
+
+    source = tmp_path / "a.py"
+    os.utime(source, ns=(0, source.stat().st_mtime_ns + 1_000_000_000))  # touched, same bytes: hashed, still compiled
+    assert compiled.check(str(build), str(tmp_path))[1] == "compiled: 1 modules (mypyc)"
+    source.write_text("x = 2\n")  # same size, new bytes: the hash says so
+    files, status = compiled.check(str(build), str(tmp_path))
+    assert files is None and status.startswith("pure: a source changed since the compiled build")
 
 
 def test_no_build_or_an_unreadable_manifest_runs_pure(tmp_path: Path) -> None:
