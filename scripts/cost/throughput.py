@@ -9,6 +9,7 @@ instance type's capacity is that times its vCPUs. The load generator's CPU is no
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,7 +23,8 @@ VARIANT_COLORS: Final[dict[Variant, str]] = {"fastapi": "blue", "native": "green
 DEFAULT_SERVERS: Final[dict[Variant, str]] = {"fastapi": "fastapi-deployed", "native": "native"}
 DEFAULT_TOOL_MIX: Final = "mix"
 MAPPING_ASSUMPTION: Final = (
-    "one vCPU of an instance type does the work of one core of the benchmark machine; capacity per instance = "
+    "one vCPU of an instance type does the work of one core of the benchmark machine ({machine}); "
+    "capacity per instance = "
     "vCPUs x 10^6 / (server CPU us per request, median, whole box, {mix}); the load generator's CPU is not counted"
 )
 
@@ -66,7 +68,12 @@ class BenchmarkRun:
 
     def assumption(self) -> str:
         mix = next(iter(self.measured.values())).tool_mix
-        return MAPPING_ASSUMPTION.format(mix=mix)
+        return MAPPING_ASSUMPTION.format(mix=mix, machine=f"{self.cores} cores, {self.cpu_model}")
+
+
+def _text(value: Any) -> str:
+    """A results-file string as the report prints it: one line, no table or markup separators, at most 100 chars."""
+    return " ".join(re.sub(r"[|`<>*_#\[\]]", " ", str(value)).split())[:100]
 
 
 def _number(value: Any, where: str) -> Decimal:
@@ -107,8 +114,9 @@ def load(
         known_servers = raw["servers"]
         versions = env.get("versions", {})
         interpreter = f"CPython {versions.get('python', '?')} ({versions.get('python_executable', '?')})"
-        generated_at, mode = str(raw["generated_at"]), str(raw["mode"])
-        git_sha, cores, cpu_model = str(env["git_sha"]), int(env["cores"]), str(env["cpu_model"])
+        # Printed in reports and written into docs: one plain line each, whatever the file holds.
+        generated_at, mode = _text(raw["generated_at"]), _text(raw["mode"])
+        git_sha, cores, cpu_model = _text(env["git_sha"]), int(env["cores"]), _text(env["cpu_model"])
     except (KeyError, TypeError, ValueError, AttributeError) as ex:
         raise ResultsError(f"benchmark results {path}: missing or malformed field {ex}") from None
     if not isinstance(rows, list) or not isinstance(known_servers, dict):
@@ -136,7 +144,7 @@ def load(
         measured[variant] = Measured(
             variant=variant,
             server=server,
-            label=str(known_servers[server].get("label", server)),
+            label=_text(known_servers[server].get("label", server)),
             tool_mix=tool_mix,
             cpu_us_per_request=_number(row.get("median_cpu_us_per_request"), f"{server}/{tool_mix} CPU per request"),
             whole_box_rps=_number(row.get("median_rps"), f"{server}/{tool_mix} median_rps"),

@@ -273,3 +273,19 @@ def test_a_count_above_the_group_max_size_is_flagged_not_priced_silently(assembl
         table=prices.EMBEDDED,
     )
     assert not any(v.sizing and v.sizing.above_maximum for v in light.variants.values())
+
+
+def test_results_file_strings_reach_the_report_as_one_plain_line(tmp_path: Path) -> None:
+    """The run's strings are printed in every report and written into docs/cost.md: a results file from elsewhere
+    cannot break the page's tables or lines (and the report names the machine one vCPU is mapped to)."""
+    import json
+
+    raw = json.loads(RESULTS.read_text())
+    raw["environment"]["cpu_model"] = "Evil | CPU\n# heading `code` <b>" + "x" * 500
+    raw["generated_at"] = "2026-11-30\n| forged | row |"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(raw))
+    run = throughput.load(path)
+    assert run.cpu_model.startswith("Evil CPU heading code b ") and len(run.cpu_model) == 100
+    assert "\n" not in run.name and "|" not in run.name
+    assert f"({run.cores} cores, {run.cpu_model})" in run.assumption()
