@@ -140,7 +140,9 @@ def load(path: Path) -> Workload:
     if "calls_per_day" not in raw:
         raise WorkloadError(f"{source}: calls_per_day is required")
     values = {k: _decimal(k, v, source) for k, v in raw.items() if k != "name"}
-    return Workload(name=str(raw.get("name", path.stem)), **values)
+    # The name heads every report and docs/cost.md's block: one plain line, no table separators, at most 100 chars.
+    name = " ".join(str(raw.get("name", path.stem)).replace("|", " ").split())[:100] or path.stem
+    return Workload(name=name, **values)
 
 
 def resolve(spec: str) -> Workload:

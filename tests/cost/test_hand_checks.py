@@ -289,3 +289,9 @@ def test_results_file_strings_reach_the_report_as_one_plain_line(tmp_path: Path)
     assert run.cpu_model.startswith("Evil CPU heading code b ") and len(run.cpu_model) == 100
     assert "\n" not in run.name and "|" not in run.name
     assert f"({run.cores} cores, {run.cpu_model})" in run.assumption()
+
+
+def test_a_workload_name_heads_the_report_as_one_plain_line(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text('name: "two\\nlines | and a forged cell"\ncalls_per_day: 1000\n')
+    assert workload.load(path).name == "two lines and a forged cell"
