@@ -470,40 +470,59 @@ def check_call_param_headers(
 
 
 # -- JSON numbers ------------------------------------------------------------------------------------------------------
-# The one rule of both servers: a JSON number a double cannot hold (magnitude beyond about 1.8e308: `1e999`, a
-# 309-digit integer) and the NaN / Infinity literals, which are not JSON (RFC 8259, section 6), make the body a parse
-# error (-32700). The native server's parser, orjson, refuses them itself; the baseline's parsers (pydantic's, the
-# standard library's) accept them, so the baseline reads a body that might hold one with `strict_json`.
+# The one rule of both servers (docs/protocol.md, "Numbers"), that of orjson, the native server's parser:
+# - integers within 64 bits (-2^63 to 2^64 - 1) are exact;
+# - an integer beyond 64 bits is the nearest double (as JavaScript's JSON.parse reads it), except the id, which
+#   JSON-RPC lets be any integer and which is echoed exactly (services/mcp_server/jsonrpc.py reads it again);
+#   RFC 8259, section 6: "good interoperability can be achieved by implementations that expect no more precision or
+#   range than [IEEE 754 binary64] provide";
+# - a number beyond a double (`1e999`) and the NaN / Infinity literals (not JSON) make the body a parse error (-32700).
+# orjson does all of this itself, so the native server's hot path checks nothing more. The baseline's parsers
+# (pydantic's, the standard library's) read every integer exactly and 1e999 as infinity, so the baseline reads a body
+# that may hold such a number (`may_exceed_double`) again with `strict_json`.
 
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 _MAX_DOUBLE_INT = int(1.7976931348623157e308)
-# Only a number with a positive exponent, a run of 309 digits, or a literal can exceed a double. The prefilter maps
-# digits to 0 and E to e (one C pass) and looks for those shapes with substring tests, about three times cheaper than
-# a regular expression; a match inside a string only costs the strict reading.
+# Only a number with a positive exponent, a run of 19 digits (an integer beyond 64 bits has at least 19), or a literal
+# can fall under the rule. The prefilter maps digits to 0 and E to e (one C pass) and looks for those shapes with
+# substring tests, about three times cheaper than a regular expression; a match inside a string only costs the strict
+# reading.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
-_DIGIT_RUN = b"0" * 309
+_DIGIT_RUN = b"0" * 19
 
 
 def may_exceed_double(body: bytes) -> bool:
-    """Whether `body` might hold a number beyond a double or a NaN/Infinity literal (then read it with strict_json)."""
+    """Whether `body` might hold a number the rule reads otherwise than an exact parser (an integer beyond 64 bits, a
+    number beyond a double, a NaN/Infinity literal): then read it with strict_json."""
     shape = body.translate(_DIGITS_AS_ZERO)
     return b"0e0" in shape or b"0e+0" in shape or _DIGIT_RUN in shape or b"NaN" in body or b"Infinity" in body
 
 
-def strict_json(text: str) -> Any:
-    """`json.loads` under the rule above: json.JSONDecodeError for a number beyond a double or NaN/Infinity."""
-    return json.loads(text, parse_float=_finite_float, parse_int=_double_int, parse_constant=_not_a_number)
+def strict_json(text: str | bytes) -> Any:
+    """`json.loads` under the rule above: json.JSONDecodeError for a number beyond a double or NaN/Infinity; an
+    integer beyond 64 bits read as the nearest double, but for a top-level `id`, which keeps its exact value."""
+    wide: list[int] = []
+
+    def int64_or_double(digits: str) -> int | float:
+        value = int(digits)
+        if INT64_MIN <= value <= UINT64_MAX:
+            return value
+        if abs(value) > _MAX_DOUBLE_INT:
+            raise json.JSONDecodeError("number beyond a double", digits, 0)
+        wide.append(value)
+        return float(value)
+
+    value = json.loads(text, parse_float=_finite_float, parse_int=int64_or_double, parse_constant=_not_a_number)
+    if wide and type(value) is dict and type(value.get("id")) is float:
+        exact = [number for number in wide if float(number) == value["id"]]
+        if exact:  # the id was written as an integer (a float literal id is not recorded: it stays a float)
+            value["id"] = exact[0]
+    return value
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise json.JSONDecodeError("number beyond a double", text, 0)
-    return value
-
-
-def _double_int(text: str) -> int:
-    value = int(text)
-    if abs(value) > _MAX_DOUBLE_INT:
         raise json.JSONDecodeError("number beyond a double", text, 0)
     return value
 

@@ -104,7 +104,7 @@ def _decode(body: bytes) -> Any:
     except ValidationError:
         pass
     else:
-        if not may_exceed_double(body):  # pydantic reads 1e999 as inf and NaN as nan: such a body is read again below
+        if not may_exceed_double(body):  # pydantic reads 1e999 as inf, NaN as nan, 2^70 exactly: read again
             return message
     try:
         value = strict_json(body.decode("utf-8-sig"))  # UTF-8 (a BOM may be ignored), never UTF-16/32: RFC 8259, 8.1

@@ -22,6 +22,7 @@ from services.protocol import (
     PARSE_ERROR,
     SERVER_OVERLOADED,
     UNSUPPORTED_PROTOCOL_VERSION,
+    strict_json,
 )
 
 __all__ = [
@@ -150,11 +151,11 @@ def _classify_exactly(body: bytes) -> Message:
 
     JSON-RPC allows any number as an id; an integer id is echoed exactly as it came, however long (carried as its
     JSON text, which orjson writes verbatim, so every encoder of a response handles it). A real float id stays an
-    invalid request, as before. orjson has already accepted the body, so only its numbers can read differently."""
-    import json  # here: only such a request needs it
-
+    invalid request, as before. orjson has already accepted the body, so only its numbers can read differently; the
+    other numbers are read by the one rule (services/protocol.py, strict_json: beyond 64 bits, the nearest double), as
+    orjson read them."""
     try:
-        obj = json.loads(body, parse_constant=_refuse_constant)
+        obj = strict_json(body)
     except (ValueError, RecursionError):
         return Invalid(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer')
     raw_id = obj.get("id") if type(obj) is dict else None
@@ -163,10 +164,6 @@ def _classify_exactly(body: bytes) -> Message:
     # The exact digits, standing for the int (no `cast`: a compiled build checks a cast at run time).
     obj["id"] = orjson.Fragment(str(raw_id).encode())
     return classify(obj)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(name)  # NaN, Infinity: not JSON (orjson refused them already)
 
 
 def encode_result(id_: Id, result: Any) -> bytes:
