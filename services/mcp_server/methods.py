@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -40,7 +41,15 @@ from services.protocol import (
 from services.request_state import RequestStateSigner, default_signer
 from services.round_trips import RoundTrip, RoundTripRefused, refusal
 from services.sessions import LEVEL_RANK, LOG_LEVELS
-from services.tools.context import NO_PEER, Database, InputRequired, Peer, RequestRefused, ToolContext
+from services.tools.context import (
+    NO_PEER,
+    Database,
+    DeferredPeer,
+    InputRequired,
+    Peer,
+    RequestRefused,
+    ToolContext,
+)
 from services.tools.features import CACHEABLE_METHODS, CatalogueError, Features
 from services.tools.registry import ToolRegistry, ToolResult
 from services.tools.reply import Reply, pending, then
@@ -302,8 +311,9 @@ class McpMethods:
         `inputResponses` and signed `requestState` (services/round_trips.py), and a question still open ends the call
         with an InputRequiredResult. A refused state or answer is a JSON-RPC error."""
         params = request.params
-        channel = self._channel
-        inner = NO_PEER if channel is None or self._peers is None else self._peers(request, channel)
+        channel, peers = self._channel, self._peers
+        # The request's stream and its peer are built only if the tool reports progress or logs (DeferredPeer).
+        inner = NO_PEER if channel is None or peers is None else DeferredPeer(partial(peers, request, channel))
         try:
             trip = RoundTrip(
                 self._signer,
@@ -344,8 +354,9 @@ class McpMethods:
             raise RpcError(INVALID_PARAMS, _ARGUMENTS_NOT_OBJECT)
         if not tool.context_param:
             return tool.invoke(arguments, None)
-        channel = self._channel
-        peer = NO_PEER if channel is None or self._peers is None else self._peers(request, channel)
+        channel, peers = self._channel, self._peers
+        # The request's stream and its peer are built only if the tool talks to its client (DeferredPeer).
+        peer = NO_PEER if channel is None or peers is None else DeferredPeer(partial(peers, request, channel))
         return tool.invoke(arguments, ToolContext(self._db, request.id, peer))
 
     def inject(self, faults: Faults, draw: Callable[[], float] | None = None) -> None:

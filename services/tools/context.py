@@ -6,7 +6,7 @@ server's fixed connection set. Tools never import a server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -132,6 +132,40 @@ class _NoPeer:
 
 
 NO_PEER: Peer = _NoPeer()
+
+
+class DeferredPeer:
+    """A request's peer built on its first use: most tools that take a ToolContext want only its database (a read, a
+    write) and never talk to their client, so the server hands them this instead of building the request's stream
+    and peer for every call. `make` builds the request's own peer (never one shared with another request) at most once;
+    until then this holds only `make`."""
+
+    __slots__ = ("_make", "_peer")
+
+    def __init__(self, make: Callable[[], Peer]) -> None:
+        self._make: Callable[[], Peer] | None = make
+        self._peer: Peer | None = None
+
+    def _built(self) -> Peer:
+        peer = self._peer
+        if peer is None:
+            assert self._make is not None
+            peer = self._peer = self._make()
+            self._make = None  # the request, its channel: not kept longer than the peer needs them
+        return peer
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        await self._built().progress(progress, total, message)
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None = None) -> None:
+        await self._built().log(level, data, logger)
+
+    async def ask(self, requests: Mapping[str, InputRequest], state: str | None = None) -> dict[str, Any]:
+        return await self._built().ask(requests, state)
+
+    @property
+    def round_state(self) -> str | None:
+        return self._built().round_state
 
 
 class ToolContext(NamedTuple):
